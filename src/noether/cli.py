@@ -1,0 +1,88 @@
+"""The `noether` command: parses arguments and hands off to the module that does the work.
+
+Subcommands are registered here by module path and imported only when used, so `noether --help`
+stays fast. A command module exposes ``add_arguments(parser)`` and ``main(args) -> int``.
+A value that is a dict is a command group (``noether data nbody``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from noether import __version__
+
+# name -> (module, one-line help) or name -> (group help, {subname: (module, help)})
+COMMANDS: dict[str, tuple] = {
+    "run": ("noether.commands.run", "run the main job on its built-in default"),
+}
+
+
+def _add(subparsers: argparse._SubParsersAction, name: str, entry: tuple) -> None:
+    first, second = entry
+    if isinstance(second, dict):
+        group = subparsers.add_parser(name, help=first, description=first)
+        inner = group.add_subparsers(dest=f"{name}_command", metavar="COMMAND", required=True)
+        for sub_name, sub_entry in second.items():
+            _add(inner, sub_name, sub_entry)
+        return
+    parser = subparsers.add_parser(name, help=second, description=second)
+    # The module adds its own arguments in main(), once this command is chosen.
+    parser.set_defaults(_module=first)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="noether",
+        description="Equivariant transformers for 3D geometry and physics.",
+    )
+    parser.add_argument("--version", action="version", version=f"noether {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, entry in COMMANDS.items():
+        _add(subparsers, name, entry)
+    return parser
+
+
+def _command_path(argv: Sequence[str]) -> list[str]:
+    """The chain of command names at the start of argv (before the first option)."""
+    path: list[str] = []
+    table: dict = COMMANDS
+    for token in argv:
+        if token.startswith("-") or token not in table:
+            break
+        path.append(token)
+        entry = table[token]
+        if not isinstance(entry[1], dict):
+            break
+        table = entry[1]
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    path = _command_path(argv)
+    entry: tuple | None = None
+    table: dict = COMMANDS
+    for name in path:
+        entry = table[name]
+        if isinstance(entry[1], dict):
+            table = entry[1]
+    if entry is not None and not isinstance(entry[1], dict):
+        # Rebuild the chosen leaf parser with its module's own arguments.
+        module = importlib.import_module(entry[0])
+        leaf = parser
+        for name in path:
+            sub_action = next(a for a in leaf._actions if isinstance(a, argparse._SubParsersAction))
+            leaf = sub_action.choices[name]
+        module.add_arguments(leaf)
+        args = parser.parse_args(argv)
+        return int(module.main(args) or 0)
+    parser.parse_args(argv)  # prints help or an error for an incomplete command
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Command implementations behind `noether` subcommands that belong to no single layer."""
