@@ -39,6 +39,11 @@ class RunCheckpoints(Checkpoint):
         self.monitor = monitor
         self.best = math.inf
 
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        if trainer.is_global_zero and self.directory.is_dir():
+            for stale in self.directory.glob(".*.tmp"):  # left by a run killed mid-write
+                stale.unlink(missing_ok=True)
+
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         step = trainer.global_step
         last_in_epoch = batch_idx + 1 >= trainer.num_training_batches

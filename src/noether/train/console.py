@@ -16,6 +16,8 @@ _CHATTER = (
     r".*Checkpoint directory .* exists and is not empty.*",
     # Our batch sampler restarts mid-epoch from the checkpoint's position (noether.train.sampler).
     r".*resuming from a checkpoint that ended before the epoch ended.*",
+    # Validation metrics are summed over processes by TrainingModule before they are logged.
+    r".*It is recommended to use `self.log\(.*sync_dist=True\)`.*",
 )
 
 

@@ -110,12 +110,14 @@ class TaskDataModule(L.LightningDataModule):
         return trainer.global_rank, trainer.world_size
 
     def _loader(self, dataset: Dataset, **kwargs) -> DataLoader:
-        workers = self.config.num_workers
+        # Its own generator: a loader then draws no numbers from the global RNG (whose state a
+        # checkpoint restores), so a resumed run sees the same dropout masks.
         return DataLoader(
             dataset,
             collate_fn=self.task.collate,
-            num_workers=workers,
+            num_workers=self.config.num_workers,
             persistent_workers=False,
+            generator=torch.Generator().manual_seed(self.seed),
             **kwargs,
         )
 

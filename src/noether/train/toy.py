@@ -52,15 +52,24 @@ def write_toy_shards(
 
 @register_model("toy-mlp")
 class ToyMLP(nn.Module):
-    """A plain MLP ``(..., in_dim) -> (..., out_dim)`` with ``layers`` hidden layers."""
+    """A plain MLP ``(..., in_dim) -> (..., out_dim)`` with ``layers`` hidden layers, each
+    followed by the activation and (if ``dropout`` > 0) dropout."""
 
     def __init__(
-        self, in_dim: int = 3, out_dim: int = 1, hidden: int = 32, layers: int = 2, activation: str = "silu"
+        self,
+        in_dim: int = 3,
+        out_dim: int = 1,
+        hidden: int = 32,
+        layers: int = 2,
+        activation: str = "silu",
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         acts = {"silu": nn.SiLU, "tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU}
         if activation not in acts:
             raise ValueError(f"activation {activation!r} is not one of {sorted(acts)}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if min(in_dim, out_dim, hidden, layers) < 1:
             raise ValueError(
                 f"in_dim, out_dim, hidden and layers must be >= 1, got {in_dim}, {out_dim}, {hidden}, {layers}"
@@ -69,6 +78,8 @@ class ToyMLP(nn.Module):
         blocks: list[nn.Module] = []
         for a, b in zip(widths[:-1], widths[1:]):
             blocks += [nn.Linear(a, b), acts[activation]()]
+            if dropout > 0:
+                blocks.append(nn.Dropout(dropout))
         blocks.append(nn.Linear(widths[-1], out_dim))
         self.net = nn.Sequential(*blocks)
 

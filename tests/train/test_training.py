@@ -1,0 +1,131 @@
+"""One real training of the toy task, then its run folder and its evaluation."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from noether import __version__
+from noether.cli import main as cli_main
+from noether.train.checkpoints import load_checkpoint
+from noether.train.config import load_config
+from noether.train.csv_log import read_metrics
+from noether.train.evaluate import evaluate
+from noether.train.run import train
+from noether.train.toy import ToyMLP, toy_data
+
+from .conftest import tiny_config
+
+PNG = b"\x89PNG\r\n\x1a\n"
+LEARN = {
+    "task": {"n_samples": 640},
+    "model": {"hidden": 32, "activation": "gelu"},
+    "data": {"batch_size": 16},
+    "optim": {"lr": 0.02},
+    "schedule": {"warmup_steps": 10},
+    "trainer": {"max_epochs": 6},
+}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    run_dir = tmp_path_factory.mktemp("toy") / "run"
+    config = load_config(tiny_config(**LEARN, run={"dir": str(run_dir)}))
+    try:
+        train(config)
+    finally:
+        torch.set_num_threads(threads)
+    return run_dir
+
+
+def test_the_toy_model_learns(run):
+    val = [r["val/loss"] for r in read_metrics(run / "metrics.csv") if "val/loss" in r]
+    assert len(val) == 6
+    assert val[-1] < 0.25 * val[0], val
+
+
+def test_run_folder_holds_everything(run):
+    config = load_config(run / "config.yaml")
+    assert config.model.options["activation"] == "gelu" and config.run.dir == str(run)
+    meta = json.loads((run / "meta.json").read_text())
+    assert meta["seed"] == 3 and meta["versions"]["noether"] == __version__
+    assert meta["world_size"] == 1 and meta["launcher"] == "single"
+    with np.load(run / "splits.npz") as splits:
+        parts = [splits[f"idx_{k}"] for k in ("train", "val", "test")]
+    assert [len(p) for p in parts] == [480, 80, 80]
+    assert sorted(np.concatenate(parts).tolist()) == list(range(640))
+    rows = read_metrics(run / "metrics.csv")
+    steps = [r["step"] for r in rows if "train/loss" in r]
+    assert steps == list(range(6 * 30))
+    assert all(np.isfinite(r["lr"]) for r in rows if "lr" in r)
+    assert (run / "learning_curve.png").read_bytes().startswith(PNG)
+    best = load_checkpoint(run / "checkpoints" / "best.ckpt")
+    last = load_checkpoint(run / "checkpoints" / "last.ckpt")
+    assert last["global_step"] == 180 and last["epoch"] == 5
+    val = [r["val/loss"] for r in rows if "val/loss" in r]
+    assert best["callbacks"]["RunCheckpoints"]["best"] == pytest.approx(min(val))
+    assert not list((run / "checkpoints").glob(".*"))  # no temporary files left behind
+
+
+def test_evaluate_matches_a_direct_computation(run, capsys):
+    results = evaluate(run)
+    checkpoint = load_checkpoint(run / "checkpoints" / "best.ckpt")
+    config = load_config(run / "config.yaml")
+    model = ToyMLP(**config.model.options)
+    model.load_state_dict({k[len("model.") :]: v for k, v in checkpoint["state_dict"].items()})
+    x, y = toy_data(640, data_seed=0)
+    with np.load(run / "splits.npz") as splits:
+        test = torch.from_numpy(splits["idx_test"])
+    with torch.no_grad():
+        err = (model(x[test]) - y[test]).double()
+    assert results["samples"] == 80
+    assert results["y_mae"] == pytest.approx(err.abs().mean().item(), rel=1e-5)
+    assert results["y_rmse"] == pytest.approx(err.pow(2).mean().sqrt().item(), rel=1e-5)
+    assert results["loss"] == pytest.approx(err.pow(2).mean().item(), rel=1e-5)
+    out = capsys.readouterr().out
+    assert "quantity" in out and "MAE" in out and "RMSE" in out
+    assert (run / "evaluation" / "test_parity_y.png").read_bytes().startswith(PNG)
+    saved = json.loads((run / "evaluation" / "test_metrics.json").read_text())
+    assert saved["y_mae"] == results["y_mae"]
+
+
+def test_evaluate_command_on_a_checkpoint_file(run, tmp_path, capsys):
+    code = cli_main(
+        ["evaluate", str(run / "checkpoints" / "last.ckpt"), "--split", "val", "--out", str(tmp_path)]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "val split of" in out and "last weights (epoch 6, step 180)" in out
+    val = [r for r in read_metrics(run / "metrics.csv") if "val/loss" in r][-1]
+    saved = json.loads((tmp_path / "val_metrics.json").read_text())
+    assert saved["loss"] == pytest.approx(val["val/loss"], rel=1e-6)
+    assert (tmp_path / "val_parity_y.png").is_file()
+    assert cli_main(["evaluate", str(tmp_path / "nothing")]) == 2
+    assert "neither a run folder nor a checkpoint file" in capsys.readouterr().err
+
+
+def test_quiet_logs_without_a_terminal(tmp_path, capfd):
+    train(load_config(tiny_config(trainer={"max_epochs": 1}, run={"dir": str(tmp_path / "q")})))
+    out, err = capfd.readouterr()
+    assert "epoch 1/1  train/loss" in out
+    assert "GPU available" not in out + err and "LOCAL_RANK" not in out + err
+    config = yaml.safe_load((tmp_path / "q" / "config.yaml").read_text())
+    assert config["trainer"]["progress_bar"] is False
+
+
+def test_fresh_run_refuses_an_existing_run_folder(run):
+    from noether.train.config import ConfigError
+
+    with pytest.raises(ConfigError, match="already holds a run; continue it with"):
+        train(load_config(tiny_config(run={"dir": str(run)})))
+
+
+def test_bf16_mixed_precision_on_cpu(tmp_path):
+    config = tiny_config(trainer={"max_epochs": 1, "precision": "bf16-mixed"}, run={"dir": str(tmp_path / "bf16")})
+    run_dir = train(load_config(config))
+    losses = [r["train/loss"] for r in read_metrics(run_dir / "metrics.csv") if "train/loss" in r]
+    assert len(losses) == 6 and all(np.isfinite(losses))
