@@ -15,6 +15,7 @@ def test_tiny_config_resolves_every_default():
         "hidden": 16,
         "layers": 2,
         "activation": "silu",
+        "dropout": 0.0,
     }
     assert config.task.options["shards"] is None
     assert config.data.split == (0.75, 0.125, 0.125)
@@ -28,7 +29,14 @@ def test_file_overrides_and_yaml_numbers(tmp_path):
     config = load_config(path)
     assert config.optim.lr == 1e-3  # YAML reads 1e-3 as a string; floats accept it
     config = load_config(
-        path, ["--optim.lr=3e-4", "--trainer.max_epochs", "7", "--model.hidden=8", "--data.split=[0.5, 0.25, 0.25]"]
+        path,
+        [
+            "--optim.lr=3e-4",
+            "--trainer.max_epochs",
+            "7",
+            "--model.hidden=8",
+            "--data.split=[0.5, 0.25, 0.25]",
+        ],
     )
     assert config.optim.lr == 3e-4
     assert config.trainer.max_epochs == 7
@@ -55,19 +63,31 @@ def test_parse_overrides_forms():
     [
         ({"optim.lrr": 1.0}, r"unknown key optim\.lrr; accepted keys: name, lr, weight_decay"),
         ({"trainers.max_epochs": 1}, r"unknown key trainers\.max_epochs .*accepted sections: seed"),
-        ({"model.width": 3}, r"unknown key model\.width; accepted keys: in_dim, out_dim, hidden, layers"),
+        (
+            {"model.width": 3},
+            r"unknown key model\.width; accepted keys: in_dim, out_dim, hidden, layers",
+        ),
         ({"trainer.max_epochs": "ten"}, r"trainer\.max_epochs: got 'ten'; accepted: an integer"),
         ({"trainer.max_epochs": 2.5}, r"trainer\.max_epochs: got 2\.5; accepted: an integer"),
         ({"data.shuffle": "yes"}, r"data\.shuffle: got 'yes'; accepted: true or false"),
-        ({"optim.name": "lion"}, r"optim\.name: got 'lion'; accepted: one of 'adamw', 'adam', 'sgd'"),
+        (
+            {"optim.name": "lion"},
+            r"optim\.name: got 'lion'; accepted: one of 'adamw', 'adam', 'sgd'",
+        ),
         ({"trainer.precision": 16}, r"trainer\.precision: got 16; accepted: one of 'auto', '32'"),
-        ({"data.split": [0.5, 0.5]}, r"data\.split: got \[0\.5, 0\.5\] \(2 values\); accepted: a list of 3"),
+        (
+            {"data.split": [0.5, 0.5]},
+            r"data\.split: got \[0\.5, 0\.5\] \(2 values\); accepted: a list of 3",
+        ),
         ({"data.split": [0.5, 0.2, 0.2]}, r"data\.split: .*add up to 1"),
         ({"data.batch_size": 0}, r"data\.batch_size: got 0; accepted: an integer >= 1"),
         ({"optim.ema_decay": 1.5}, r"optim\.ema_decay: got 1\.5; accepted: 0 < decay < 1"),
         ({"model.name": "nope"}, r"model\.name: unknown model 'nope'; available: .*toy-mlp"),
         ({"task.n_samples": 0}, r"task 'toy-regression': n_samples must be >= 1"),
-        ({"task.shards": "/no/such/folder"}, r"task\.shards: no such file or folder '/no/such/folder'; accepted: the path of an existing"),
+        (
+            {"task.shards": "/no/such/folder"},
+            r"task\.shards: no such file or folder '/no/such/folder'; accepted: the path of an existing",
+        ),
         ({"imports": ["no_such_module_xyz"]}, r"imports\[0\]: cannot import 'no_such_module_xyz'"),
     ],
 )

@@ -30,5 +30,7 @@ def test_epoch_metrics_are_exact_over_uneven_batches():
 def test_metrics_reset_and_shape_check():
     metrics = EpochMetrics()
     assert math.isnan(metrics.compute()["loss"])
-    with pytest.raises(ValueError, match=r"'e' predicted shape \(2,\) differs from the reference shape \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"'e' predicted shape \(2,\) differs from the reference shape \(3,\)"
+    ):
         metrics.update("e", torch.zeros(2), torch.zeros(3))

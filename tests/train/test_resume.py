@@ -42,7 +42,9 @@ class Crash(Callback):
 
 
 def _run(tmp, name, sections, callbacks=()):
-    return train(load_config(tiny_config(**sections, run={"dir": str(tmp / name)})), callbacks=callbacks)
+    return train(
+        load_config(tiny_config(**sections, run={"dir": str(tmp / name)})), callbacks=callbacks
+    )
 
 
 def _weights(run_dir):

@@ -25,7 +25,11 @@ def test_order_is_a_function_of_seed_and_epoch():
     a, b = EpochBatchSampler(40, 4, seed=5), EpochBatchSampler(40, 4, seed=5)
     assert _epochs(a, 2) == _epochs(b, 2)
     assert list(EpochBatchSampler(40, 4, seed=6)) != _epochs(EpochBatchSampler(40, 4, seed=5), 1)[0]
-    assert list(EpochBatchSampler(12, 4, seed=0, shuffle=False)) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
+    assert list(EpochBatchSampler(12, 4, seed=0, shuffle=False)) == [
+        [0, 1, 2, 3],
+        [4, 5, 6, 7],
+        [8, 9, 10, 11],
+    ]
 
 
 def test_resume_mid_epoch_and_at_epoch_end():

@@ -24,7 +24,9 @@ def _optimizer(lr=1.0):
 
 def test_cosine_scheduler_follows_the_factor():
     opt = _optimizer(2.0)
-    entry = lightning_scheduler(opt, ScheduleConfig(name="cosine", warmup_steps=2, min_lr_ratio=0.0), 10)
+    entry = lightning_scheduler(
+        opt, ScheduleConfig(name="cosine", warmup_steps=2, min_lr_ratio=0.0), 10
+    )
     assert entry["interval"] == "step"
     seen = []
     for _ in range(10):

@@ -95,7 +95,14 @@ def test_evaluate_matches_a_direct_computation(run, capsys):
 
 def test_evaluate_command_on_a_checkpoint_file(run, tmp_path, capsys):
     code = cli_main(
-        ["evaluate", str(run / "checkpoints" / "last.ckpt"), "--split", "val", "--out", str(tmp_path)]
+        [
+            "evaluate",
+            str(run / "checkpoints" / "last.ckpt"),
+            "--split",
+            "val",
+            "--out",
+            str(tmp_path),
+        ]
     )
     assert code == 0
     out = capsys.readouterr().out
@@ -125,7 +132,9 @@ def test_fresh_run_refuses_an_existing_run_folder(run):
 
 
 def test_bf16_mixed_precision_on_cpu(tmp_path):
-    config = tiny_config(trainer={"max_epochs": 1, "precision": "bf16-mixed"}, run={"dir": str(tmp_path / "bf16")})
+    config = tiny_config(
+        trainer={"max_epochs": 1, "precision": "bf16-mixed"}, run={"dir": str(tmp_path / "bf16")}
+    )
     run_dir = train(load_config(config))
     losses = [r["train/loss"] for r in read_metrics(run_dir / "metrics.csv") if "train/loss" in r]
     assert len(losses) == 6 and all(np.isfinite(losses))

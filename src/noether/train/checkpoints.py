@@ -22,7 +22,9 @@ LAST, BEST = "last.ckpt", "best.ckpt"
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning's ``torch.save`` checkpoint IO, written through a temporary file."""
 
-    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any = None) -> None:
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path, storage_options: Any = None
+    ) -> None:
         atomic_write(path, lambda file: torch.save(checkpoint, file))
 
 
@@ -82,7 +84,9 @@ def find_checkpoint(path: str | Path, prefer: str = BEST) -> Path:
     for name in (prefer, LAST if prefer == BEST else BEST):
         if (folder / name).is_file():
             return folder / name
-    raise FileNotFoundError(f"{str(path)!r} holds no checkpoint (looked for {folder}/{{best,last}}.ckpt)")
+    raise FileNotFoundError(
+        f"{str(path)!r} holds no checkpoint (looked for {folder}/{{best,last}}.ckpt)"
+    )
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -91,7 +95,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:
-        raise ValueError(f"{path}: not a readable checkpoint ({type(error).__name__}: {error})") from None
+        raise ValueError(
+            f"{path}: not a readable checkpoint ({type(error).__name__}: {error})"
+        ) from None
     if not isinstance(checkpoint, dict) or "noether" not in checkpoint:
         raise ValueError(f"{path}: not a noether checkpoint (no 'noether' section with the config)")
     return checkpoint

@@ -105,6 +105,8 @@ class TrainerConfig:
     """auto: a progress bar in a terminal, one line per epoch otherwise."""
     deterministic: bool = False
     """Ask PyTorch for deterministic kernels (slower on GPU; CPU runs are deterministic anyway)."""
+    tensorboard: bool = False
+    """Also log to TensorBoard (``<run>/tensorboard``); needs the ``tensorboard`` package."""
 
 
 @dataclass
@@ -350,7 +352,9 @@ def check_consistency(config: Config) -> None:
             f"optim.clip_grad_norm: got {optim.clip_grad_norm}; accepted: a number > 0 or null"
         )
     if optim.ema_decay is not None and not 0.0 < optim.ema_decay < 1.0:
-        raise ConfigError(f"optim.ema_decay: got {optim.ema_decay}; accepted: 0 < decay < 1 or null")
+        raise ConfigError(
+            f"optim.ema_decay: got {optim.ema_decay}; accepted: 0 < decay < 1 or null"
+        )
     if not 0.0 <= schedule.min_lr_ratio <= 1.0:
         raise ConfigError(
             f"schedule.min_lr_ratio: got {schedule.min_lr_ratio}; accepted: 0 <= ratio <= 1"

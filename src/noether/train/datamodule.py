@@ -18,7 +18,9 @@ from noether.train.task import Splits, Task
 SPLIT_NAMES = ("train", "val", "test")
 
 
-def split_indices(n: int, fractions: tuple[float, float, float], seed: int) -> dict[str, np.ndarray]:
+def split_indices(
+    n: int, fractions: tuple[float, float, float], seed: int
+) -> dict[str, np.ndarray]:
     """Random disjoint train/val/test indices of ``n`` samples with the given fractions."""
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).numpy()
     n_val, n_test = round(fractions[1] * n), round(fractions[2] * n)
@@ -68,7 +70,9 @@ class TaskDataModule(L.LightningDataModule):
         if isinstance(data, Splits):
             self.mode = "task"
             parts = {"train": data.train, "val": data.val, "test": data.test}
-            fresh = {k: np.arange(len(v)) if v is not None else np.arange(0) for k, v in parts.items()}
+            fresh = {
+                k: np.arange(len(v)) if v is not None else np.arange(0) for k, v in parts.items()
+            }
         elif isinstance(data, Dataset):
             self.mode = "fractions"
             parts = dict.fromkeys(SPLIT_NAMES, data)

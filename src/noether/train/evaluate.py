@@ -27,7 +27,10 @@ def run_folder_of(checkpoint: Path) -> Path:
 
 def format_table(results: dict[str, float], units: dict[str, str]) -> str:
     """Rows ``quantity  MAE  RMSE  unit`` under the loss."""
-    lines = [f"{'quantity':<16}{'MAE':>12}{'RMSE':>12}  unit", f"{'loss':<16}{results['loss']:>12.4g}"]
+    lines = [
+        f"{'quantity':<16}{'MAE':>12}{'RMSE':>12}  unit",
+        f"{'loss':<16}{results['loss']:>12.4g}",
+    ]
     names = sorted({k.rsplit("_", 1)[0] for k in results if k.endswith(("_mae", "_rmse"))})
     for name in names:
         mae, rmse = results.get(f"{name}_mae", math.nan), results.get(f"{name}_rmse", math.nan)
@@ -102,7 +105,9 @@ def evaluate(
             pred = torch.cat([p.reshape(-1) for p, _ in pairs]).numpy()
             ref = torch.cat([r.reshape(-1) for _, r in pairs]).numpy()
             figures.append(
-                plot_parity(pred, ref, name, task.units.get(name, ""), out / f"{split}_parity_{name}.png")
+                plot_parity(
+                    pred, ref, name, task.units.get(name, ""), out / f"{split}_parity_{name}.png"
+                )
             )
         if (run_dir / METRICS).is_file():
             plot_learning_curve(run_dir / METRICS, run_dir / CURVE)

@@ -72,7 +72,15 @@ class TrainingModule(L.LightningModule):
         loss = self.task.loss(pred, batch)
         n = self.task.batch_size(batch)
         distributed = self.trainer.world_size > 1
-        self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=n, sync_dist=distributed)
+        self.log(
+            "train/loss",
+            loss,
+            on_step=True,
+            on_epoch=False,
+            prog_bar=True,
+            batch_size=n,
+            sync_dist=distributed,
+        )
         lr = self.optimizers().optimizer.param_groups[0]["lr"]
         self.log("lr", lr, on_step=True, on_epoch=False, batch_size=n)
         return loss

@@ -72,7 +72,13 @@ def plot_learning_curve(metrics_csv: str | Path, path: str | Path) -> Path | Non
 
 
 def plot_parity(
-    pred: np.ndarray, ref: np.ndarray, name: str, unit: str, path: str | Path, *, max_points: int = 20_000
+    pred: np.ndarray,
+    ref: np.ndarray,
+    name: str,
+    unit: str,
+    path: str | Path,
+    *,
+    max_points: int = 20_000,
 ) -> Path:
     """Predicted against reference values of one quantity, with the line y = x, MAE and RMSE."""
     pred, ref = np.asarray(pred, dtype=float).ravel(), np.asarray(ref, dtype=float).ravel()

@@ -38,6 +38,7 @@ RESUMABLE_CHANGES = (
     "trainer.progress_bar",
     "trainer.checkpoint_every_n_steps",
     "trainer.log_every_n_steps",
+    "trainer.tensorboard",
     "trainer.accelerator",
     "trainer.devices",
     "trainer.num_nodes",
@@ -76,7 +77,9 @@ def check_resume_changes(saved: Config, new: Config) -> None:
     """A resumed run continues the same computation: only :data:`RESUMABLE_CHANGES` may differ."""
     before, after = _flatten(saved.to_dict()), _flatten(new.to_dict())
     changed = sorted(
-        k for k in before.keys() | after.keys() if before.get(k) != after.get(k) and k not in RESUMABLE_CHANGES
+        k
+        for k in before.keys() | after.keys()
+        if before.get(k) != after.get(k) and k not in RESUMABLE_CHANGES
     )
     if changed:
         details = "; ".join(f"{k}: {before.get(k)!r} -> {after.get(k)!r}" for k in changed)
@@ -94,7 +97,9 @@ def _resume_config(
         raise ConfigError(f"--resume: {str(run_dir)!r} is not a run folder (no {CONFIG})")
     checkpoint = run_dir / "checkpoints" / LAST
     if not checkpoint.is_file():
-        raise ConfigError(f"--resume: {str(run_dir)!r} has no checkpoint to resume ({checkpoint} is missing)")
+        raise ConfigError(
+            f"--resume: {str(run_dir)!r} has no checkpoint to resume ({checkpoint} is missing)"
+        )
     saved = load_config(saved_path)
     if config is None:
         new = load_config(saved_path, overrides)
@@ -105,6 +110,22 @@ def _resume_config(
     check_resume_changes(saved, new)
     new.source = saved.source
     return new, checkpoint
+
+
+def _loggers(config: Config, run_dir: Path, keep_until_step: int | None) -> list:
+    loggers: list = [RunCSVLogger(run_dir / METRICS, keep_until_step)]
+    if config.trainer.tensorboard:
+        from importlib.util import find_spec
+
+        if find_spec("tensorboard") is None and find_spec("tensorboardX") is None:
+            raise ConfigError(
+                "trainer.tensorboard: true needs the tensorboard package "
+                "(pip install tensorboard); accepted here: false"
+            )
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        loggers.append(TensorBoardLogger(str(run_dir), name="tensorboard", version=""))
+    return loggers
 
 
 def make_trainer(
@@ -137,7 +158,7 @@ def make_trainer(
         gradient_clip_algorithm="norm",
         check_val_every_n_epoch=t.val_every_n_epochs,
         log_every_n_steps=t.log_every_n_steps,
-        logger=RunCSVLogger(run_dir / METRICS, keep_until_step),
+        logger=_loggers(config, run_dir, keep_until_step),
         callbacks=[*callbacks, *stack],
         enable_checkpointing=True,  # with RunCheckpoints: Lightning adds no checkpoint of its own
         enable_progress_bar=progress,

@@ -116,9 +116,7 @@ class ShardedHDF5Dataset(Dataset):
             if layout is None:
                 layout = this
             elif this != layout:
-                raise ValueError(
-                    f"{path}: columns {this} differ from the first shard's {layout}"
-                )
+                raise ValueError(f"{path}: columns {this} differ from the first shard's {layout}")
         assert layout is not None
         if columns is None:
             columns = list(layout)

@@ -80,7 +80,9 @@ class Task:
         by default."""
         for value in _tensors(batch):
             return int(value.shape[0])
-        raise ValueError(f"{type(self).__name__}: cannot find a tensor in the batch; override batch_size()")
+        raise ValueError(
+            f"{type(self).__name__}: cannot find a tensor in the batch; override batch_size()"
+        )
 
     def model_defaults(self) -> dict[str, Any]:
         """Model constructor arguments this task implies (input and output widths, say); used

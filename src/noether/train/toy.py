@@ -101,13 +101,22 @@ class ToyRegression(Task):
     units = {"y": ""}
 
     def __init__(
-        self, n_samples: int = 1024, data_seed: int = 0, noise: float = 0.0, shards: DataPath | None = None
+        self,
+        n_samples: int = 1024,
+        data_seed: int = 0,
+        noise: float = 0.0,
+        shards: DataPath | None = None,
     ) -> None:
         if n_samples < 1:
             raise ValueError(f"n_samples must be >= 1, got {n_samples}")
         if noise < 0:
             raise ValueError(f"noise must be >= 0, got {noise}")
-        self.n_samples, self.data_seed, self.noise, self.shards = n_samples, data_seed, noise, shards
+        self.n_samples, self.data_seed, self.noise, self.shards = (
+            n_samples,
+            data_seed,
+            noise,
+            shards,
+        )
 
     def datasets(self) -> Dataset:
         if self.shards is not None:
@@ -149,7 +158,8 @@ class _Columns(Dataset):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m noether.train.toy", description="write the toy regression data as HDF5 shards"
+        prog="python -m noether.train.toy",
+        description="write the toy regression data as HDF5 shards",
     )
     parser.add_argument("directory", type=Path)
     parser.add_argument("--n-samples", type=int, default=1024)
