@@ -52,7 +52,7 @@ def test_parse_overrides_forms():
         "e.f": None,
         "g.h": "x y",
     }
-    with pytest.raises(ConfigError, match="--section.key=value"):
+    with pytest.raises(ConfigError, match=r"--section.key=value"):
         parse_overrides(["a.b=1"])
     with pytest.raises(ConfigError, match="has no value"):
         parse_overrides(["--a.b"])
@@ -97,9 +97,9 @@ def test_bad_configs_name_the_key_and_what_is_accepted(override, message):
 
 
 def test_missing_sections_and_files(tmp_path):
-    with pytest.raises(ConfigError, match="missing key model.name"):
+    with pytest.raises(ConfigError, match=r"missing key model.name"):
         load_config({"task": {"name": "toy-regression"}})
-    with pytest.raises(ConfigError, match="config file .* does not exist"):
+    with pytest.raises(ConfigError, match=r"config file .* does not exist"):
         load_config(tmp_path / "absent.yaml")
     (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="a config is a mapping"):
@@ -117,3 +117,23 @@ def test_cli_refuses_to_start_on_a_bad_config(tmp_path, capsys):
     code = cli_main(["train", str(path), "--task.shards=null", "--optim.momentun=0.5"])
     assert code == 2
     assert "unknown key optim.momentun; accepted keys:" in capsys.readouterr().err
+
+
+def test_data_problems_stop_the_run_before_it_starts(tmp_path):
+    from noether.train.run import train
+
+    too_big = load_config(tiny_config(data={"batch_size": 512}, run={"dir": str(tmp_path / "a")}))
+    with pytest.raises(
+        ConfigError, match=r"data\.batch_size: got 512, more than the 96 training samples"
+    ):
+        train(too_big)
+    wrong_size = tmp_path / "shards"
+    from noether.train.toy import write_toy_shards
+
+    write_toy_shards(wrong_size, 50)
+    config = load_config(
+        tiny_config(task={"shards": str(wrong_size)}, run={"dir": str(tmp_path / "b")})
+    )
+    with pytest.raises(ConfigError, match="task.shards holds 50 samples but task.n_samples=128"):
+        train(config)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

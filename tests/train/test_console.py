@@ -46,7 +46,7 @@ def test_tensorboard_without_the_package_stops_before_training(tmp_path):
         tiny_config(trainer={"tensorboard": True}, run={"dir": str(tmp_path / "r")})
     )
     with pytest.raises(
-        ConfigError, match="trainer.tensorboard: true needs the tensorboard package"
+        ConfigError, match=r"trainer.tensorboard: true needs the tensorboard package"
     ):
         train(config)
     assert not (tmp_path / "r").exists()

@@ -148,7 +148,7 @@ def test_multi_process_run_without_job_id_needs_a_run_dir(monkeypatch):
     config = load_config(tiny_config())
     launch = Launch("torchrun", 2, 0, 2, 1, None)
     monkeypatch.delenv("NOETHER_RUN_DIR", raising=False)
-    with pytest.raises(ConfigError, match="pass --run.dir=runs/NAME"):
+    with pytest.raises(ConfigError, match=r"pass --run.dir=runs/NAME"):
         resolve_run_dir(config, launch)
     assert str(resolve_run_dir(config, Launch("slurm", 2, 0, 2, 1, "77"))).endswith("-77")
     assert os.environ.get("NOETHER_RUN_DIR") is None

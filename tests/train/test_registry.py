@@ -44,7 +44,7 @@ def test_same_name_twice_is_an_error():
     class First:
         pass
 
-    with pytest.raises(ValueError, match="already registered by .*First"):
+    with pytest.raises(ValueError, match=r"already registered by .*First"):
 
         @register_task("test-registry-dup")
         class Second:
@@ -58,7 +58,7 @@ def test_module_path_needs_no_registration():
 
 
 def test_unknown_name_lists_what_is_available():
-    with pytest.raises(KeyError, match="unknown model 'no-such-model'; available: .*toy-mlp"):
+    with pytest.raises(KeyError, match=r"unknown model 'no-such-model'; available: .*toy-mlp"):
         lookup("model", "no-such-model")
 
 

@@ -14,10 +14,10 @@ def test_processes_split_the_same_global_batches():
     for epoch in range(3):
         assert len(one[epoch]) == 50 // 8
         for b, batch in enumerate(one[epoch]):
-            joined = sum((ranks[r][epoch][b] for r in range(4)), [])
+            joined = [i for r in range(4) for i in ranks[r][epoch][b]]
             assert joined == batch
     assert one[0] != one[1]  # reshuffled every epoch
-    flat = sum(one[0], [])
+    flat = [i for batch in one[0] for i in batch]
     assert len(set(flat)) == len(flat) == 48  # no repeats, the incomplete batch dropped
 
 

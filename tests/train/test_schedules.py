@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import pytest
@@ -15,7 +16,7 @@ def test_warmup_and_cosine_factors():
     assert cosine_factor(104, 4, 104, min_ratio=0.1) == pytest.approx(0.1)
     assert cosine_factor(500, 4, 104, min_ratio=0.1) == pytest.approx(0.1)
     values = [cosine_factor(s, 4, 104) for s in range(4, 105)]
-    assert all(a >= b for a, b in zip(values, values[1:]))  # monotone decay after warm-up
+    assert all(a >= b for a, b in itertools.pairwise(values))  # monotone decay after warm-up
 
 
 def _optimizer(lr=1.0):

@@ -59,7 +59,7 @@ def test_bad_shards_are_explained(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         ShardedHDF5Dataset([tmp_path / "x.h5"])
     (tmp_path / "bad.h5").write_bytes(b"not hdf5 at all")
-    with pytest.raises(ValueError, match="bad.h5: not a readable noether HDF5 shard"):
+    with pytest.raises(ValueError, match=r"bad.h5: not a readable noether HDF5 shard"):
         ShardedHDF5Dataset(tmp_path)
     other = tmp_path / "other"
     write_shards(other, {"a": np.zeros((3, 2))}, 2)

@@ -138,3 +138,23 @@ def test_bf16_mixed_precision_on_cpu(tmp_path):
     run_dir = train(load_config(config))
     losses = [r["train/loss"] for r in read_metrics(run_dir / "metrics.csv") if "train/loss" in r]
     assert len(losses) == 6 and all(np.isfinite(losses))
+
+
+def test_hdf5_shards_with_workers_train_exactly_like_memory(tmp_path):
+    from noether.train.toy import main as write_toy
+
+    assert (
+        write_toy([str(tmp_path / "shards"), "--n-samples", "128", "--samples-per-shard", "40"])
+        == 0
+    )
+    assert len(list((tmp_path / "shards").glob("*.h5"))) == 4
+    sections = {"trainer": {"max_epochs": 2}}
+    memory = train(load_config(tiny_config(**sections, run={"dir": str(tmp_path / "memory")})))
+    sharded = tiny_config(
+        **sections,
+        task={"shards": str(tmp_path / "shards")},
+        data={"num_workers": 2},
+        run={"dir": str(tmp_path / "sharded")},
+    )
+    sharded = train(load_config(sharded))
+    assert read_metrics(memory / "metrics.csv") == read_metrics(sharded / "metrics.csv")

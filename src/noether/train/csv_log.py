@@ -105,7 +105,7 @@ class RunCSVLogger(Logger):
         new = [k for k in row if k not in self.keys]
         if new:
             self.keys.extend(new)
-            self._rewrite(read_metrics(self.path) + [row])
+            self._rewrite([*read_metrics(self.path), row])
             return
         buffer = io.StringIO()
         csv.DictWriter(buffer, fieldnames=self.keys, lineterminator="\n").writerow(

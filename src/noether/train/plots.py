@@ -43,7 +43,7 @@ def plot_learning_curve(metrics_csv: str | Path, path: str | Path) -> Path | Non
         2, 1, figsize=(7, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )
     if train:
-        steps, losses, epochs = (np.array(v) for v in zip(*train))
+        steps, losses, _ = (np.array(v) for v in zip(*train))
         ax.plot(steps, losses, color="tab:blue", alpha=0.3, lw=0.8, label="train (step)")
         by_epoch: dict[int, list[tuple[float, float]]] = defaultdict(list)
         for s, value, e in train:

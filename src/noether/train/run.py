@@ -112,6 +112,31 @@ def _resume_config(
     return new, checkpoint
 
 
+def check_batches(config: Config, datamodule: TaskDataModule, launch: Launch) -> None:
+    """The global batch splits evenly over the processes and fits in the training set."""
+    t, batch = config.trainer, config.data.batch_size
+    world = (launch.devices if t.devices == "auto" else t.devices) * (
+        launch.num_nodes if t.num_nodes == "auto" else t.num_nodes
+    )
+    if batch % world:
+        raise ConfigError(
+            f"data.batch_size: got {batch}, which {world} processes cannot share evenly; "
+            f"accepted: a multiple of {world}"
+        )
+    n_train = len(datamodule.splits["train"])
+    if datamodule.steps_per_epoch < 1:
+        raise ConfigError(
+            f"data.batch_size: got {batch}, more than the {n_train} training samples; "
+            f"accepted: at most {n_train}"
+        )
+    for name in ("val", "test"):
+        n = len(datamodule.splits[name])
+        if 0 < n < world:
+            raise ConfigError(
+                f"data.split: the {name} split has {n} samples, fewer than the {world} processes"
+            )
+
+
 def _loggers(config: Config, run_dir: Path, keep_until_step: int | None) -> list:
     loggers: list = [RunCSVLogger(run_dir / METRICS, keep_until_step)]
     if config.trainer.tensorboard:
@@ -215,7 +240,11 @@ def train(
             f"model.name: {config.model.name!r} built a {type(model).__name__}; accepted: an nn.Module"
         )
     splits = load_splits(run_dir / SPLITS) if resume is not None else None
-    datamodule = TaskDataModule(task, config.data, config.seed, splits)
+    try:
+        datamodule = TaskDataModule(task, config.data, config.seed, splits)
+    except (ValueError, OSError) as error:
+        raise ConfigError(f"task {config.task.name!r}: cannot set up its data: {error}") from error
+    check_batches(config, datamodule, launch)
     module = TrainingModule(model, task, config, datamodule.steps_per_epoch)
     folder = RunFolder(run_dir, config, launch, datamodule.splits, datamodule.mode, checkpoint)
     trainer = make_trainer(config, run_dir, launch, [folder, *callbacks], keep_until_step)

@@ -8,10 +8,11 @@ drawn from ``data_seed``, in memory or from HDF5 shards written by :func:`write_
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 from pathlib import Path
+from typing import ClassVar
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset, TensorDataset
@@ -76,7 +77,7 @@ class ToyMLP(nn.Module):
             )
         widths = [in_dim] + [hidden] * layers
         blocks: list[nn.Module] = []
-        for a, b in zip(widths[:-1], widths[1:]):
+        for a, b in itertools.pairwise(widths):
             blocks += [nn.Linear(a, b), acts[activation]()]
             if dropout > 0:
                 blocks.append(nn.Dropout(dropout))
@@ -98,7 +99,7 @@ class ToyRegression(Task):
         shards: a folder of HDF5 shards to read instead of drawing the data in memory.
     """
 
-    units = {"y": ""}
+    units: ClassVar[dict[str, str]] = {"y": ""}
 
     def __init__(
         self,
