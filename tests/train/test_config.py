@@ -134,6 +134,6 @@ def test_data_problems_stop_the_run_before_it_starts(tmp_path):
     config = load_config(
         tiny_config(task={"shards": str(wrong_size)}, run={"dir": str(tmp_path / "b")})
     )
-    with pytest.raises(ConfigError, match="task.shards holds 50 samples but task.n_samples=128"):
+    with pytest.raises(ConfigError, match=r"task.shards holds 50 samples but task.n_samples=128"):
         train(config)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
