@@ -11,6 +11,7 @@ import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.usage = "noether train [CONFIG.yaml] [--section.key=VALUE ...] [--resume RUN_DIR]"
     parser.add_argument("config", nargs="?", help="YAML config (optional with --resume)")
     parser.add_argument(
         "--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint, exactly"
