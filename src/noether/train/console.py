@@ -41,7 +41,8 @@ def _fmt(value: float) -> str:
 
 
 class EpochLines(Callback):
-    """One line per epoch on rank 0: losses, the validation errors and the time it took."""
+    """One line per epoch on rank 0: the epoch's mean training loss, the validation errors and
+    the time it took."""
 
     def __init__(self, max_epochs: int) -> None:
         self.max_epochs = max_epochs
@@ -51,12 +52,16 @@ class EpochLines(Callback):
         self._start = time.perf_counter()
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
+        train_loss = pl_module.train_epoch_loss()  # every process takes part in the sum
         if trainer.global_rank != 0:
             return
         metrics = trainer.callback_metrics
-        parts = [f"epoch {trainer.current_epoch + 1}/{self.max_epochs}"]
+        parts = [
+            f"epoch {trainer.current_epoch + 1}/{self.max_epochs}",
+            f"train/loss {_fmt(train_loss)}",
+        ]
         for key in sorted(metrics):
-            if key.startswith(("train/", "val/")):
+            if key.startswith("val/"):
                 parts.append(f"{key} {_fmt(float(metrics[key]))}")
         parts.append(f"({time.perf_counter() - self._start:.1f} s)")
         print("  ".join(parts), flush=True)

@@ -55,11 +55,15 @@ class TrainingModule(L.LightningModule):
         self.collect_parity = False
         self.parity: dict[str, list[tuple[Tensor, Tensor]]] = {}
         self.results: dict[str, dict[str, float]] = {}
+        self._train_sum = torch.zeros(2, dtype=torch.float64)  # loss * samples, samples
 
     def forward(self, batch: Any) -> Any:
         return self.task.forward(self.model, batch)
 
     # -- training --------------------------------------------------------------------------
+    def on_train_epoch_start(self) -> None:
+        self._train_sum = torch.zeros(2, dtype=torch.float64, device=self.device)
+
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         # Samples of this epoch consumed once this batch completes (checkpoints record it).
         self._position = (self.current_epoch, batch_idx + 1)
@@ -71,6 +75,7 @@ class TrainingModule(L.LightningModule):
         pred = self.task.forward(self.model, batch)
         loss = self.task.loss(pred, batch)
         n = self.task.batch_size(batch)
+        self._train_sum += torch.stack([loss.detach().double() * n, loss.new_tensor(n).double()])
         distributed = self.trainer.world_size > 1
         self.log(
             "train/loss",
@@ -84,6 +89,11 @@ class TrainingModule(L.LightningModule):
         lr = self.optimizers().optimizer.param_groups[0]["lr"]
         self.log("lr", lr, on_step=True, on_epoch=False, batch_size=n)
         return loss
+
+    def train_epoch_loss(self) -> float:
+        """Mean training loss of the epoch so far over all processes (a collective call)."""
+        total = self.trainer.strategy.reduce(self._train_sum.clone(), reduce_op="sum")
+        return float(total[0] / total[1]) if total[1] > 0 else float("nan")
 
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = make_optimizer(self.model.parameters(), self.config.optim)
