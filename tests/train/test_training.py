@@ -2,10 +2,12 @@
 
 import json
 
+import lightning as L
 import numpy as np
 import pytest
 import torch
 import yaml
+from torch.utils.data import DataLoader
 
 from noether import __version__
 from noether.cli import main as cli_main
@@ -13,8 +15,9 @@ from noether.train.checkpoints import load_checkpoint
 from noether.train.config import load_config
 from noether.train.csv_log import read_metrics
 from noether.train.evaluate import evaluate
+from noether.train.registry import register_task
 from noether.train.run import train
-from noether.train.toy import ToyMLP, toy_data
+from noether.train.toy import ToyMLP, ToyRegression, toy_data
 
 from .conftest import tiny_config
 
@@ -158,3 +161,40 @@ def test_hdf5_shards_with_workers_train_exactly_like_memory(tmp_path):
     )
     sharded = train(load_config(sharded))
     assert read_metrics(memory / "metrics.csv") == read_metrics(sharded / "metrics.csv")
+
+
+class _ToyDataModule(L.LightningDataModule):
+    def __init__(self) -> None:
+        super().__init__()
+        x, y = toy_data(96, data_seed=1)
+        self.parts = {
+            "train": [{"x": a, "y": b} for a, b in zip(x[:64], y[:64])],
+            "val": [{"x": a, "y": b} for a, b in zip(x[64:80], y[64:80])],
+            "test": [{"x": a, "y": b} for a, b in zip(x[80:], y[80:])],
+        }
+
+    def train_dataloader(self):
+        return DataLoader(self.parts["train"], batch_size=16, shuffle=True)
+
+    def val_dataloader(self):
+        return DataLoader(self.parts["val"], batch_size=16)
+
+    def test_dataloader(self):
+        return DataLoader(self.parts["test"], batch_size=16)
+
+
+@register_task("test-own-datamodule")
+class _OwnDataTask(ToyRegression):
+    def datasets(self):
+        return _ToyDataModule()
+
+
+def test_a_task_may_bring_its_own_lightning_datamodule(tmp_path):
+    config = tiny_config(task={"name": "test-own-datamodule"}, run={"dir": str(tmp_path / "dm")})
+    run_dir = train(load_config(config))
+    rows = read_metrics(run_dir / "metrics.csv")
+    assert len([r for r in rows if "train/loss" in r]) == 3 * 4
+    assert not (run_dir / "splits.npz").exists()
+    assert "LightningDataModule" in json.loads((run_dir / "meta.json").read_text())["splits"]
+    results = evaluate(run_dir, plots=False, verbose=False)
+    assert results["samples"] == 16 and np.isfinite(results["y_rmse"])

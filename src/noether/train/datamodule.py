@@ -47,11 +47,23 @@ def load_splits(path: Path) -> dict[str, np.ndarray]:
         return {k: data[f"idx_{k}"] for k in SPLIT_NAMES}
 
 
+def make_datamodule(
+    task: Task, config: DataConfig, seed: int, splits: dict[str, np.ndarray] | None = None
+) -> L.LightningDataModule:
+    """The data of a task: its own LightningDataModule as it is, or its datasets in a
+    :class:`TaskDataModule`."""
+    data = task.datasets()
+    if isinstance(data, L.LightningDataModule):
+        return data
+    return TaskDataModule(task, data, config, seed, splits)
+
+
 class TaskDataModule(L.LightningDataModule):
     """Datasets of a task, split and batched for this process.
 
     Args:
         task: the task that owns the data.
+        data: what ``task.datasets()`` returned.
         config: the ``data:`` section.
         seed: the run's seed (splits and shuffling).
         splits: indices to reuse (from a run folder's ``splits.npz``), else drawn anew.
@@ -60,13 +72,13 @@ class TaskDataModule(L.LightningDataModule):
     def __init__(
         self,
         task: Task,
+        data: Dataset | Splits,
         config: DataConfig,
         seed: int,
         splits: dict[str, np.ndarray] | None = None,
     ) -> None:
         super().__init__()
         self.task, self.config, self.seed = task, config, seed
-        data = task.datasets()
         if isinstance(data, Splits):
             self.mode = "task"
             parts = {"train": data.train, "val": data.val, "test": data.test}
@@ -80,7 +92,7 @@ class TaskDataModule(L.LightningDataModule):
         else:
             raise TypeError(
                 f"{type(task).__name__}.datasets() returned {type(data).__name__}; "
-                f"accepted: a torch Dataset or noether.train.Splits"
+                f"accepted: a torch Dataset, noether.train.Splits or a LightningDataModule"
             )
         self.splits = fresh if splits is None else splits
         for name in SPLIT_NAMES:

@@ -12,7 +12,7 @@ import torch
 from noether.train.checkpoints import BEST, LAST, find_checkpoint, load_checkpoint
 from noether.train.config import build, load_config
 from noether.train.console import quiet_lightning, want_progress_bar
-from noether.train.datamodule import TaskDataModule, load_splits
+from noether.train.datamodule import load_splits, make_datamodule
 from noether.train.files import atomic_write_json
 from noether.train.module import TrainingModule
 from noether.train.plots import plot_learning_curve, plot_parity
@@ -67,8 +67,9 @@ def evaluate(
     module = TrainingModule(model, task, config)
     module.load_state_dict(checkpoint["state_dict"])
     splits = load_splits(run_dir / SPLITS) if (run_dir / SPLITS).is_file() else None
-    datamodule = TaskDataModule(task, config.data, config.seed, splits)
-    if len(datamodule.splits[split]) == 0:
+    datamodule = make_datamodule(task, config.data, config.seed, splits)
+    own = getattr(datamodule, "splits", None)
+    if own is not None and len(own[split]) == 0:
         raise ValueError(f"the {split} split of this run is empty: nothing to evaluate")
     module.collect_parity = plots
 
@@ -92,7 +93,7 @@ def evaluate(
         trainer.validate(module, datamodule=datamodule, verbose=False)
     results: dict[str, Any] = dict(module.results[split])
     results.update(
-        samples=len(datamodule.splits[split]),
+        samples=module.evaluated_samples,
         checkpoint=str(path),
         epoch=int(checkpoint.get("epoch", -1)),
         global_step=int(checkpoint.get("global_step", -1)),

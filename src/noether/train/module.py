@@ -44,7 +44,7 @@ class TrainingModule(L.LightningModule):
     """
 
     def __init__(
-        self, model: nn.Module, task: Task, config: Config, steps_per_epoch: int = 1
+        self, model: nn.Module, task: Task, config: Config, steps_per_epoch: int | None = None
     ) -> None:
         super().__init__()
         self.model, self.task, self.config = model, task, config
@@ -55,6 +55,7 @@ class TrainingModule(L.LightningModule):
         self.collect_parity = False
         self.parity: dict[str, list[tuple[Tensor, Tensor]]] = {}
         self.results: dict[str, dict[str, float]] = {}
+        self.evaluated_samples = 0
         self._train_sum = torch.zeros(2, dtype=torch.float64)  # loss * samples, samples
 
     def forward(self, batch: Any) -> Any:
@@ -98,9 +99,12 @@ class TrainingModule(L.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = make_optimizer(self.model.parameters(), self.config.optim)
         trainer = self.config.trainer
-        total = trainer.max_epochs * self.steps_per_epoch
-        if trainer.max_steps > 0:
-            total = min(total, trainer.max_steps)
+        if self.steps_per_epoch is None:  # a task's own data module: ask Lightning
+            total = int(self.trainer.estimated_stepping_batches)
+        else:
+            total = trainer.max_epochs * self.steps_per_epoch
+            if trainer.max_steps > 0:
+                total = min(total, trainer.max_steps)
         scheduler = lightning_scheduler(optimizer, self.config.schedule, total)
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
 
@@ -126,6 +130,7 @@ class TrainingModule(L.LightningModule):
 
         values = self._metrics[stage].compute(reduce)
         self.results[stage] = values
+        self.evaluated_samples = self._metrics[stage].samples  # this process's share
         for key, value in values.items():
             self.log(f"{stage}/{key}", value, prog_bar=key == "loss", sync_dist=False)
 

@@ -16,7 +16,7 @@ from noether.train.checkpoints import LAST, AtomicCheckpointIO, RunCheckpoints
 from noether.train.config import Config, ConfigError, build, load_config
 from noether.train.console import EpochLines, quiet_lightning, want_progress_bar
 from noether.train.csv_log import RunCSVLogger
-from noether.train.datamodule import TaskDataModule, load_splits
+from noether.train.datamodule import TaskDataModule, load_splits, make_datamodule
 from noether.train.distributed import Launch, detect_launch
 from noether.train.module import TrainingModule
 from noether.train.plots import CurvePlotter
@@ -159,6 +159,7 @@ def make_trainer(
     launch: Launch,
     callbacks: Sequence[Callback],
     keep_until_step: int | None,
+    own_sampler: bool = True,
 ) -> L.Trainer:
     """The Lightning Trainer of a run (DDP when there are several processes)."""
     t = config.trainer
@@ -189,7 +190,7 @@ def make_trainer(
         enable_progress_bar=progress,
         enable_model_summary=progress,
         num_sanity_val_steps=0,
-        use_distributed_sampler=False,
+        use_distributed_sampler=not own_sampler,
         inference_mode=False,
         deterministic=t.deterministic or None,
         default_root_dir=str(run_dir),
@@ -241,13 +242,24 @@ def train(
         )
     splits = load_splits(run_dir / SPLITS) if resume is not None else None
     try:
-        datamodule = TaskDataModule(task, config.data, config.seed, splits)
+        datamodule = make_datamodule(task, config.data, config.seed, splits)
     except (ValueError, OSError) as error:
         raise ConfigError(f"task {config.task.name!r}: cannot set up its data: {error}") from error
-    check_batches(config, datamodule, launch)
-    module = TrainingModule(model, task, config, datamodule.steps_per_epoch)
-    folder = RunFolder(run_dir, config, launch, datamodule.splits, datamodule.mode, checkpoint)
-    trainer = make_trainer(config, run_dir, launch, [folder, *callbacks], keep_until_step)
+    if isinstance(datamodule, TaskDataModule):
+        check_batches(config, datamodule, launch)
+        module = TrainingModule(model, task, config, datamodule.steps_per_epoch)
+        folder = RunFolder(run_dir, config, launch, datamodule.splits, datamodule.mode, checkpoint)
+    else:  # the task's own LightningDataModule: its loaders, Lightning's distributed sampler
+        module = TrainingModule(model, task, config, None)
+        folder = RunFolder(run_dir, config, launch, None, "datamodule", checkpoint)
+    trainer = make_trainer(
+        config,
+        run_dir,
+        launch,
+        [folder, *callbacks],
+        keep_until_step,
+        own_sampler=isinstance(datamodule, TaskDataModule),
+    )
     trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint, weights_only=False)
     if trainer.is_global_zero:
         best = trainer.callback_metrics.get("val/loss")

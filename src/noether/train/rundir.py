@@ -97,7 +97,7 @@ class RunFolder(Callback):
         run_dir: Path,
         config: Config,
         launch: Launch,
-        splits: dict[str, Any],
+        splits: dict[str, Any] | None,
         split_mode: str,
         resumed_from: Path | None,
     ) -> None:
@@ -136,6 +136,9 @@ class RunFolder(Callback):
                 "world_size": world_size,
                 "config_file": self.config.source,
             }
-            save_splits(run_dir / SPLITS, self.splits, self.split_mode)
+            if self.splits is not None:
+                save_splits(run_dir / SPLITS, self.splits, self.split_mode)
+            else:
+                meta["splits"] = "owned by the task's LightningDataModule"
         atomic_write_text(run_dir / CONFIG, self.config.to_yaml())
         atomic_write_json(meta_path, meta)
