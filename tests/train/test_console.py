@@ -50,3 +50,27 @@ def test_tensorboard_without_the_package_stops_before_training(tmp_path):
     ):
         train(config)
     assert not (tmp_path / "r").exists()
+
+
+def test_trainer_follows_the_config(tmp_path):
+    from lightning.pytorch.callbacks import EMAWeightAveraging
+
+    from noether.train.checkpoints import AtomicCheckpointIO, RunCheckpoints
+    from noether.train.distributed import Launch
+    from noether.train.run import make_trainer
+
+    config = load_config(
+        tiny_config(
+            optim={"clip_grad_norm": 0.5, "ema_decay": 0.99},
+            trainer={"checkpoint_every_n_steps": 7},
+        )
+    )
+    trainer = make_trainer(config, tmp_path, Launch("single", 1, 0, 1, 1, None), [], None)
+    assert trainer.gradient_clip_val == 0.5 and trainer.gradient_clip_algorithm == "norm"
+    assert trainer.max_epochs == 3 and trainer.num_sanity_val_steps == 0
+    ema = [c for c in trainer.callbacks if isinstance(c, EMAWeightAveraging)]
+    assert len(ema) == 1
+    checkpoints = [c for c in trainer.callbacks if isinstance(c, RunCheckpoints)]
+    assert len(checkpoints) == 1 and checkpoints[0].every_n_steps == 7
+    assert isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO)
+    assert trainer.progress_bar_callback is None  # progress_bar: false in the tiny config
