@@ -17,6 +17,12 @@ from noether import __version__
 # name -> (module, one-line help) or name -> (group help, {subname: (module, help)})
 COMMANDS: dict[str, tuple] = {
     "run": ("noether.commands.run", "run the main job on its built-in default"),
+    "data": (
+        "generate datasets with noether's own simulators",
+        {
+            "nbody": ("noether.commands.data_nbody", "gravitational n-body systems (npz splits)"),
+        },
+    ),
 }
 
 
