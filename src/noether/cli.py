@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple] = {
         "generate datasets with noether's own simulators",
         {
             "nbody": ("noether.commands.data_nbody", "gravitational n-body systems (npz splits)"),
+            "rigid": ("noether.commands.data_rigid", "MuJoCo rigid-body scenes (HDF5 shards)"),
         },
     ),
 }
