@@ -54,6 +54,13 @@ def test_transformed_sets_are_the_test_systems_moved_and_resimulated(dataset):
     assert meta["equivariance_error"]["translation"] < 1e-10
 
 
+def test_energy_and_momentum_are_conserved_in_every_split(dataset):
+    splits, meta = dataset
+    for name, arrays in splits.items():
+        assert arrays["energy_error"].max() <= FAST.energy_tolerance
+        assert meta["max_momentum_error"][name] < 1e-13
+
+
 def test_deterministic_by_seed(dataset):
     splits, _ = dataset
     again, _ = generate_dataset(FAST, SIZES, seed=3, progress=False)
@@ -75,6 +82,7 @@ def test_write_load_round_trip_is_atomic(dataset, tmp_path):
         for key, value in splits[name].items():
             assert np.array_equal(loaded[key], value)
     assert load_meta(out)["sizes"] == meta["sizes"]
+    assert NBodyConfig.from_dict(load_meta(out)["config"]) == FAST
     with pytest.raises(FileExistsError, match="is not empty"):
         write_dataset(out, splits, meta)
     write_dataset(out, splits, meta, overwrite=True)

@@ -135,3 +135,15 @@ def test_command_writes_shards_and_plot(tmp_path, capsys):
     assert "scenes/s" in capsys.readouterr().out
     assert main([*args[:-1], "--min-bodies", "6", "--max-bodies", "4"]) == 2
     assert "min_bodies <= max_bodies" in capsys.readouterr().err
+
+
+def test_reader_refuses_bad_frames_and_mixed_datasets(serial, tmp_path):
+    with pytest.raises(ValueError, match="frames must be increasing"):
+        RigidShards(serial, frames=[2, 0])
+    with pytest.raises(ValueError, match="frames must be increasing"):
+        RigidShards(serial, frames=[3])
+    generate(tmp_path, SHORT, 4, seed=1, scenes_per_shard=4, workers=1, progress=False)
+    (tmp_path / "shard-00001.h5").write_bytes((serial / "shard-00001.h5").read_bytes())
+    with pytest.raises(ValueError, match="another config or seed"):
+        RigidShards(tmp_path)
+    assert RigidConfig.from_dict(RigidShards(serial).config) == SHORT

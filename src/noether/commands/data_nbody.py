@@ -113,7 +113,10 @@ def main(args: argparse.Namespace) -> int:
     print(
         f"  simulator equivariance error: rotation {eq['rotation']:.1e}, translation {eq['translation']:.1e}"
     )
-    print(f"  largest relative energy drift: {max(meta['max_energy_error'].values()):.1e}")
+    print(
+        f"  largest relative drift: energy {max(meta['max_energy_error'].values()):.1e}, "
+        f"momentum {max(meta['max_momentum_error'].values()):.1e}"
+    )
     print(f"  rejected candidates: {meta['rejected']}")
     if not args.no_plot:
         from noether.sims.plots import nbody_overview

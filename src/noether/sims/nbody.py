@@ -114,6 +114,11 @@ class NBodyConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, values: dict) -> NBodyConfig:
+        """The config stored in a dataset's metadata (JSON turns tuples into lists)."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
 
 def random_rotations(rng: np.random.Generator, n: int) -> np.ndarray:
     """``n`` Haar-random rotation matrices ``(n, 3, 3)`` (QR of Gaussian matrices, det +1)."""

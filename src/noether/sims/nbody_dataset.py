@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from noether.sims.gravity import momentum
 from noether.sims.nbody import (
     NBodyConfig,
     Simulation,
@@ -147,6 +148,14 @@ def transform_splits(
     return out
 
 
+def momentum_error(split: dict[str, np.ndarray]) -> float:
+    """Largest change of total momentum, relative to ``sum_i m_i |v_i|`` at the start."""
+    m, v0, v1 = split["masses"], split["v_initial"], split["v_final"]
+    drift = np.linalg.norm(momentum(v1, m) - momentum(v0, m), axis=-1)
+    scale = np.einsum("si,si->s", m, np.linalg.norm(v0, axis=-1))
+    return float((drift / scale).max())
+
+
 def generate_dataset(
     config: NBodyConfig,
     sizes: NBodySizes,
@@ -202,6 +211,7 @@ def generate_dataset(
         "rejected": {"train_val_test": rejected_base, "test_more_bodies": rejected_more},
         "equivariance_error": {"rotation": rot_error, "translation": shift_error},
         "max_energy_error": {k: float(v["energy_error"].max()) for k, v in splits.items()},
+        "max_momentum_error": {k: momentum_error(v) for k, v in splits.items()},
         "units": "gravitational N-body units, G = 1",
         "arrays": ARRAYS,
         "seconds": seconds,

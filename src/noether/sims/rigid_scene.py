@@ -83,6 +83,11 @@ class RigidConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, values: dict) -> RigidConfig:
+        """The config stored in a dataset's metadata (JSON turns tuples into lists)."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
 
 @dataclass
 class Scene:

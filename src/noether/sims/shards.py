@@ -39,6 +39,7 @@ CONTEXT_ARRAYS = {
     "plane_normal": ("(3,)", "unit normal of the ground plane (zero if there is none)"),
     "plane_point": ("(3,)", "a point on the ground plane, m"),
 }
+_CHUNK_BYTES = 1 << 16
 _INTEGER = {"scene_index": np.int64, "n_bodies": np.int32, "body_mask": np.bool_}
 
 
@@ -72,9 +73,11 @@ class ShardWriter:
         self.n_scenes, self.filled = n_scenes, 0
         self.file = h5py.File(self.tmp, "w")
         for name in SCENE_ARRAYS:
-            shape = (n_scenes, *shapes[name])
+            kind = np.dtype(_INTEGER.get(name, dtype))
+            row_bytes = kind.itemsize * int(np.prod(shapes[name], dtype=np.int64))
+            rows = int(np.clip(_CHUNK_BYTES // row_bytes, 1, n_scenes))  # chunks of about 64 kB
             self.file.create_dataset(
-                name, shape=shape, dtype=_INTEGER.get(name, dtype), chunks=(1, *shapes[name])
+                name, shape=(n_scenes, *shapes[name]), dtype=kind, chunks=(rows, *shapes[name])
             )
         for name, value in context.items():
             self.file.create_dataset(name, data=np.asarray(value, dtype=np.float64))
@@ -144,10 +147,27 @@ class RigidShards(torch.utils.data.Dataset):
         for path, attrs in zip(self.paths, self.attrs):
             if attrs.get("kind") != "rigid" or "n_scenes" not in attrs:
                 raise ValueError(f"{path} is not a noether rigid-body shard")
+            if attrs["config"] != self.attrs[0]["config"] or attrs["seed"] != self.attrs[0]["seed"]:
+                raise ValueError(
+                    f"{path} was made with another config or seed than {self.paths[0].name}; "
+                    "one directory must hold one dataset"
+                )
         sizes = np.array([a["n_scenes"] for a in self.attrs])
         self.offsets = np.concatenate([[0], np.cumsum(sizes)])
-        self.frames = None if frames is None else list(frames)
         self.config = self.attrs[0]["config"]
+        n_frames = self.config["n_frames"]
+        if frames is not None:
+            frames = [int(f) for f in frames]
+            if (
+                not frames
+                or frames != sorted(set(frames))
+                or frames[0] < 0
+                or frames[-1] >= n_frames
+            ):
+                raise ValueError(
+                    f"frames must be increasing indices in [0, {n_frames}), got {frames}"
+                )
+        self.frames = frames
         self._files: dict[int, h5py.File] = {}
         self._pid = os.getpid()
 
