@@ -169,17 +169,24 @@ class RigidShards(torch.utils.data.Dataset):
                 )
         self.frames = frames
         self._files: dict[int, h5py.File] = {}
+        self._open_shards: dict[int, tuple[dict, dict]] = {}
         self._pid = os.getpid()
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
 
-    def _file(self, shard: int) -> h5py.File:
+    def _open(self, shard: int) -> tuple[dict[str, h5py.Dataset], dict[str, np.ndarray]]:
+        """The shard's datasets (looked up once: ``file[name]`` costs more than a row read) and
+        its context arrays, opened in this process."""
         if self._pid != os.getpid():  # forked: inherited handles belong to the parent
-            self._files, self._pid = {}, os.getpid()
-        if shard not in self._files:
-            self._files[shard] = h5py.File(self.paths[shard], "r")
-        return self._files[shard]
+            self._files, self._open_shards, self._pid = {}, {}, os.getpid()
+        if shard not in self._open_shards:
+            f = h5py.File(self.paths[shard], "r")
+            self._files[shard] = f
+            datasets = {name: f[name] for name in SCENE_ARRAYS}
+            context = {name: f[name][()] for name in CONTEXT_ARRAYS}
+            self._open_shards[shard] = (datasets, context)
+        return self._open_shards[shard]
 
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
         if not -len(self) <= index < len(self):
@@ -187,24 +194,24 @@ class RigidShards(torch.utils.data.Dataset):
         index %= len(self)
         shard = int(np.searchsorted(self.offsets, index, side="right") - 1)
         row = index - int(self.offsets[shard])
-        f = self._file(shard)
+        datasets, context = self._open(shard)
         item = {}
         for name, (shape, _) in SCENE_ARRAYS.items():
             if self.frames is not None and shape.startswith("(S, F"):
-                item[name] = f[name][row, self.frames]
+                item[name] = datasets[name][row, self.frames]
             else:
-                item[name] = f[name][row]
-        for name in CONTEXT_ARRAYS:
-            item[name] = f[name][()]
+                item[name] = datasets[name][row]
+        for name, value in context.items():
+            item[name] = value.copy()
         return item
 
     def close(self) -> None:
         if self._pid == os.getpid():
             for f in self._files.values():
                 f.close()
-        self._files = {}
+        self._files, self._open_shards = {}, {}
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state["_files"] = {}
+        state["_files"], state["_open_shards"] = {}, {}
         return state
