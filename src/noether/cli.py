@@ -19,6 +19,13 @@ COMMANDS: dict[str, tuple] = {
     "run": ("noether.commands.run", "run the main job on its built-in default"),
     "train": ("noether.commands.train", "train a model on a task from a YAML config"),
     "evaluate": ("noether.commands.evaluate", "test metrics and parity plots of a trained run"),
+    "data": (
+        "generate datasets with noether's own simulators",
+        {
+            "nbody": ("noether.commands.data_nbody", "gravitational n-body systems (npz splits)"),
+            "rigid": ("noether.commands.data_rigid", "MuJoCo rigid-body scenes (HDF5 shards)"),
+        },
+    ),
 }
 
 
