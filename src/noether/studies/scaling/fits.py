@@ -32,6 +32,7 @@ __all__ = [
     "fit_joint_law",
     "frontier",
     "joint_loss",
+    "law_band",
     "power_law",
 ]
 
@@ -129,7 +130,22 @@ def fit_compute_law(
         "frontier": frontier(compute, loss).tolist(),
         "n_runs": len(loss),
         "n_boot": len(boot),
+        "draws": boot.tolist(),
     }
+
+
+def law_band(fit: dict, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(value, low, high)`` of a fitted ``a x^-alpha`` law at ``x``, the band from the
+    bootstrap draws (pointwise percentiles)."""
+    x = np.asarray(x, float)
+    value = fit["a"]["value"] * x ** -fit["alpha"]["value"]
+    draws = np.asarray(fit.get("draws", []), float).reshape(-1, 2)
+    if not len(draws):
+        return value, value, value
+    curves = draws[:, :1] * x[None, :] ** -draws[:, 1:]
+    tail = 100 * (1 - LEVEL) / 2
+    low, high = np.percentile(curves, [tail, 100 - tail], axis=0)
+    return value, low, high
 
 
 def fit_data_law(
@@ -152,6 +168,7 @@ def fit_data_law(
         "alpha": _interval(best[1], boot[:, 1] if len(boot) else np.array([])).to_dict(),
         "n_runs": len(loss),
         "n_boot": len(boot),
+        "draws": boot.tolist(),
     }
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import torch
 from torch import Tensor, nn
 
 __all__ = [
@@ -132,9 +133,28 @@ def measure_flops(step: Callable[[], Tensor]) -> tuple[int, int]:
     from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.utils.flop_counter import FlopCounterMode
 
+    mapping = _in_place_formulas()
     with sdpa_kernel(SDPBackend.MATH):
-        with FlopCounterMode(display=False) as forward:
+        with FlopCounterMode(display=False, custom_mapping=mapping) as forward:
             loss = step()
-        with FlopCounterMode(display=False) as backward:
+        with FlopCounterMode(display=False, custom_mapping=mapping) as backward:
             loss.backward()
     return forward.get_total_flops(), backward.get_total_flops()
+
+
+def _in_place_formulas() -> dict:
+    """Torch's own formulas for the in-place products its counter does not register
+    (``y.baddbmm_(a, b)``, ``y.addmm_(a, b)``: GATr's sparse linear map accumulates in place)."""
+    from torch.utils.flop_counter import flop_registry
+
+    aten = torch.ops.aten
+    out = {}
+    for in_place, functional in ((aten.baddbmm_, aten.baddbmm), (aten.addmm_, aten.addmm)):
+        formula = flop_registry[functional]
+
+        def raw(*args, _formula=formula, **kwargs):
+            return _formula(*args, **kwargs)
+
+        raw._get_raw = True  # already shape-wrapped by torch
+        out[in_place] = raw
+    return out

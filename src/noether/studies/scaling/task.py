@@ -30,7 +30,7 @@ from torch.utils.data import Dataset
 from noether.studies.scaling.tokens import apply_euclidean, random_euclidean
 from noether.train import DataPath, Splits, Task, register_task
 
-__all__ = ["RigidTask", "RigidTransitions", "load_scenes", "masked_mse"]
+__all__ = ["RigidTask", "RigidTransitions", "ballistic", "load_scenes", "masked_mse"]
 
 _STATE = ("points", "position", "velocity", "angular_velocity")
 
@@ -141,6 +141,24 @@ class RigidTransitions(Dataset):
         return {k: v.squeeze(0) for k, v in apply_euclidean(batched, rotation, translation).items()}
 
 
+def ballistic(scene: dict[str, Tensor]) -> Tensor:
+    """The contact-free prediction: every body moves on with its velocity and angular velocity
+    for one frame, and falls by ``g / 2`` (``(B, T, P, 3)``, the units of the task). A reference
+    for the models: beating it means learning the contacts."""
+    points, com, omega = scene["points"], scene["com"], scene["angular_velocity"]
+    angle = omega.norm(dim=-1, keepdim=True)
+    axis = omega / angle.clamp_min(1e-12)
+    r = points - com.unsqueeze(-2)
+    k, c, s = axis.unsqueeze(-2), torch.cos(angle).unsqueeze(-2), torch.sin(angle).unsqueeze(-2)
+    rotated = (
+        r * c
+        + torch.linalg.cross(k.expand_as(r), r) * s
+        + k * (k * r).sum(-1, keepdim=True) * (1 - c)
+    )
+    shift = scene["velocity"] + 0.5 * scene["gravity"].unsqueeze(-2)
+    return com.unsqueeze(-2) + shift.unsqueeze(-2) + rotated
+
+
 def masked_mse(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
     """Mean squared error over the coordinates of real bodies: ``pred, target (B, T, P, 3)``,
     ``mask (B, T)``."""
@@ -192,7 +210,8 @@ class RigidTask(Task):
         self.augment, self.translation_std = augment, translation_std
         self.test_transform, self.length_scale = test_transform, length_scale
 
-    def _meta(self) -> tuple[int, int, float]:
+    def data_shape(self) -> tuple[int, int, float]:
+        """``(bodies per scene with padding, points per body, seconds per frame)`` of the data."""
         from noether.sims.shards import RigidShards
 
         shards = RigidShards(self.data)
@@ -200,8 +219,21 @@ class RigidTask(Task):
         frame_time = float(shards.attrs[0]["frame_time"])
         return int(config["max_bodies"]), int(config["points_per_body"]), frame_time
 
+    def test_set(self, transformed: bool = False) -> RigidTransitions:
+        """The test split alone (``transformed``: each sample moved by its fixed rigid motion)."""
+        if not self.test_scenes:
+            raise ValueError("test_scenes is 0: there is no test set")
+        _, _, frame_time = self.data_shape()
+        return RigidTransitions(
+            load_scenes(self.data, 0, self.test_scenes),
+            length_scale=self.length_scale,
+            frame_time=frame_time,
+            transform="fixed" if transformed else None,
+            translation_std=self.translation_std,
+        )
+
     def datasets(self) -> Splits:
-        _, _, frame_time = self._meta()
+        _, _, frame_time = self.data_shape()
         n_test, n_val = self.test_scenes, self.val_scenes
         scenes = load_scenes(self.data, 0, n_test + n_val + self.train_scenes)
         part = lambda a, b: {k: v[a:b] for k, v in scenes.items()}  # noqa: E731
@@ -235,5 +267,5 @@ class RigidTask(Task):
         return {"points": (pred[mask] * cm, batch["target"][mask] * cm)}
 
     def model_defaults(self) -> dict[str, int]:
-        _, points, _ = self._meta()
+        _, points, _ = self.data_shape()
         return {"points_per_body": points}
