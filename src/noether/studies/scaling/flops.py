@@ -128,8 +128,13 @@ def training_flops(model: nn.Module, batch: int, tokens: int, *, mode: str = "st
 
 def measure_flops(step: Callable[[], Tensor]) -> tuple[int, int]:
     """``(forward, backward)`` FLOPs that ``FlopCounterMode`` sees when ``step()`` computes a loss
-    and the loss is back-propagated. Attention runs on the math backend (visible to the counter;
-    the fused CPU kernel is not registered with it)."""
+    and the loss is back-propagated.
+
+    Attention runs on the math backend (visible to the counter; the fused CPU kernel is not
+    registered with it). In-place products are counted with torch's formulas for their
+    functional forms. Batched dot products (``bmm`` with ``1 x 1`` output matrices, which is how
+    ``einsum`` runs reductions such as the squared norms of a layer norm) are not counted: they
+    are elementwise work, which the convention leaves out."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -144,7 +149,8 @@ def measure_flops(step: Callable[[], Tensor]) -> tuple[int, int]:
 
 def _in_place_formulas() -> dict:
     """Torch's own formulas for the in-place products its counter does not register
-    (``y.baddbmm_(a, b)``, ``y.addmm_(a, b)``: GATr's sparse linear map accumulates in place)."""
+    (``y.baddbmm_(a, b)``, ``y.addmm_(a, b)``: GATr's sparse linear map accumulates in place),
+    and ``bmm`` without batched dot products."""
     from torch.utils.flop_counter import flop_registry
 
     aten = torch.ops.aten
@@ -157,4 +163,11 @@ def _in_place_formulas() -> dict:
 
         raw._get_raw = True  # already shape-wrapped by torch
         out[in_place] = raw
+
+    def bmm(a_shape, b_shape, *args, **kwargs) -> int:
+        batch, m, k = a_shape
+        n = b_shape[-1]
+        return 0 if m == 1 and n == 1 else 2 * batch * m * n * k
+
+    out[aten.bmm] = bmm
     return out
