@@ -42,7 +42,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--n-boot", type=int, default=500, help="bootstrap resamples of each fit (default: 500)"
     )
     parser.add_argument(
-        "--dry-run", action="store_true", help="check the spec and list the points, then stop"
+        "--dry-run",
+        action="store_true",
+        help="check the spec and list the chains and their steps, then stop",
+    )
+    parser.add_argument(
+        "--list",
+        action="store_true",
+        help="print the chain names, one per line (for job arrays), then stop",
+    )
+    parser.add_argument(
+        "--chain", default=None, help="train only this chain (one job of an array), no fitting"
     )
     parser.add_argument(
         "--fit-only", action="store_true", help="fit and plot the finished points without training"
@@ -66,6 +76,12 @@ def main(args: argparse.Namespace) -> int:
         print(f"noether scaling: error: {error}", file=sys.stderr)
         return 2
     chains = plan(spec)
+    if args.list:
+        print("\n".join(c.name for c in chains))
+        return 0
+    if args.chain is not None and args.chain not in {c.name for c in chains}:
+        print(f"noether scaling: error: no chain {args.chain!r}; see --list", file=sys.stderr)
+        return 2
     n_points = sum(len(c.points) for c in chains)
     print(
         f"sweep: {len(spec.families)} families, {n_points} points in {len(chains)} chains, "
@@ -92,8 +108,10 @@ def main(args: argparse.Namespace) -> int:
             workers=args.workers,
             threads=args.threads,
             progress=not args.no_progress,
+            only=args.chain,
         )
-    finish(args.out, spec, data, n_boot=args.n_boot)
+    if args.chain is None:
+        finish(args.out, spec, data, n_boot=args.n_boot)
     if failed:
         print(
             f"{len(failed)} chain(s) failed: {', '.join(failed)}; re-run to resume them",

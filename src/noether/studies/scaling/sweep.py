@@ -22,7 +22,7 @@ from noether.studies.scaling.runner import RESULT, SPEC
 from noether.studies.scaling.spec import FAMILIES, Chain, SweepSpec, plan
 from noether.train.files import atomic_write_json
 
-__all__ = ["chain_cost", "collect", "prepare", "run_chains"]
+__all__ = ["chain_cost", "collect", "prepare", "run_chains", "step_seconds"]
 
 
 def _check_models(spec: SweepSpec, points_per_body: int) -> dict[str, dict[str, float]]:
@@ -64,7 +64,10 @@ def prepare(
     data = Path(data) if given else sweep / "data"
     if spec_path.is_file():
         saved = json.loads(spec_path.read_text())
-        if saved["spec"] != spec.to_dict() or Path(saved["data"]) != data.resolve():
+        if (
+            SweepSpec(**saved["spec"]).to_dict() != spec.to_dict()
+            or Path(saved["data"]) != data.resolve()
+        ):
             raise ValueError(
                 f"{sweep} holds a sweep with another spec or data folder ({spec_path}); "
                 f"resume it with the same settings or choose another --out"
@@ -97,8 +100,49 @@ def prepare(
     return data
 
 
-def chain_cost(spec: SweepSpec, chain: Chain, costs: dict[str, dict[str, float]]) -> float:
-    return costs[chain.family][chain.size] * max(chain.steps) * spec.batch_size
+def step_seconds(spec: SweepSpec, data: Path, threads: int = 1) -> dict[str, dict[str, float]]:
+    """Seconds per training step of every family and size, timed on a batch of the data (best
+    of three steps after a warm-up): the cost model that orders the chains and the time estimate."""
+    import time
+
+    import torch
+
+    from noether.studies.scaling.task import RigidTask, masked_mse
+    from noether.train.registry import lookup
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    task = RigidTask(str(data), train_scenes=spec.batch_size, val_scenes=1, test_scenes=0)
+    train = task.datasets().train
+    batch = task.collate([train[i] for i in range(spec.batch_size)])
+    points = task.data_shape()[1]
+    out: dict[str, dict[str, float]] = {}
+    for family in spec.families:
+        cls = lookup("model", FAMILIES[family]["model"])
+        out[family] = {}
+        for size, kwargs in spec.sizes(family).items():
+            model = cls(points_per_body=points, **kwargs)
+            optimizer = torch.optim.AdamW(model.parameters())
+            times = []
+            for _ in range(4):
+                start = time.perf_counter()
+                loss = masked_mse(model(batch), batch["target"], batch["mask"])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                times.append(time.perf_counter() - start)
+            out[family][size] = min(times[1:])
+    torch.set_num_threads(previous)
+    return out
+
+
+CHAIN_OVERHEAD = 15.0
+"""Seconds a chain costs besides its steps (process start, setup, checkpoints, evaluation)."""
+
+
+def chain_cost(chain: Chain, seconds: dict[str, dict[str, float]]) -> float:
+    """Estimated seconds to train and evaluate a chain."""
+    return seconds[chain.family][chain.size] * max(chain.steps) + CHAIN_OVERHEAD * len(chain.steps)
 
 
 def _done(sweep: Path, chain: Chain) -> int:
@@ -106,15 +150,30 @@ def _done(sweep: Path, chain: Chain) -> int:
 
 
 def run_chains(
-    sweep: Path, spec: SweepSpec, *, workers: int = 2, threads: int = 1, progress: bool = True
+    sweep: Path,
+    spec: SweepSpec,
+    *,
+    workers: int = 2,
+    threads: int = 1,
+    progress: bool = True,
+    only: str | None = None,
 ) -> list[str]:
-    """Run every unfinished chain, ``workers`` processes at a time; returns failed chain names."""
-    from noether.sims.rigid_scene import RigidConfig
+    """Run every unfinished chain (or only the chain named ``only``), ``workers`` processes at a
+    time, the longest first; returns the names of the chains that failed."""
+    from noether.studies.scaling.runner import read_spec
 
     chains = plan(spec)
-    costs = _check_models(spec, RigidConfig().points_per_body)
-    chains.sort(key=lambda c: -chain_cost(spec, c, costs))
+    seconds = step_seconds(spec, read_spec(sweep)[1], threads)
+    chains.sort(key=lambda c: -chain_cost(c, seconds))
     todo = [c for c in chains if _done(sweep, c) < len(c.points)]
+    if only is not None:
+        todo = [c for c in todo if c.name == only]
+    estimate = sum(chain_cost(c, seconds) for c in todo) / min(workers, max(len(todo), 1))
+    print(
+        f"{len(todo)} chain(s) to run on {workers} process(es); estimated {estimate / 60:.0f} "
+        f"min at the measured speed (more if the cores are shared)",
+        flush=True,
+    )
     total = sum(len(c.points) for c in chains)
     (sweep / "logs").mkdir(exist_ok=True)
     env = dict(
