@@ -47,6 +47,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="check the spec and list the chains and their steps, then stop",
     )
     parser.add_argument(
+        "--prepare",
+        action="store_true",
+        help="make the data and spec.json, then stop (before a job array of --chain)",
+    )
+    parser.add_argument(
         "--list",
         action="store_true",
         help="print the chain names, one per line (for job arrays), then stop",
@@ -100,6 +105,9 @@ def main(args: argparse.Namespace) -> int:
     except (ValueError, FileExistsError, FileNotFoundError) as error:
         print(f"noether scaling: error: {error}", file=sys.stderr)
         return 2
+    if args.prepare:
+        print(f"prepared {args.out}: data in {data}; run the chains (--chain NAME) next")
+        return 0
     failed = []
     if not args.fit_only:
         failed = run_chains(

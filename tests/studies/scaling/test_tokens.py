@@ -6,12 +6,11 @@ import pytest
 import torch
 
 from noether.algebra import PGA, random_versor
+from noether.algebra.pga import embed_direction, embed_point, extract_point, plane_through
 from noether.studies.scaling.tokens import (
     MV_EXTRA,
     apply_euclidean,
-    embed_plane,
-    embed_point,
-    extract_point,
+    moved_points,
     pga_tokens,
     random_euclidean,
     raw_features,
@@ -74,15 +73,20 @@ def test_plane_is_the_reflection_versor():
     n = torch.tensor([0.6, 0.0, 0.8], dtype=torch.float64)
     on_plane = torch.tensor([0.3, -1.0, 0.5], dtype=torch.float64)
     x = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
-    reflected = extract_point(PGA.sandwich(embed_plane(n, on_plane), embed_point(x)))
+    reflected = extract_point(PGA.sandwich(plane_through(n, on_plane), embed_point(x)))
     expected = x - 2 * ((x - on_plane) @ n) * n
     torch.testing.assert_close(reflected, expected, atol=1e-12, rtol=0)
 
 
-def test_extract_inverts_embed_and_ignores_the_weight():
-    x = torch.randn(7, 3, dtype=torch.float64)
-    torch.testing.assert_close(extract_point(embed_point(x)), x)
-    torch.testing.assert_close(extract_point(-2.5 * embed_point(x)), x)
+def test_moved_points_reads_the_output_as_a_displacement():
+    x, v = torch.randn(7, 3, dtype=torch.float64), torch.randn(7, 3, dtype=torch.float64)
+    p = embed_point(x)
+    torch.testing.assert_close(moved_points(p, torch.zeros_like(p)), x)
+    torch.testing.assert_close(moved_points(p, embed_direction(v)), x + v)
+    # a weight in the output only rescales nothing: the reading keeps w(P)
+    torch.testing.assert_close(moved_points(p, embed_direction(v) + 3.0 * p), x + v)
+    # a reflection negates P, D and both weights: the same point comes out
+    torch.testing.assert_close(moved_points(-p, -embed_direction(v)), x + v)
 
 
 def test_raw_features_hold_everything_once():

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from noether.studies.scaling.tokens import (
     MV_EXTRA,
-    extract_point,
+    moved_points,
     pga_tokens,
     raw_features,
     raw_width,
@@ -78,8 +78,7 @@ class RigidGATr(nn.Module):
     def forward(self, scene: dict[str, Tensor]) -> Tensor:
         mv, s = pga_tokens(scene)
         out, _ = self.net(mv, s, token_mask=scene["mask"])
-        points = out + mv[..., : self.points_per_body, :]
-        return extract_point(points)
+        return moved_points(mv[..., : self.points_per_body, :], out)
 
 
 class Transformer(nn.Module):

@@ -71,7 +71,7 @@ def point_config(spec: SweepSpec, chain: Chain, data: Path, steps: int) -> dict[
             "val_every_n_epochs": max(1, math.ceil(epochs / spec.evaluations)),
             "log_every_n_steps": 10,
             "progress_bar": False,
-            "precision": "32",
+            "precision": spec.precision,
         },
     }
 

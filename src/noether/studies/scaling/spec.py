@@ -63,6 +63,8 @@ class SweepSpec:
     """Validations per chain (spread over its epochs): the data-efficiency curves."""
     seed: int = 0
     data_seed: int = 0
+    precision: str = "32"
+    """``trainer.precision`` of every run (``auto``: bf16-mixed on GPUs that support it)."""
 
     def sizes(self, family: str) -> dict[str, dict[str, Any]]:
         return (
@@ -111,6 +113,10 @@ class SweepSpec:
                 raise ValueError(f"{name}: got {getattr(self, name)}; accepted: a positive integer")
         if self.data_steps is not None and self.data_steps < 1:
             raise ValueError(f"data_steps: got {self.data_steps}; accepted: a positive integer")
+        if self.precision not in ("auto", "32", "64", "bf16-mixed", "16-mixed"):
+            raise ValueError(
+                f"precision: got {self.precision!r}; accepted: auto, 32, 64, bf16-mixed, 16-mixed"
+            )
         if not self.lr > 0 or self.warmup_steps < 0:
             raise ValueError(
                 f"lr must be > 0 and warmup_steps >= 0, got {self.lr}, {self.warmup_steps}"
@@ -161,6 +167,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "warmup_steps": 500,
         "val_scenes": 1000,
         "test_scenes": 2000,
+        "precision": "auto",
     },
 }
 

@@ -26,10 +26,11 @@ lengths in units of ``length_scale``, times in frames) is a dict of tensors:
 - ``P+3``: gravity, an ideal point;
 - ``P+4``: the ground plane ``n . x = d`` as the vector ``n1 e1 + n2 e2 + n3 e3 - d e0``.
 
-Gravity and the plane enter as multivectors like every other object, so the network stays
-E(3)-equivariant and only the data breaks the symmetry. The prediction is read from the first
-``P`` output channels, added to the input points (a residual in the algebra: an untrained model
-predicts "nothing moves") and extracted as points (divided by the ``e123`` weight).
+Points, directions and planes are embedded by :mod:`noether.algebra.pga`. Gravity and the
+plane enter as multivectors like every other object, so the network stays E(3)-equivariant and
+only the data breaks the symmetry. The prediction is read from the first ``P`` output channels,
+each moving its input point (:func:`moved_points`; an untrained model with a zero output layer
+predicts "nothing moves").
 
 Equivariance, exactly: embedding a moved scene equals the twisted sandwich of the embedded scene
 for every proper motion (rotations and translations). Under a reflection the sandwich gives each
@@ -49,16 +50,14 @@ import torch
 from torch import Tensor
 
 from noether.algebra import PGA
+from noether.algebra.pga import embed_direction, embed_point, extract_direction, plane_through
 
 __all__ = [
     "MV_EXTRA",
     "SCENE_KEYS",
     "apply_euclidean",
-    "embed_direction",
     "embed_line",
-    "embed_plane",
-    "embed_point",
-    "extract_point",
+    "moved_points",
     "pga_tokens",
     "random_euclidean",
     "raw_features",
@@ -78,50 +77,24 @@ SCENE_KEYS = (
 )
 MV_EXTRA = 5
 """Multivector channels per token besides the points: com, velocity, omega, gravity, plane."""
-WEIGHT_EPS = 1e-3
-"""Smallest ``|e123|`` weight a predicted point is divided by (its sign is kept)."""
 
-# Blade positions in PGA (GATr / clifford order).
-_E0, _E1, _E2, _E3 = 1, 2, 3, 4
-_E01, _E02, _E03, _E12, _E13, _E23 = 5, 6, 7, 8, 9, 10
-_E012, _E013, _E023, _E123 = 11, 12, 13, 14
-assert PGA.blade_names[_E023] == "e023" and PGA.blade_names[_E123] == "e123"
-
-
-def _check3(name: str, x: Tensor) -> None:
-    if x.ndim < 1 or x.shape[-1] != 3:
-        raise ValueError(f"{name} must have shape (..., 3), got {tuple(x.shape)}")
-
-
-def embed_point(x: Tensor) -> Tensor:
-    """Points ``(..., 3)`` as PGA trivectors ``(..., 16)`` of weight ``e123 = 1``."""
-    _check3("x", x)
-    out = x.new_zeros(*x.shape[:-1], 16)
-    out[..., _E123] = 1.0
-    out[..., _E023] = -x[..., 0]
-    out[..., _E013] = x[..., 1]
-    out[..., _E012] = -x[..., 2]
-    return out
-
-
-def embed_direction(v: Tensor) -> Tensor:
-    """Directions ``(..., 3)`` (translation-invariant vectors) as ideal points ``(..., 16)``."""
-    _check3("v", v)
-    out = v.new_zeros(*v.shape[:-1], 16)
-    out[..., _E023] = -v[..., 0]
-    out[..., _E013] = v[..., 1]
-    out[..., _E012] = -v[..., 2]
-    return out
+_E01, _E02, _E03, _E12, _E13, _E23, _E123 = (
+    PGA.blade_names.index(name) for name in ("e01", "e02", "e03", "e12", "e13", "e23", "e123")
+)
 
 
 def embed_line(point: Tensor, direction: Tensor) -> Tensor:
-    """The line through ``point`` along ``direction`` (both ``(..., 3)``) as a bivector.
+    """The line through ``point`` along ``direction`` (both ``(..., 3)``) as a PGA bivector.
 
     Equals the translation to ``point`` of the line through the origin
-    ``d1 e23 - d2 e13 + d3 e12``; its ideal part is ``point x direction``.
+    ``d1 e23 - d2 e13 + d3 e12``; its ideal part is ``point x direction``. (The rotation axis of
+    an angular velocity: a bivector transforms as a pseudovector should.)
     """
-    _check3("point", point)
-    _check3("direction", direction)
+    if point.shape[-1:] != (3,) or direction.shape[-1:] != (3,):
+        raise ValueError(
+            f"point and direction must have shape (..., 3), got {tuple(point.shape)} and "
+            f"{tuple(direction.shape)}"
+        )
     out = point.new_zeros(*torch.broadcast_shapes(point.shape, direction.shape)[:-1], 16)
     moment = torch.linalg.cross(point.expand_as(direction), direction)
     out[..., _E01], out[..., _E02], out[..., _E03] = moment.unbind(-1)
@@ -131,27 +104,15 @@ def embed_line(point: Tensor, direction: Tensor) -> Tensor:
     return out
 
 
-def embed_plane(normal: Tensor, point: Tensor) -> Tensor:
-    """The oriented plane through ``point`` with ``normal`` (``(..., 3)``) as a PGA vector."""
-    _check3("normal", normal)
-    _check3("point", point)
-    out = normal.new_zeros(*torch.broadcast_shapes(normal.shape, point.shape)[:-1], 16)
-    out[..., _E1 : _E3 + 1] = normal
-    out[..., _E0] = -(normal * point).sum(-1)
-    return out
+def moved_points(points: Tensor, output: Tensor) -> Tensor:
+    """The prediction read from GATr: each input point ``P`` moved by its output ``D``.
 
-
-def extract_point(mv: Tensor) -> Tensor:
-    """The point a multivector ``(..., 16)`` represents: ``(-e023, e013, -e012) / e123``.
-
-    Weights below :data:`WEIGHT_EPS` in magnitude are raised to it (keeping their sign), so an
-    output far from a point gives a large but finite prediction.
+    ``P + D - (w(D) / w(P)) P`` keeps the weight ``w(P)`` of the input point (``e123``, exactly
+    +-1), so the coordinates are read without dividing by a learned weight, and the reading is
+    equivariant (a reflection negates ``P``, ``D`` and both weights). ``(..., 16) -> (..., 3)``.
     """
-    PGA.check(mv, "mv")
-    weight = mv[..., _E123]
-    weight = torch.where(weight < 0, -1.0, 1.0).to(mv.dtype) * weight.abs().clamp_min(WEIGHT_EPS)
-    coords = torch.stack([-mv[..., _E023], mv[..., _E013], -mv[..., _E012]], -1)
-    return coords / weight.unsqueeze(-1)
+    w_p, w_d = points[..., _E123 : _E123 + 1], output[..., _E123 : _E123 + 1]
+    return extract_direction(points + output - (w_d / w_p) * points) / w_p
 
 
 def _context(scene: dict[str, Tensor], name: str) -> Tensor:
@@ -169,7 +130,9 @@ def pga_tokens(scene: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         embed_direction(scene["velocity"]).unsqueeze(-2),
         embed_line(com, scene["angular_velocity"]).unsqueeze(-2),
         embed_direction(_context(scene, "gravity")).unsqueeze(-2),
-        embed_plane(_context(scene, "plane_normal"), _context(scene, "plane_point")).unsqueeze(-2),
+        plane_through(_context(scene, "plane_normal"), _context(scene, "plane_point")).unsqueeze(
+            -2
+        ),
     ]
     return torch.cat(channels, dim=-2), scene["scalars"]
 
