@@ -83,7 +83,7 @@ def test_moved_points_reads_the_output_as_a_displacement():
     p = embed_point(x)
     torch.testing.assert_close(moved_points(p, torch.zeros_like(p)), x)
     torch.testing.assert_close(moved_points(p, embed_direction(v)), x + v)
-    # a weight in the output only rescales nothing: the reading keeps w(P)
+    # a weight in the output does not change the reading, which keeps w(P)
     torch.testing.assert_close(moved_points(p, embed_direction(v) + 3.0 * p), x + v)
     # a reflection negates P, D and both weights: the same point comes out
     torch.testing.assert_close(moved_points(-p, -embed_direction(v)), x + v)
