@@ -111,6 +111,14 @@ class _Bilinear(torch.autograd.Function):
         return gx, gy, None
 
 
+def broadcast_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """The broadcast of two shapes (``torch.broadcast_shapes`` imports ``torch._refs``: 2 s)."""
+    a, b = (1,) * (len(b) - len(a)) + tuple(a), (1,) * (len(a) - len(b)) + tuple(b)
+    if any(i != j and 1 not in (i, j) for i, j in zip(a, b)):
+        raise ValueError(f"the leading shapes {a} and {b} do not broadcast")
+    return tuple(j if i == 1 else i for i, j in zip(a, b))
+
+
 def bilinear(x: Tensor, y: Tensor, table: Table) -> Tensor:
     """``out[..., k] = sum over entries (i, j, k, c) of c * x[..., i] * y[..., j]``.
 
@@ -124,9 +132,9 @@ def bilinear(x: Tensor, y: Tensor, table: Table) -> Tensor:
     """
     dx, dy, dout = table.dims
     dtype = torch.promote_types(x.dtype, y.dtype)
-    batch = torch.broadcast_shapes(x.shape[:-1], y.shape[:-1])
-    x2 = x.to(dtype).expand(*batch, dx).reshape(-1, dx)
-    y2 = y.to(dtype).expand(*batch, dy).reshape(-1, dy)
+    batch = broadcast_shape(x.shape[:-1], y.shape[:-1])
+    x2 = (x if x.dtype == dtype else x.to(dtype)).expand(*batch, dx).reshape(-1, dx)
+    y2 = (y if y.dtype == dtype else y.to(dtype)).expand(*batch, dy).reshape(-1, dy)
     if x2.shape[0] == 0:
         return x2.new_zeros(*batch, dout)
     return _Bilinear.apply(x2, y2, table).reshape(*batch, dout)

@@ -243,7 +243,10 @@ def equivariant_linear(algebra: Algebra, x: Tensor, weight: Tensor) -> Tensor:
         )
     coeff, diagonal, padded, off, off_in, off_out = _sparse_plan(basis, x.device, x.dtype)
     batch, (c_in, dim), c_out = x.shape[:-2], x.shape[-2:], weight.shape[0]
-    w = torch.einsum("pa,oia->pio", coeff, weight)  # (n_pairs, in, out)
+    n_basis = coeff.shape[1]
+    w = (coeff @ weight.permute(2, 1, 0).reshape(n_basis, -1)).view(
+        -1, c_in, c_out
+    )  # (pairs, in, out)
     if padded:
         w = torch.cat([w, w.new_zeros(1, c_in, c_out)])
     xt = x.reshape(-1, c_in, dim).permute(2, 0, 1)  # (dim, N, in)

@@ -2,7 +2,7 @@
 
 A versor is a product of invertible vectors; ``alg.sandwich(V, x)`` applies it (reflections for
 one vector, rotations for two, ...). Random vectors have Gaussian components, are rejected when
-nearly null (``|v.v| < 0.2 |v|^2`` with ``|v|^2`` the Euclidean sum of squares, which keeps the
+nearly null (``|v.v| < |v|^2 / 2`` with ``|v|^2`` the Euclidean sum of squares, which keeps the
 transformations well conditioned in indefinite signatures) and are scaled to ``v.v = +-1``.
 """
 
@@ -17,7 +17,7 @@ from noether.algebra.algebra import Algebra
 
 __all__ = ["pin_sample", "random_vector", "random_versor"]
 
-_MIN_SQUARE = 0.2
+_MIN_SQUARE = 0.5
 ACTIONS = ("multivector", "scalar", "pseudoscalar", None)
 
 
@@ -87,12 +87,14 @@ def pin_sample(
     out_actions: Sequence[str | None] | None = None,
     *,
     max_reflections: int = 4,
+    parity: str | None = None,
 ) -> Callable[[torch.Generator], tuple[Callable, Callable]]:
     """A ``sample(generator)`` for :func:`noether.testing.equivariance_error` under Pin(p,q,r).
 
     Each call draws a versor of 1 to ``max_reflections`` random reflections (so both parities
-    occur) and returns ``(transform_inputs, transform_outputs)``. Actions, one per input and
-    output (``None`` for the whole list: every tensor is a multivector):
+    occur; ``parity="even"`` or ``"odd"`` keeps one: ``"even"`` is Spin, the proper motions)
+    and returns ``(transform_inputs, transform_outputs)``. Actions, one per input and output
+    (``None`` for the whole list: every tensor is a multivector):
 
     - ``"multivector"``: the sandwich ``alg.sandwich(V, x)`` over the last axis ``(..., dim)``;
     - ``"scalar"`` or ``None``: invariant;
@@ -102,15 +104,24 @@ def pin_sample(
 
         err = equivariance_error(alg.geometric_product, (x, y), pin_sample(alg))
     """
-    if max_reflections < 1:
-        raise ValueError(f"max_reflections must be at least 1, got {max_reflections}")
+    if max_reflections < 1 or (parity == "even" and max_reflections < 2):
+        raise ValueError(
+            f"max_reflections must be at least 1 (2 for even versors), got {max_reflections}"
+        )
+    if parity not in (None, "even", "odd"):
+        raise ValueError(f"parity must be None, 'even' or 'odd', got {parity!r}")
+    counts = [
+        c
+        for c in range(1, max_reflections + 1)
+        if parity is None or (c % 2 == 0) == (parity == "even")
+    ]
     for actions in (in_actions, out_actions):
         for a in actions or ():
             if a not in ACTIONS:
                 raise ValueError(f"unknown action {a!r}; accepted: {ACTIONS}")
 
     def sample(generator: torch.Generator):
-        count = int(torch.randint(1, max_reflections + 1, (), generator=generator))
+        count = counts[int(torch.randint(len(counts), (), generator=generator))]
         versor = random_versor(algebra, count, generator=generator)
         parity = count % 2
 
