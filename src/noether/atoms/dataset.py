@@ -262,7 +262,9 @@ class AtomsDataset(torch.utils.data.Dataset):
         """A new dataset with the frames ``indices`` (in that order)."""
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         if idx.size and (idx.min() < -len(self) or idx.max() >= len(self)):
-            raise IndexError(f"frame indices must lie in [0, {len(self)}), got {idx.min()}..{idx.max()}")
+            raise IndexError(
+                f"frame indices must lie in [0, {len(self)}), got {idx.min()}..{idx.max()}"
+            )
         idx = idx % max(len(self), 1)
         sizes = self.n_atoms[idx]
         atom_idx = (
@@ -305,7 +307,9 @@ class AtomsDataset(torch.utils.data.Dataset):
         sizes = np.diff(off)
         if (sizes <= 0).any():
             k = int(np.flatnonzero(sizes <= 0)[0])
-            raise ValueError(f"{where}frame {k} has {sizes[k]} atoms; every frame needs at least one")
+            raise ValueError(
+                f"{where}frame {k} has {sizes[k]} atoms; every frame needs at least one"
+            )
         n_atoms, n_frames = int(off[-1]), len(off) - 1
         if n_frames == 0:
             raise ValueError(f"{where}the dataset has no frames")

@@ -20,7 +20,9 @@ def atomic_number(element: str | int) -> int:
         raise ValueError(f"atomic number {element} is not an element; accepted: 1 (H) to {MAX_Z}")
     if isinstance(element, str) and element in _numbers_by_symbol and element != "X":
         return int(_numbers_by_symbol[element])
-    raise ValueError(f"unknown element {element!r}; accepted: symbols H to Og or numbers 1 to {MAX_Z}")
+    raise ValueError(
+        f"unknown element {element!r}; accepted: symbols H to Og or numbers 1 to {MAX_Z}"
+    )
 
 
 def symbol(z: int) -> str:

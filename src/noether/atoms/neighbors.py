@@ -43,7 +43,9 @@ def edge_vectors(
     return vec
 
 
-def _check_inputs(positions: Tensor, cutoff: float, batch: Tensor, cell: Tensor, pbc: Tensor) -> None:
+def _check_inputs(
+    positions: Tensor, cutoff: float, batch: Tensor, cell: Tensor, pbc: Tensor
+) -> None:
     if positions.ndim != 2 or positions.shape[1] != 3:
         raise ValueError(f"positions must have shape (n_atoms, 3), got {tuple(positions.shape)}")
     if not positions.is_floating_point():
@@ -87,7 +89,9 @@ def neighbor_list(
         ``edge_index (2, E)`` int64 and ``shifts (E, 3)`` in the dtype of ``positions``.
     """
     if method not in METHODS:
-        raise ValueError(f"unknown neighbour-list method {method!r}; accepted: {', '.join(METHODS)}")
+        raise ValueError(
+            f"unknown neighbour-list method {method!r}; accepted: {', '.join(METHODS)}"
+        )
     positions = positions.detach()
     device, dtype = positions.device, positions.dtype
     n_atoms = positions.shape[0] if positions.ndim == 2 else 0
@@ -130,7 +134,8 @@ def _one_frame(pos: Tensor, cell: Tensor, pbc: Tensor, cutoff: float, method: st
         return _periodic_pairs(pos, cell, pbc, cutoff)
     bins = _bin_counts(pos, cell, pbc, cutoff)
     if method == "auto" and (
-        (pbc.any() and bool((bins[pbc] < 3).any())) or (not pbc.any() and pos.shape[0] <= AUTO_ALL_PAIRS_MAX)
+        (pbc.any() and bool((bins[pbc] < 3).any()))
+        or (not pbc.any() and pos.shape[0] <= AUTO_ALL_PAIRS_MAX)
     ):
         return _periodic_pairs(pos, cell, pbc, cutoff)
     return _cell_list(pos, cell, pbc, cutoff)
@@ -179,7 +184,9 @@ def _periodic_pairs(pos: Tensor, cell: Tensor, pbc: Tensor, cutoff: float):
     n = pos.shape[0]
     if not pbc.any():
         counts = torch.tensor([n], device=pos.device)
-        return _molecule_pairs(pos, torch.zeros(n, dtype=torch.long, device=pos.device), counts, cutoff)
+        return _molecule_pairs(
+            pos, torch.zeros(n, dtype=torch.long, device=pos.device), counts, cutoff
+        )
     _, image, wrapped = _wrap(pos, cell, pbc)
     reach = torch.where(pbc, torch.ceil(cutoff / _heights(cell)), torch.zeros(3, dtype=pos.dtype))
     ranges = [torch.arange(-int(r), int(r) + 1, device=pos.device) for r in reach]

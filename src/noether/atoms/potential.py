@@ -138,7 +138,9 @@ class Potential(nn.Module):
     ) -> None:
         """Raise a clear error for bad shapes, dtypes, elements or non-finite positions."""
         if positions.ndim != 2 or positions.shape[-1] != 3:
-            raise ValueError(f"positions must have shape (n_atoms, 3), got {tuple(positions.shape)}")
+            raise ValueError(
+                f"positions must have shape (n_atoms, 3), got {tuple(positions.shape)}"
+            )
         if numbers.shape != positions.shape[:1]:
             raise ValueError(
                 f"numbers has shape {tuple(numbers.shape)} but positions has "
@@ -161,9 +163,13 @@ class Potential(nn.Module):
                 f"atom {k}: positions {positions[k].tolist()} are not finite; accepted: finite Å"
             )
         if batch is not None and batch.shape != numbers.shape:
-            raise ValueError(f"batch has shape {tuple(batch.shape)}, expected {tuple(numbers.shape)}")
+            raise ValueError(
+                f"batch has shape {tuple(batch.shape)}, expected {tuple(numbers.shape)}"
+            )
         if cell is not None and cell.shape[-2:] != (3, 3):
-            raise ValueError(f"cell must have shape (n_graphs, 3, 3) or (3, 3), got {tuple(cell.shape)}")
+            raise ValueError(
+                f"cell must have shape (n_graphs, 3, 3) or (3, 3), got {tuple(cell.shape)}"
+            )
 
     def forward(
         self,

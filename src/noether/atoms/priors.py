@@ -28,7 +28,9 @@ class AtomRef(nn.Module):
         if energies is not None:
             energies = torch.as_tensor(energies, dtype=torch.float64)
             if energies.shape != (MAX_Z + 1,):
-                raise ValueError(f"energies must have shape ({MAX_Z + 1},), got {tuple(energies.shape)}")
+                raise ValueError(
+                    f"energies must have shape ({MAX_Z + 1},), got {tuple(energies.shape)}"
+                )
             table = energies
         self.register_buffer("energies", table.to(torch.get_default_dtype()))
 

@@ -83,7 +83,12 @@ class LennardJones(Potential):
         rc = 3.0 * sigma if rc is None else rc
         ro = 0.66 * rc if ro is None else ro
         super().__init__(cutoff=rc, neighbor_method=neighbor_method)
-        self.sigma, self.epsilon, self.rc, self.ro = float(sigma), float(epsilon), float(rc), float(ro)
+        self.sigma, self.epsilon, self.rc, self.ro = (
+            float(sigma),
+            float(epsilon),
+            float(rc),
+            float(ro),
+        )
         self.to(dtype)
 
     def atomic_energies(self, graph: Graph) -> Tensor:

@@ -75,7 +75,9 @@ def read_extxyz(
     try:
         frames = read(path, index=index, format="extxyz")
     except Exception as err:  # ASE raises many types for malformed text
-        raise ValueError(f"{path}: not readable as extended XYZ ({type(err).__name__}: {err})") from err
+        raise ValueError(
+            f"{path}: not readable as extended XYZ ({type(err).__name__}: {err})"
+        ) from err
     if not isinstance(frames, list):
         frames = [frames]
     if not frames:
@@ -116,10 +118,14 @@ def read_extxyz(
                 value = _stress_3x3(value, where)
             elif name == "energy":
                 if value.size != 1:
-                    raise ValueError(f"{where}: energy '{key}' has {value.size} numbers, expected 1")
+                    raise ValueError(
+                        f"{where}: energy '{key}' has {value.size} numbers, expected 1"
+                    )
                 value = value.reshape(())
             elif value.shape != shape:
-                raise ValueError(f"{where}: {name} '{key}' has shape {value.shape}, expected {shape}")
+                raise ValueError(
+                    f"{where}: {name} '{key}' has shape {value.shape}, expected {shape}"
+                )
             labels[name].append(value)
             if name in masks:
                 masks[name].append(True)

@@ -46,8 +46,13 @@ _PER_FRAME = {
     "cell": (3, 3),
     "pbc": (3,),
 }
-_DTYPES = {"numbers": np.int16, "pbc": bool, "energy_mask": bool, "forces_mask": bool,
-           "stress_mask": bool}
+_DTYPES = {
+    "numbers": np.int16,
+    "pbc": bool,
+    "energy_mask": bool,
+    "forces_mask": bool,
+    "stress_mask": bool,
+}
 
 
 def _open(path: str | os.PathLike) -> h5py.File:
@@ -90,8 +95,9 @@ class HDF5Writer:
         self._compression = compression
         self._frames = 0
         self._atoms = 0
-        self._file.create_dataset("offsets", data=np.zeros(1, np.int64), maxshape=(None,),
-                                  chunks=(4096,))
+        self._file.create_dataset(
+            "offsets", data=np.zeros(1, np.int64), maxshape=(None,), chunks=(4096,)
+        )
 
     def _append(self, name: str, value: np.ndarray, tail: tuple) -> None:
         value = np.asarray(value, dtype=_DTYPES.get(name, np.float64))
@@ -143,7 +149,11 @@ class HDF5Writer:
 
     @staticmethod
     def _kinds_of(ds: AtomsDataset) -> list[str]:
-        return [k for k in ("energy", "forces", "stress", "charges", "cell") if getattr(ds, k) is not None]
+        return [
+            k
+            for k in ("energy", "forces", "stress", "charges", "cell")
+            if getattr(ds, k) is not None
+        ]
 
     def close(self) -> None:
         if self._file is None:
@@ -171,7 +181,9 @@ class HDF5Writer:
             self.abort()
 
 
-def write_hdf5(path: str | os.PathLike, ds: AtomsDataset, *, compression: str | None = "gzip") -> None:
+def write_hdf5(
+    path: str | os.PathLike, ds: AtomsDataset, *, compression: str | None = "gzip"
+) -> None:
     """Write ``ds`` to ``path`` in the layout above, atomically."""
     with HDF5Writer(path, compression=compression) as writer:
         writer.append(ds)
@@ -183,8 +195,13 @@ def _convert(f: h5py.File, arrays: dict) -> dict:
     if (energy_unit, length_unit) == ("eV", "Ang"):
         return arrays
     pos, e, frc, st, cell = to_native_units(
-        arrays["positions"], arrays.get("energy"), arrays.get("forces"), energy_unit, length_unit,
-        stress=arrays.get("stress"), cell=arrays.get("cell"),
+        arrays["positions"],
+        arrays.get("energy"),
+        arrays.get("forces"),
+        energy_unit,
+        length_unit,
+        stress=arrays.get("stress"),
+        cell=arrays.get("cell"),
     )
     return {**arrays, "positions": pos, "energy": e, "forces": frc, "stress": st, "cell": cell}
 

@@ -85,9 +85,15 @@ def write_sgdml(
 ) -> None:
     """Write an sGDML npz (``z, R, E (F, 1), F`` plus ``e_unit``, ``r_unit``), atomically."""
     z, r, e, f = _arrays(ds, "sGDML", energy_unit, length_unit)
-    out = {"z": z.astype(np.int64), "R": r, "e_unit": np.array(energy_unit),
-           "r_unit": np.array(length_unit), "name": np.array(name), "theory": np.array(theory),
-           "type": np.array("d")}
+    out = {
+        "z": z.astype(np.int64),
+        "R": r,
+        "e_unit": np.array(energy_unit),
+        "r_unit": np.array(length_unit),
+        "name": np.array(name),
+        "theory": np.array(theory),
+        "type": np.array("d"),
+    }
     if e is not None:
         out["E"] = e[:, None]
     if f is not None:
