@@ -17,6 +17,15 @@ from noether import __version__
 # name -> (module, one-line help) or name -> (group help, {subname: (module, help)})
 COMMANDS: dict[str, tuple] = {
     "run": ("noether.commands.run", "run the main job on its built-in default"),
+    "data": (
+        "make datasets from real simulators",
+        {
+            "molecules": (
+                "noether.commands.data_molecules",
+                "GFN2-xTB MD reference data for molecules (rMD17-style set by default)",
+            ),
+        },
+    ),
 }
 
 

@@ -37,10 +37,8 @@ def edge_vectors(
 ) -> Tensor:
     """``(E, 3)`` pair vectors ``r_j - r_i + shift @ cell`` in Å, differentiable in both inputs."""
     i, j = edge_index[0], edge_index[1]
-    vec = positions[j] - positions[i]
-    if shifts.numel():
-        vec = vec + torch.einsum("ek,ekl->el", shifts.to(positions.dtype), cell[batch[i]])
-    return vec
+    shift = torch.einsum("ek,ekl->el", shifts.to(positions.dtype), cell[batch[i]])
+    return positions[j] - positions[i] + shift
 
 
 def _check_inputs(
