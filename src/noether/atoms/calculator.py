@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -50,7 +51,13 @@ class NoetherCalculator(Calculator):
             the model's own. Positions are always given to the model in its dtype.
     """
 
-    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
+    implemented_properties: ClassVar[list[str]] = [
+        "energy",
+        "free_energy",
+        "energies",
+        "forces",
+        "stress",
+    ]
 
     def __init__(
         self,

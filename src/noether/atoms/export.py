@@ -40,7 +40,7 @@ def _reach(cell: Tensor, pbc: Tensor, cutoff: float) -> list[int]:
     if not bool(pbc.any()):
         return [0, 0, 0]
     heights = 1.0 / torch.linalg.inv(cell.double()).norm(dim=0)
-    return [int(math.ceil(cutoff / float(h))) if bool(p) else 0 for h, p in zip(heights, pbc)]
+    return [math.ceil(cutoff / float(h)) if bool(p) else 0 for h, p in zip(heights, pbc)]
 
 
 class _EnergyProgram(nn.Module):

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from ase import units
-from ase.md.langevin import Langevin
 from ase.md import velocitydistribution as _vd
+from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import Stationary, ZeroRotation
 from ase.md.verlet import VelocityVerlet
 
