@@ -245,6 +245,8 @@ class Potential(nn.Module):
                     out["forces"] = -grads[0]
                 if compute_stress:
                     out["stress"] = grads[-1] / torch.linalg.det(cell).abs()[:, None, None]
+                if not create_graph:  # the graph is spent: hand back plain tensors
+                    out = {k: v.detach() for k, v in out.items()}
         return out
 
     def energy_from_pairs(

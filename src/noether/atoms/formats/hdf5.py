@@ -65,10 +65,11 @@ def _open(path: str | os.PathLike) -> h5py.File:
         f = h5py.File(path, "r")
     except OSError as err:
         raise ValueError(f"{path}: not a readable HDF5 file ({err})") from err
-    if f.attrs.get("format") != FORMAT:
+    fmt = f.attrs.get("format")
+    if fmt != FORMAT:
         f.close()
         raise ValueError(
-            f"{path}: HDF5 attribute 'format' is {f.attrs.get('format')!r}; expected {FORMAT!r} "
+            f"{path}: HDF5 attribute 'format' is {fmt!r}; expected {FORMAT!r} "
             f"(the layout written by noether.atoms.write_hdf5)"
         )
     for key in ("numbers", "positions", "offsets"):
