@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple] = {
             ),
         },
     ),
+    "md": ("noether.commands.md", "molecular dynamics with a trained potential (NVE or Langevin)"),
 }
 
 
