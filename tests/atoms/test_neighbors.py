@@ -9,7 +9,19 @@ from ase.neighborlist import primitive_neighbor_list
 
 from noether.atoms.neighbors import edge_vectors, neighbor_list
 
-METHODS = ["all_pairs", "cell_list", "auto", "vesin"]
+try:
+    import vesin  # noqa: F401
+
+    HAVE_VESIN = True
+except ImportError:
+    HAVE_VESIN = False
+
+METHODS = [
+    "all_pairs",
+    "cell_list",
+    "auto",
+    pytest.param("vesin", marks=pytest.mark.skipif(not HAVE_VESIN, reason="vesin not installed")),
+]
 
 
 def brute_force(pos, cell, pbc, cutoff, reach=2):
