@@ -31,7 +31,7 @@ from noether.atoms.neighbors import edge_vectors, neighbor_list
 from noether.atoms.priors import AtomRef
 from noether.atoms.standardize import ScaleShift
 
-__all__ = ["Graph", "Potential"]
+__all__ = ["Graph", "Potential", "energy_derivatives"]
 
 
 @dataclass
@@ -71,6 +71,29 @@ def _jsonable(value):
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     return value
+
+
+def energy_derivatives(
+    energy: Tensor,
+    positions: Tensor | None,
+    strain: Tensor | None,
+    volume: Tensor | None,
+    *,
+    create_graph: bool = False,
+) -> dict[str, Tensor]:
+    """``forces = -dE/dr`` (when ``positions`` is given) and ``stress = (1/V) dE/dε`` (when
+    ``strain`` is given, with ``volume (G,)`` Å³) by one autograd call."""
+    inputs = [x for x in (positions, strain) if x is not None]
+    if not inputs:
+        return {}
+    grads = torch.autograd.grad(energy.sum(), inputs, create_graph=create_graph, allow_unused=True)
+    grads = [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, grads)]
+    out = {}
+    if positions is not None:
+        out["forces"] = -grads[0]
+    if strain is not None:
+        out["stress"] = grads[-1] / volume.reshape(-1, 1, 1)
+    return out
 
 
 class Potential(nn.Module):
@@ -228,6 +251,7 @@ class Potential(nn.Module):
         with torch.enable_grad():
             if compute_forces and not positions.requires_grad:
                 positions = positions.detach().requires_grad_(True)
+            wrt = positions if compute_forces else None
             strain = None
             if compute_stress:
                 strain = torch.zeros(n_graphs, 3, 3, dtype=dtype, device=device, requires_grad=True)
@@ -235,18 +259,10 @@ class Potential(nn.Module):
                 numbers, positions, batch, n_graphs, cell, pbc, edge_index, shifts, strain
             )
             out = {"energy": energy, "atomic_energies": atomic}
-            inputs = ([positions] if compute_forces else []) + ([strain] if compute_stress else [])
-            if inputs:
-                grads = torch.autograd.grad(
-                    energy.sum(), inputs, create_graph=create_graph, allow_unused=True
-                )
-                grads = [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, grads)]
-                if compute_forces:
-                    out["forces"] = -grads[0]
-                if compute_stress:
-                    out["stress"] = grads[-1] / torch.linalg.det(cell).abs()[:, None, None]
-                if not create_graph:  # the graph is spent: hand back plain tensors
-                    out = {k: v.detach() for k, v in out.items()}
+            volume = torch.linalg.det(cell).abs() if compute_stress else None
+            out.update(energy_derivatives(energy, wrt, strain, volume, create_graph=create_graph))
+        if (compute_forces or compute_stress) and not create_graph:
+            out = {k: v.detach() for k, v in out.items()}  # the graph is spent
         return out
 
     def energy_from_pairs(
