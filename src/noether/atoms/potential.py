@@ -26,12 +26,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from noether.atoms.elements import MAX_Z
+from noether.atoms.elements import MAX_Z, atomic_number
 from noether.atoms.neighbors import edge_vectors, neighbor_list
 from noether.atoms.priors import AtomRef
 from noether.atoms.standardize import ScaleShift
 
-__all__ = ["Graph", "Potential", "energy_derivatives"]
+__all__ = ["Graph", "Potential", "as_dtype", "energy_derivatives"]
 
 
 @dataclass
@@ -61,6 +61,16 @@ class Graph:
     def lengths(self) -> Tensor:
         """``(E,)`` pair distances in Å."""
         return self.vectors.norm(dim=-1)
+
+
+def as_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    """``"float32"``/``"float64"`` (as in a YAML config) or a torch floating dtype."""
+    if isinstance(dtype, torch.dtype) and dtype.is_floating_point:
+        return dtype
+    name = str(dtype).removeprefix("torch.")
+    if name in ("float32", "float64", "float16", "bfloat16"):
+        return getattr(torch, name)
+    raise ValueError(f"unknown dtype {dtype!r}; accepted: 'float32', 'float64' or a torch dtype")
 
 
 def _jsonable(value):
@@ -102,6 +112,10 @@ class Potential(nn.Module):
     Args:
         cutoff: neighbour cutoff in Å.
         neighbor_method: see :func:`noether.atoms.neighbors.neighbor_list`.
+        atomref: per-element reference energies in eV (``{"H": -13.6, "C": -1029.3}``); zero
+            for elements not named. A subclass passes these three through its constructor so
+            that a training task can set them from the data (``Task.model_defaults``).
+        energy_scale, energy_shift: the standardisation ``scale * raw + shift`` (eV per atom).
     """
 
     def __init_subclass__(cls, **kwargs) -> None:
@@ -126,14 +140,28 @@ class Potential(nn.Module):
 
         cls.__init__ = recording_init
 
-    def __init__(self, cutoff: float, *, neighbor_method: str = "auto"):
+    def __init__(
+        self,
+        cutoff: float,
+        *,
+        neighbor_method: str = "auto",
+        atomref: dict[str, float] | None = None,
+        energy_scale: float = 1.0,
+        energy_shift: float = 0.0,
+    ):
         super().__init__()
         if not (cutoff > 0):
             raise ValueError(f"cutoff must be positive (Å), got {cutoff}")
         self.cutoff = float(cutoff)
         self.neighbor_method = neighbor_method
         self.atomref = AtomRef()
+        if atomref:
+            table = torch.zeros(MAX_Z + 1, dtype=torch.float64)
+            for element, energy in atomref.items():
+                table[atomic_number(element)] = float(energy)
+            self.atomref.set(table)
         self.scale_shift = ScaleShift()
+        self.scale_shift.set(energy_scale, energy_shift)
         self.priors = nn.ModuleList()
 
     # --------------------------------------------------------------------------- to implement
@@ -150,6 +178,11 @@ class Potential(nn.Module):
 
     @property
     def dtype(self) -> torch.dtype:
+        """The model's floating dtype (its parameters', else its buffers'); inputs are cast to it.
+        A subclass ends its constructor with ``self.to(dtype)``."""
+        for p in self.parameters():
+            if p.is_floating_point():
+                return p.dtype
         return self.scale_shift.scale.dtype
 
     @property
