@@ -14,7 +14,8 @@ triclinic and periodic along any subset of axes.
 Methods: ``"all_pairs"`` (O(n²) per frame, vectorised over a batch of molecules), ``"cell_list"``
 (O(n) binning for large or periodic systems), ``"vesin"`` (the optional ``vesin`` package, if
 installed) and ``"auto"`` (all pairs for molecules up to :data:`AUTO_ALL_PAIRS_MAX` atoms, the cell
-list beyond, or for periodic frames when the cell holds at least three bins per periodic axis).
+list beyond and for every periodic frame; a periodic axis thinner than the cutoff uses all pairs
+over the images it needs).
 The list is computed without gradients; build differentiable vectors with :func:`edge_vectors`.
 """
 
@@ -130,13 +131,14 @@ def _one_frame(pos: Tensor, cell: Tensor, pbc: Tensor, cutoff: float, method: st
         return _vesin(pos, cell, pbc, cutoff)
     if method == "all_pairs":
         return _periodic_pairs(pos, cell, pbc, cutoff)
-    bins = _bin_counts(pos, cell, pbc, cutoff)
-    if method == "auto" and (
-        (pbc.any() and bool((bins[pbc] < 3).any()))
-        or (not pbc.any() and pos.shape[0] <= AUTO_ALL_PAIRS_MAX)
-    ):
+    if method == "auto" and not pbc.any() and pos.shape[0] <= AUTO_ALL_PAIRS_MAX:
         return _periodic_pairs(pos, cell, pbc, cutoff)
     return _cell_list(pos, cell, pbc, cutoff)
+
+
+def _too_thin(cell: Tensor, pbc: Tensor, cutoff: float) -> bool:
+    """Whether a periodic axis is thinner than the cutoff (pairs then reach beyond ±1 image)."""
+    return bool(pbc.any()) and bool((_heights(cell)[pbc] < cutoff).any())
 
 
 def _molecule_pairs(positions: Tensor, batch: Tensor, counts: Tensor, cutoff: float):
@@ -210,14 +212,15 @@ _OFFSETS = torch.cartesian_prod(*(torch.arange(-1, 2),) * 3)
 def _cell_list(pos: Tensor, cell: Tensor, pbc: Tensor, cutoff: float):
     """Bins of width ≥ cutoff; each atom looks into its own and the 26 adjacent bins. O(n).
 
-    Needs at least three bins along each periodic axis (a cell at least three cutoffs wide);
-    smaller periodic cells go to :func:`_periodic_pairs`.
+    With one or two bins along a periodic axis the adjacent bins are the same bins under other
+    shifts, so no pair is found twice. A periodic axis thinner than the cutoff needs images beyond
+    the adjacent ones: such cells go to :func:`_periodic_pairs`.
     """
     device = pos.device
+    if _too_thin(cell, pbc, cutoff):
+        return _periodic_pairs(pos, cell, pbc, cutoff)
     frame = _frame_cell(pos, cell, pbc)
     bins = _bin_counts(pos, cell, pbc, cutoff)
-    if bool((bins[pbc] < 3).any()):
-        return _periodic_pairs(pos, cell, pbc, cutoff)
     frac, image, wrapped = _wrap(pos, frame, pbc)
     low = torch.where(pbc, torch.zeros(3, dtype=pos.dtype), frac.min(0).values)
     span = torch.where(pbc, torch.ones(3, dtype=pos.dtype), frac.max(0).values - low)
