@@ -24,8 +24,14 @@ COMMANDS: dict[str, tuple] = {
         {
             "nbody": ("noether.commands.data_nbody", "gravitational n-body systems (npz splits)"),
             "rigid": ("noether.commands.data_rigid", "MuJoCo rigid-body scenes (HDF5 shards)"),
+            "molecules": (
+                "noether.commands.data_molecules",
+                "GFN2-xTB MD reference data for molecules (rMD17-style set by default)",
+            ),
         },
     ),
+    "md": ("noether.commands.md", "molecular dynamics with a trained potential (NVE or Langevin)"),
+    "export": ("noether.commands.export", "export a trained potential to one .pt2 file"),
 }
 
 
