@@ -17,6 +17,10 @@ from noether import __version__
 # name -> (module, one-line help) or name -> (group help, {subname: (module, help)})
 COMMANDS: dict[str, tuple] = {
     "run": ("noether.commands.run", "run the main job on its built-in default"),
+    "slmc": (
+        "noether.studies.slmc",
+        "self-learning Monte Carlo study of the double-exchange model",
+    ),
 }
 
 

@@ -82,9 +82,7 @@ def test_without_the_exact_test_the_wrong_model_would_be_caught(exact):
     energies = eff(spins).detach()
     m2 = []
     for i in range(130):
-        spins, energies, _ = local_metropolis(
-            eff, spins, energies, MODEL.beta, 8, 0.5, generator
-        )
+        spins, energies, _ = local_metropolis(eff, spins, energies, MODEL.beta, 8, 0.5, generator)
         if i >= 30:
             m2.append(spins.mean(-2).square().sum(-1))
     mean, error = mean_and_error(torch.stack(m2, 1))
@@ -108,3 +106,22 @@ def test_slmc_with_a_transformer_agrees_with_the_reference(exact):
     sampler.burn_in(20)
     record = sampler.run(200, keep_every=1)
     assert_agree(chain_averages(record), exact)
+
+
+def test_self_learning_loop_grows_the_data_with_exactly_labelled_proposals():
+    from noether.lattice.loop import Dataset, self_learning
+
+    model = DoubleExchangeModel(L=3, J=4.0, mu=-2.0, T=0.2)
+    generator = torch.Generator().manual_seed(5)
+    spins = random_spins(40, n_sites=model.n_sites, generator=generator)
+    data = Dataset.split(spins, model.energy(spins))
+    eff = EffectiveModel(model.lattice, n_layers=1)
+    result = self_learning(
+        model, eff, data, spins[:4], rounds=2, train_steps=5, slmc_steps=6, burn_in=2, n_inner=9
+    )
+    assert len(result.rounds) == 2
+    assert len(result.data) == 40 + 4 * 6  # every proposal of round 1, labelled
+    new_train = result.data.train[0][32:], result.data.train[1][32:]
+    torch.testing.assert_close(model.energy(new_train[0]), new_train[1], atol=1e-12, rtol=0)
+    assert result.rounds[1].n_data == 64
+    assert result.rounds[1].record.accepted.shape == (4, 6)

@@ -26,9 +26,16 @@ from noether.lattice.shells import ShellEnergy
 
 
 def shell_convolution(spins: Tensor, weights: Tensor, shells: Tensor) -> Tensor:
-    """``sum_n w[h, n] A_n s`` per head: spins ``(..., N, 3)``, weights ``(H, K+1)`` -> ``(..., H, N, 3)``."""
-    kernel = torch.einsum("hn,nij->hij", weights, shells)
-    return kernel @ spins.unsqueeze(-3)
+    """``sum_n w[h, n] A_n s`` per head: spins ``(..., N, 3)``, weights ``(H, K+1)`` -> ``(..., H, N, 3)``.
+
+    Computed as one matrix product ``(H N, N) @ (N, batch * 3)``.
+    """
+    n = spins.shape[-2]
+    kernel = torch.einsum("hn,nij->hij", weights, shells).reshape(-1, n)
+    batch = spins.shape[:-2]
+    columns = spins.reshape(-1, n, 3).transpose(0, 1).reshape(n, -1)
+    out = (kernel @ columns).reshape(weights.shape[0], n, -1, 3).permute(2, 0, 1, 3)
+    return out.reshape(*batch, weights.shape[0], n, 3)
 
 
 def normalise(vectors: Tensor, eps: float = 1e-12) -> Tensor:
@@ -51,9 +58,10 @@ class SpinAttention(nn.Module):
         self.bias = nn.Parameter(torch.zeros(n_heads, k + 1, dtype=torch.float64))
 
     def forward(self, spins: Tensor) -> Tensor:
-        q = shell_convolution(spins, self.query, self.shells)
-        k = shell_convolution(spins, self.key, self.shells)
-        v = shell_convolution(spins, self.value, self.shells)
+        heads = self.query.shape[0]
+        weights = torch.cat([self.query, self.key, self.value])  # (3H, K+1)
+        qkv = shell_convolution(spins, weights, self.shells)  # (..., 3H, N, 3)
+        q, k, v = qkv.split(heads, dim=-3)
         logits = q @ k.transpose(-1, -2) + self.bias[:, self.pair_shell]
         update = (torch.softmax(logits, dim=-1) @ v).sum(-3)
         return normalise(spins + update)
