@@ -125,3 +125,27 @@ def test_self_learning_loop_grows_the_data_with_exactly_labelled_proposals():
     torch.testing.assert_close(model.energy(new_train[0]), new_train[1], atol=1e-12, rtol=0)
     assert result.rounds[1].n_data == 64
     assert result.rounds[1].record.accepted.shape == (4, 6)
+
+
+@pytest.mark.slow
+def test_trained_transformer_slmc_agrees_with_reference_on_3x3():
+    """Longer statistical check: train a 2-layer model on reference samples of a 3 x 3 lattice at
+    low temperature, then compare SLMC and reference averages of |m| and Omega/N."""
+    from noether.lattice.loop import Dataset
+    from noether.lattice.training import fit
+
+    model = DoubleExchangeModel(L=3, J=4.0, mu=-3.0, T=0.05)
+    reference = ExactMetropolis(model, n_chains=32, seed=7)
+    reference.burn_in(100)
+    record = reference.run(600, keep_every=1)
+    spins = record.samples[:, ::5].flatten(0, 1)
+    data = Dataset.split(spins, model.energy(spins))
+    eff = EffectiveModel(model.lattice, n_layers=2, dtype=torch.float32)
+    fit(eff, data.train, data.test, steps=400)
+    sampler = SLMC(model, eff, n_chains=32, seed=8, spins=reference.spins)
+    sampler.burn_in(50)
+    slmc = sampler.run(1500)
+    for name in ("magnetisation", "energy"):
+        ours = mean_and_error(getattr(slmc, name))
+        theirs = mean_and_error(getattr(record, name))
+        assert abs(ours[0] - theirs[0]) < 4 * math.hypot(ours[1], theirs[1]), (name, ours, theirs)

@@ -30,7 +30,7 @@ class Dataset:
     @classmethod
     def split(cls, spins: Tensor, energies: Tensor, test_fraction: float = 0.2, seed: int = 0):
         perm = torch.randperm(len(spins), generator=torch.Generator().manual_seed(seed))
-        n_test = max(int(round(test_fraction * len(spins))), 1)
+        n_test = max(round(test_fraction * len(spins)), 1)
         test, train = perm[:n_test], perm[n_test:]
         return cls((spins[train], energies[train]), (spins[test], energies[test]))
 

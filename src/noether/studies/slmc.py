@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _scaled(n: int, scale: float) -> int:
-    return max(int(round(n * scale)), 2)
+    return max(round(n * scale), 2)
 
 
 def _write_text(path: Path, text: str) -> None:
