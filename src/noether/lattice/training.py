@@ -54,7 +54,7 @@ def fit(
     train: tuple[Tensor, Tensor],
     test: tuple[Tensor, Tensor],
     steps: int = 2000,
-    lr: float = 1e-2,
+    lr: float = 3e-3,
     batch_size: int = 256,
     weight_decay: float = 0.0,
     seed: int = 0,

@@ -29,6 +29,7 @@ from noether.lattice.loop import Dataset, self_learning
 from noether.lattice.metropolis import ChainRecord, ExactMetropolis
 from noether.lattice.model import DoubleExchangeModel
 from noether.lattice.statistics import integrated_autocorrelation_time, mean_and_error
+from noether.lattice.training import mse
 from noether.studies import slmc_plots
 
 
@@ -47,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--scale", type=float, default=1.0, help="multiply every sweep/step count (longer runs)")
     add("--ref-sweeps", type=int, default=150, help="reference sweeps recorded (training data)")
     add("--train-steps", type=int, default=500, help="AdamW steps per round")
-    add("--slmc-steps", type=int, default=150, help="recorded SLMC updates in the last round")
+    add("--slmc-steps", type=int, default=200, help="recorded SLMC updates in the last round")
     add(
         "--temperatures",
         type=str,
@@ -146,9 +147,14 @@ def _reference(model, chains, burn, sweeps, seed, desc, keep=True):
     return sampler, record
 
 
-def _data(record: ChainRecord, n_sites: int, seed: int) -> Dataset:
-    spins = record.samples.flatten(0, 1)
-    return Dataset.split(spins, record.energy.flatten() * n_sites, seed=seed)
+def _data(record: ChainRecord, n_sites: int, seed: int) -> tuple[Dataset, tuple]:
+    """Training data (train/validation split) and a score set from *other* chains, so that the
+    reported loss is measured on configurations uncorrelated with those the models saw."""
+    held = max(record.samples.shape[0] // 5, 1)
+    energies = record.energy * n_sites
+    score = (record.samples[:held].flatten(0, 1), energies[:held].flatten())
+    data = Dataset.split(record.samples[held:].flatten(0, 1), energies[held:].flatten(), seed=seed)
+    return data, score
 
 
 def main(args: argparse.Namespace) -> int:
@@ -170,7 +176,7 @@ def main(args: argparse.Namespace) -> int:
         model, args.chains, ref_burn, ref_sweeps, args.seed, f"reference T={model.T:g}"
     )
     reference = summarise(ref_record, n)
-    data = _data(ref_record, n, args.seed)
+    data, score = _data(ref_record, n, args.seed)
     print(
         f"  reference: <|m|> = {reference['m']:.4f} ± {reference['m_err']:.4f}, "
         f"tau_int(|m|) = {reference['tau_m_ed']:.0f} EDs; {len(data)} labelled configurations"
@@ -189,13 +195,16 @@ def main(args: argparse.Namespace) -> int:
                 n_inner=args.n_inner, seed=args.seed + layers, progress=bar.update,
             )  # fmt: skip
         last = loop.rounds[-1]
+        # every model is scored on the same held-out reference chains (exact draws of the target)
+        test_mse = mse(effective, *score)
         row = {
             "layers": layers,
             "parameters": effective.n_parameters(),
-            "test_mse": last.fit.test_mse,
+            "test_mse": test_mse,
             "train_mse": last.fit.train_mse,
-            "beta_rmse": model.beta * last.fit.test_rmse,
-            "predicted_acceptance": math.erfc(model.beta * last.fit.test_rmse / 2),
+            "loop_test_mse": last.fit.test_mse,
+            "beta_rmse": model.beta * math.sqrt(test_mse),
+            "predicted_acceptance": math.erfc(model.beta * math.sqrt(test_mse) / 2),
             "training_configurations": last.n_data,
             "inner_seconds": loop.sampler.inner_seconds,
             "exact_seconds": loop.sampler.exact_seconds,
@@ -231,7 +240,7 @@ def main(args: argparse.Namespace) -> int:
             total=train_steps // 2 + slmc_burn + scan_steps, desc=f"SLMC T={T:g}", mininterval=10
         ) as bar:
             loop = self_learning(
-                at_t, effective, _data(record, n, args.seed + i), sampler.spins, rounds=1,
+                at_t, effective, _data(record, n, args.seed + i)[0], sampler.spins, rounds=1,
                 train_steps=train_steps // 2, slmc_steps=scan_steps, burn_in=slmc_burn,
                 n_inner=args.n_inner, seed=args.seed + 2000 + i, progress=bar.update,
             )  # fmt: skip
