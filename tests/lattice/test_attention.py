@@ -118,3 +118,12 @@ def test_batched_equals_single_and_float32_agrees():
     assert low(spins).dtype == torch.float32
     torch.testing.assert_close(low(spins).double(), batched, atol=1e-4, rtol=1e-5)
     assert check_o3(low, (spins.float(),), ("vector",), ("scalar",)) < 1e-4
+
+
+def test_grown_model_computes_the_same_energy_with_one_more_layer():
+    lattice = SquareLattice(3)
+    model = trained_like(EffectiveModel(lattice, n_layers=1))
+    bigger = model.grown()
+    assert bigger.n_layers == 2 and bigger.n_parameters() > model.n_parameters()
+    spins = random_spins(3, n_sites=lattice.n_sites)
+    torch.testing.assert_close(bigger(spins), model(spins), atol=1e-12, rtol=0)

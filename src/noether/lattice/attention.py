@@ -108,6 +108,21 @@ class EffectiveModel(nn.Module):
     def forward(self, spins: Tensor) -> Tensor:
         return self.head(self.effective_spins(spins.to(self.dtype)))
 
+    def grown(self) -> EffectiveModel:
+        """A copy with one more, freshly initialised layer on top.
+
+        A fresh layer is the identity (its value weights are zero), so the grown model computes
+        exactly what this one does: training it starts from this model's loss.
+        """
+        lattice = SquareLattice(self.L)
+        bigger = EffectiveModel(
+            lattice, self.n_layers + 1, self.n_heads, self.n_shells_arg, dtype=self.dtype
+        )
+        state = {k: v for k, v in bigger.state_dict().items()}
+        state.update(self.state_dict())
+        bigger.load_state_dict(state)
+        return bigger
+
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 

@@ -1,7 +1,8 @@
 """`noether slmc`: self-learning Monte Carlo for the double-exchange model (Nagai & Tomiya).
 
 Runs the exact reference Metropolis, fits effective models with 0 (linear) to ``--max-layers``
-attention layers on its samples (with ``--rounds`` rounds of the self-learning loop), runs SLMC with
+attention layers on its samples (with ``--rounds`` rounds of the self-learning loop; the model with
+``l`` layers starts from the trained ``l - 1`` layer model plus an identity layer), runs SLMC with
 each, and scans the temperature for the magnetisation from SLMC and from the reference. Writes
 ``table.md``, ``results.json``, four PNG plots and the model checkpoints to ``--out``.
 
@@ -184,7 +185,10 @@ def main(args: argparse.Namespace) -> int:
 
     rows, models = [], {}
     for layers in range(args.max_layers + 1):
-        effective = EffectiveModel(model.lattice, layers, args.heads, dtype=torch.float32)
+        if layers == 0:
+            effective = EffectiveModel(model.lattice, 0, args.heads, dtype=torch.float32)
+        else:  # progressive growth: start from the previous model plus an identity layer
+            effective = models[layers - 1].grown()
         total = args.rounds * (slmc_burn + train_steps * (layers > 0)) + slmc_steps
         total += (args.rounds - 1) * (slmc_steps // 3)
         with tqdm(total=total, desc=f"{layers} layers", unit="step", mininterval=10) as bar:
