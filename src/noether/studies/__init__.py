@@ -1,0 +1,1 @@
+"""Experiments that answer a paper's question, each behind a `noether` command."""
