@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from noether.atoms.models.equiformer.attention import smooth_leaky_relu
 from noether.atoms.models.equiformer.block import TransformerBlock
-from noether.atoms.models.equiformer.radial import RadialMLP, cosine_cutoff, radial_basis
+from noether.atoms.models.equiformer.radial import cosine_cutoff, radial_basis
 from noether.atoms.models.equiformer.tensor_product import SeparableTensorProduct
 
 PAPER = dict(

@@ -168,12 +168,12 @@ class GraphAttention(nn.Module):
 
     def _kv_split(self, kv: Tensor) -> tuple[Tensor, Tensor]:
         """Per block ``[k heads | v heads]`` -> (k, v), each in the heads layout."""
-        ks, vs, offset = [], [], 0
-        for b in self.heads_layout.blocks:
-            block = kv[:, offset : offset + 2 * b.dim].view(-1, b.ir.dim, 2 * b.mul)
-            ks.append(block[..., : b.mul])
-            vs.append(block[..., b.mul :])
-            offset += 2 * b.dim
+        ks, vs = [], []
+        parts = kv.split([2 * b.dim for b in self.heads_layout.blocks], dim=1)
+        for b, block in zip(self.heads_layout.blocks, parts):
+            k, v = block.view(-1, b.ir.dim, 2 * b.mul).split(b.mul, dim=-1)
+            ks.append(k)
+            vs.append(v)
         return self.heads_layout.join(ks), self.heads_layout.join(vs)
 
     def forward(
@@ -189,12 +189,10 @@ class GraphAttention(nn.Module):
         x_ts = self.merge_src(x).index_select(0, s) + self.merge_dst(x).index_select(0, t)
         weight = self.radial(basis)
         if self.attention == "mlp":
-            f = self.dtp_1(x_ts, sh, weight)
-            alpha = f[:, : self.mul_alpha]
-            if self.nonlinear_messages:
-                value = self.dtp_2(self.gate(f[:, self.mul_alpha :]), sh)
-            else:
-                value = f[:, self.mul_alpha :]
+            alpha, f = self.dtp_1(x_ts, sh, weight).split(
+                [self.mul_alpha, self.dtp_1.layout_out.dim - self.mul_alpha], dim=1
+            )
+            value = self.dtp_2(self.gate(f), sh) if self.nonlinear_messages else f
             alpha = smooth_leaky_relu(
                 alpha.view(-1, self.num_heads, self.mul_alpha // self.num_heads)
             )

@@ -69,14 +69,8 @@ class Gate(nn.Module):
         blocks = self.layout_in.split(x)
         if self.n_scalars + self.n_gates == 0:
             return x
-        s = blocks[0]
-        out = []
-        if self.n_scalars:
-            out.append(self.silu(s[..., : self.n_scalars]))
-        gates = self.sigmoid(s[..., self.n_scalars :])
-        offset = 0
-        for field in blocks[1:]:
-            mul = field.shape[-1]
-            out.append(field * gates[..., offset : offset + mul])
-            offset += mul
+        scalars, gates = blocks[0].split([self.n_scalars, self.n_gates], dim=-1)
+        out = [self.silu(scalars)] if self.n_scalars else []
+        gates = self.sigmoid(gates).split([f.shape[-1] for f in blocks[1:]], dim=-1)
+        out += [field * g for field, g in zip(blocks[1:], gates)]
         return self.layout_out.join(out)
