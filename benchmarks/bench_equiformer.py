@@ -188,7 +188,7 @@ class E3nnBlock(nn.Module):
 
     def _split_heads(self, v: Tensor) -> Tensor:  # (E, dim) -> (E, H, dim / H), the paper's order
         out = []
-        for (mul, ir), sl in zip(self.heads_irreps, self.heads_irreps.slices()):
+        for sl in self.heads_irreps.slices():
             out.append(v[:, sl].reshape(v.shape[0], self.heads, -1))
         return torch.cat(out, dim=2)
 
