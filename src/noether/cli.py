@@ -17,6 +17,8 @@ from noether import __version__
 # name -> (module, one-line help) or name -> (group help, {subname: (module, help)})
 COMMANDS: dict[str, tuple] = {
     "run": ("noether.commands.run", "run the main job on its built-in default"),
+    "train": ("noether.commands.train", "train a model on a task from a YAML config"),
+    "evaluate": ("noether.commands.evaluate", "test metrics and parity plots of a trained run"),
     "data": (
         "make datasets from real simulators",
         {
@@ -26,6 +28,7 @@ COMMANDS: dict[str, tuple] = {
             ),
         },
     ),
+    "md": ("noether.commands.md", "molecular dynamics with a trained potential (NVE or Langevin)"),
 }
 
 

@@ -125,8 +125,8 @@ class AtomsDataset(torch.utils.data.Dataset):
             )
         n_frames, n_atoms, _ = positions.shape
         numbers = np.asarray(numbers)
-        if numbers.ndim == 1:
-            numbers = np.broadcast_to(numbers, (n_frames, numbers.shape[0]))
+        if numbers.ndim == 1 and numbers.shape[0] == n_atoms:
+            numbers = np.broadcast_to(numbers, (n_frames, n_atoms))
         if numbers.shape != (n_frames, n_atoms):
             raise ValueError(
                 f"{where}atomic numbers have shape {numbers.shape} but positions describe "

@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--equilibration", type=int, default=200, help="MD steps before saving")
     parser.add_argument("--friction", type=float, default=0.01, help="Langevin friction, 1/fs")
     parser.add_argument("--method", default="GFN2-xTB", help="tblite method (GFN2-xTB, GFN1-xTB)")
+    parser.add_argument(
+        "--accuracy", type=float, default=0.01, help="tblite SCF accuracy (smaller is tighter)"
+    )
     parser.add_argument("--format", choices=("extxyz", "hdf5"), default="extxyz")
     parser.add_argument("--out", default="data/molecules", help="output folder")
     parser.add_argument("--seed", type=int, default=0)
@@ -65,7 +68,7 @@ def _make_one(
     from noether.atoms.splits import make_splits, save_splits
     from noether.atoms.xtb import XTBSampling, sample_molecule
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     settings = XTBSampling(**settings_dict)
     name, atoms = build_molecule(spec, seed=seed)
     mol_seed = _molecule_seed(seed, name)
@@ -89,6 +92,7 @@ def _make_one(
         "atoms": int(ds.n_atoms[0]),
         "frames": len(ds),
         "seconds": time.perf_counter() - start,
+        "cpu_seconds": time.process_time() - cpu_start,
         "energy_mean_eV": float(ds.energy.mean()),
         "energy_std_meV_per_atom": float(ds.energy.std() / ds.n_atoms[0] * 1e3),
         "force_rms_eV_per_A": float((ds.forces**2).mean() ** 0.5),
@@ -114,6 +118,7 @@ def main(args: argparse.Namespace) -> int:
             equilibration=args.equilibration,
             friction=args.friction,
             method=args.method,
+            accuracy=args.accuracy,
         )
     except ValueError as err:
         print(f"noether data molecules: {err}")
@@ -154,7 +159,7 @@ def main(args: argparse.Namespace) -> int:
                     results.append(r)
                     bar.write(
                         f"  {r['name']}: {r['frames']} frames of {r['atoms']} atoms in "
-                        f"{r['seconds']:.1f} s"
+                        f"{r['seconds']:.1f} s ({r['cpu_seconds']:.1f} s CPU)"
                     )
                     bar.update(1)
     elapsed = time.perf_counter() - start
@@ -172,5 +177,8 @@ def main(args: argparse.Namespace) -> int:
     sets = {r["name"]: read_dataset(out / r["file"]) for r in results}
     plot_dataset_summary(sets, out / "summary.png")
     total = sum(r["frames"] for r in results)
-    print(f"{total} frames in {elapsed:.1f} s; wrote {out}/summary.json and {out}/summary.png")
+    cpu = sum(r["cpu_seconds"] for r in results)
+    print(
+        f"{total} frames in {elapsed:.1f} s ({cpu:.1f} s CPU in workers); wrote {out}/summary.json and {out}/summary.png"
+    )
     return 0
