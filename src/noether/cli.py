@@ -20,8 +20,10 @@ COMMANDS: dict[str, tuple] = {
     "train": ("noether.commands.train", "train a model on a task from a YAML config"),
     "evaluate": ("noether.commands.evaluate", "test metrics and parity plots of a trained run"),
     "data": (
-        "make datasets from real simulators",
+        "generate datasets with noether's own simulators",
         {
+            "nbody": ("noether.commands.data_nbody", "gravitational n-body systems (npz splits)"),
+            "rigid": ("noether.commands.data_rigid", "MuJoCo rigid-body scenes (HDF5 shards)"),
             "molecules": (
                 "noether.commands.data_molecules",
                 "GFN2-xTB MD reference data for molecules (rMD17-style set by default)",
