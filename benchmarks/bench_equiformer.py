@@ -74,9 +74,7 @@ def _copy_linear(ref: o3.Linear, weights: dict[o3.Irrep, Tensor], bias: Tensor |
 
 def linear_from_ours(ours) -> o3.Linear:
     ref = o3.Linear(ours.irreps_in, ours.irreps_out, biases=ours.bias is not None)
-    weights = {
-        ours.layout_in.blocks[k_in].ir: w for (k_in, _), w in zip(ours._paths, ours.weights)
-    }
+    weights = {ours.layout_in.blocks[k_in].ir: w for (k_in, _), w in zip(ours._paths, ours.weights)}
     _copy_linear(ref, weights, ours.bias)
     return ref
 
@@ -97,10 +95,14 @@ class E3nnSeparableTP(nn.Module):
         # where each e3nn path's weights and linear rows live in the noether module
         perm, rows = [], []
         for g in ours._groups:
-            members = [k for k, p in enumerate(ours.paths) if p.i1 == g.k_in and p.ir_out == g.ir_out]
+            members = [
+                k for k, p in enumerate(ours.paths) if p.i1 == g.k_in and p.ir_out == g.ir_out
+            ]
             mul = ours.layout_in.blocks[g.k_in].mul
             for j, k in enumerate(members):
-                perm.append((k, torch.arange(g.weight_start + j * mul, g.weight_start + (j + 1) * mul)))
+                perm.append(
+                    (k, torch.arange(g.weight_start + j * mul, g.weight_start + (j + 1) * mul))
+                )
                 rows.append((k, g, j, mul))
         perm.sort(key=lambda t: t[0])
         self.register_buffer("perm", torch.cat([p for _, p in perm]), persistent=False)
@@ -167,7 +169,10 @@ class E3nnBlock(nn.Module):
         self.heads, self.mul_alpha = ga.num_heads, ga.mul_alpha
         self.irreps_head = ga.irreps_head
         self.norm_1, self.norm_2 = E3nnLayerNorm(ours.norm_1), E3nnLayerNorm(ours.norm_2)
-        self.merge_src, self.merge_dst = linear_from_ours(ga.merge_src), linear_from_ours(ga.merge_dst)
+        self.merge_src, self.merge_dst = (
+            linear_from_ours(ga.merge_src),
+            linear_from_ours(ga.merge_dst),
+        )
         self.radial = ga.radial
         gate_in = ga.gate.irreps_in
         n0 = gate_in.count(o3.Irrep("0e"))
@@ -178,7 +183,9 @@ class E3nnBlock(nn.Module):
         self.dtp_1 = E3nnSeparableTP(ga.dtp_1, first)
         self.gate = e3nn_gate(ga.gate.irreps_out)
         heads = ga.heads_layout.irreps
-        self.dtp_2 = E3nnSeparableTP(ga.dtp_2, [("value", heads, slice(0, heads.count(o3.Irrep("0e"))))])
+        self.dtp_2 = E3nnSeparableTP(
+            ga.dtp_2, [("value", heads, slice(0, heads.count(o3.Irrep("0e"))))]
+        )
         self.alpha_dot = ga.alpha_dot
         self.proj = linear_from_ours(ga.proj)
         self.ffn_1 = linear_from_ours(ours.ffn.linear_1)
@@ -232,7 +239,10 @@ def molecules(n_mol: int, n_atoms: int, seed: int = 0, dtype=torch.float32):
         while len(p) < n_atoms:
             anchor = p[int(torch.randint(len(p), (1,), generator=g))]
             d = torch.randn(3, generator=g, dtype=torch.float64)
-            cand = anchor + (1.0 + 0.6 * torch.rand(1, generator=g, dtype=torch.float64)) * d / d.norm()
+            cand = (
+                anchor
+                + (1.0 + 0.6 * torch.rand(1, generator=g, dtype=torch.float64)) * d / d.norm()
+            )
             if min((cand - q).norm() for q in p) > 0.95:
                 p.append(cand)
         pos.append(torch.stack(p))
@@ -328,7 +338,9 @@ def check_same(config: dict) -> float:
             y = node.to_e3nn(y)
         (f,) = torch.autograd.grad(y.square().sum(), p)
         outs.append((y, f))
-    err = max((outs[0][0] - outs[1][0]).abs().max().item(), (outs[0][1] - outs[1][1]).abs().max().item())
+    err = max(
+        (outs[0][0] - outs[1][0]).abs().max().item(), (outs[0][1] - outs[1][1]).abs().max().item()
+    )
     return err
 
 
@@ -375,7 +387,9 @@ def main() -> None:
     config = QUICK if args.quick else PAPER
 
     err = check_same(config)
-    print(f"noether block == e3nn block: max |difference| (float64, outputs and forces) = {err:.2e}")
+    print(
+        f"noether block == e3nn block: max |difference| (float64, outputs and forces) = {err:.2e}"
+    )
     if err > 1e-9:
         raise SystemExit("the e3nn reference does not compute the same block; not timing it")
 
@@ -397,7 +411,9 @@ def main() -> None:
     t_ref = best_time(step_ref, pos, repeat=args.repeat)
     n_params = sum(p.numel() for p in ours.parameters())
     print(f"{'':34s}{'ms/step':>10s}{'ratio':>8s}")
-    print(f"{'noether Equiformer block':34s}{1e3 * t_ours:10.1f}{1.0:8.2f}   ({n_params:,} parameters)")
+    print(
+        f"{'noether Equiformer block':34s}{1e3 * t_ours:10.1f}{1.0:8.2f}   ({n_params:,} parameters)"
+    )
     print(f"{'straightforward e3nn block':34s}{1e3 * t_ref:10.1f}{t_ref / t_ours:8.2f}")
     if not args.no_peer:
         try:

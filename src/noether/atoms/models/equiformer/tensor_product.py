@@ -139,7 +139,17 @@ class SeparableTensorProduct(nn.Module):
                     group_weights.append((n * b_in.mul, self.layout_out.blocks[k_out].mul))
                     fan_in[k_out] = fan_in.get(k_out, 0) + n * b_in.mul
                 self._groups.append(
-                    _Group(k_in, ir_out, k_out, ir_out.dim, n, row, weight_start, lin, len(self._groups))
+                    _Group(
+                        k_in,
+                        ir_out,
+                        k_out,
+                        ir_out.dim,
+                        n,
+                        row,
+                        weight_start,
+                        lin,
+                        len(self._groups),
+                    )
                 )
                 for j, p in enumerate(group):
                     l1, l2, lo = b_in.ir.l, self.irreps_sh[p.i2].ir.l, ir_out.l
