@@ -10,6 +10,7 @@ configurations.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -20,6 +21,7 @@ from noether.atoms.models.equiformer.gate import NormalizedActivation
 from noether.atoms.models.equiformer.linear import EquivariantLinear
 from noether.atoms.neighbors import edge_vectors, neighbor_list
 from noether.atoms.potential import Graph, Potential
+from noether.train.registry import register_model
 
 __all__ = ["PRESETS", "Equiformer", "EquiformerProperties", "preset"]
 
@@ -88,6 +90,10 @@ class _ScalarHead(nn.Module):
         return self.linear_2(self.act(self.linear_1(x)))
 
 
+_BACKBONE_KEYS = frozenset(inspect.signature(EquiformerBackbone).parameters)
+
+
+@register_model("equiformer")
 class Equiformer(Potential):
     """Equiformer interatomic potential: ``atomic_energies(graph) -> (N,)``; energies, forces
     (``-dE/dr``, double backward when training) and stress come from :class:`Potential`.
@@ -109,10 +115,41 @@ class Equiformer(Potential):
         avg_degree: neighbours per atom used to scale the edge-degree embedding.
         smooth_cutoff: envelope on attention and messages (continuous forces at the cutoff).
         neighbor_method: see :func:`noether.atoms.neighbors.neighbor_list`.
+        atomref, energy_scale, energy_shift: see :class:`~noether.atoms.Potential` (set by the
+            training task from the training split).
     """
 
-    def __init__(self, *, neighbor_method: str = "auto", **options: Any):
-        super().__init__(float(options.get("cutoff", 5.0)), neighbor_method=neighbor_method)
+    def __init__(
+        self,
+        *,
+        irreps_node: str = "128x0e+64x1e+32x2e",
+        irreps_head: str = "32x0e+16x1e+8x2e",
+        num_heads: int = 4,
+        irreps_mlp_mid: str = "384x0e+192x1e+96x2e",
+        irreps_feature: str = "512x0e",
+        irreps_sh: str | None = None,
+        parity: bool = False,
+        num_layers: int = 6,
+        cutoff: float = 5.0,
+        radial_basis: str = "expnorm",
+        num_basis: int = 32,
+        radial_hidden: tuple[int, ...] | list[int] = (64, 64),
+        attention: str = "mlp",
+        nonlinear_messages: bool = True,
+        alpha_drop: float = 0.0,
+        num_elements: int = 64,
+        avg_degree: float = 15.57930850982666,
+        smooth_cutoff: bool = True,
+        neighbor_method: str = "auto",
+        atomref: dict[str, float] | None = None,
+        energy_scale: float = 1.0,
+        energy_shift: float = 0.0,
+    ):
+        super().__init__(
+            cutoff, neighbor_method=neighbor_method, atomref=atomref,
+            energy_scale=energy_scale, energy_shift=energy_shift,
+        )  # fmt: skip
+        options = {k: v for k, v in locals().items() if k in _BACKBONE_KEYS}
         self.backbone = EquiformerBackbone(**options)
         self.head = _ScalarHead(self.backbone.irreps_feature, 1)
 
@@ -126,13 +163,14 @@ class Equiformer(Potential):
         return self.head(features).squeeze(-1)
 
 
+@register_model("equiformer-properties")
 class EquiformerProperties(nn.Module):
     """Graph-level scalar properties (HOMO-LUMO gap, |dipole|, energy, ...) of molecules.
 
     ``forward(numbers (N,), positions (N, 3) Å, batch (N,) | None) -> (G, n_targets)`` in the
     targets' own units: per-atom outputs are pooled (``reduce``: 'sum' or 'mean') and mapped back
-    through ``mean + std * y`` (buffers set by :meth:`set_standardization`). Takes the same
-    keyword arguments as :class:`Equiformer` (``neighbor_method`` included).
+    through ``target_mean + target_std * y``. The other keyword arguments are those of
+    :class:`Equiformer` (``neighbor_method`` included).
     """
 
     def __init__(
@@ -140,18 +178,14 @@ class EquiformerProperties(nn.Module):
         n_targets: int = 1,
         *,
         reduce: str = "mean",
+        target_mean: list[float] | None = None,
+        target_std: list[float] | None = None,
         neighbor_method: str = "auto",
         **kwargs: Any,
     ):
         super().__init__()
         if reduce not in ("sum", "mean"):
             raise ValueError(f"reduce must be 'sum' or 'mean', got {reduce!r}")
-        self.hparams = {
-            "n_targets": n_targets,
-            "reduce": reduce,
-            "neighbor_method": neighbor_method,
-            **kwargs,
-        }
         self.backbone = EquiformerBackbone(**kwargs)
         self.cutoff = self.backbone.cutoff
         self.neighbor_method = neighbor_method
@@ -159,6 +193,11 @@ class EquiformerProperties(nn.Module):
         self.head = _ScalarHead(self.backbone.irreps_feature, n_targets)
         self.register_buffer("mean", torch.zeros(n_targets))
         self.register_buffer("std", torch.ones(n_targets))
+        if target_mean is not None or target_std is not None:
+            self.set_standardization(
+                torch.tensor(target_mean if target_mean is not None else [0.0] * n_targets),
+                torch.tensor(target_std if target_std is not None else [1.0] * n_targets),
+            )
 
     def set_standardization(self, mean: Tensor, std: Tensor) -> None:
         """Targets are predicted as ``mean + std * raw``."""
