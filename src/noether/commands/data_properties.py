@@ -18,7 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--smiles", default=None, help="comma-separated SMILES (default: the built-in list)"
     )
     parser.add_argument("--conformers", type=int, default=4, help="conformers per molecule")
-    parser.add_argument("--jitter", type=float, default=0.05, help="displacement (Å) of conformers 1+")
+    parser.add_argument(
+        "--jitter", type=float, default=0.05, help="displacement (Å) of conformers 1+"
+    )
     parser.add_argument("--method", default="GFN2-xTB", help="tblite method")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="data/properties.npz", help="output npz")
@@ -55,7 +57,9 @@ def main(args: argparse.Namespace) -> int:
         f"{time.perf_counter() - start:.1f} s -> {out}, {png}"
     )
     for name, values in data.targets.items():
-        print(f"  {name:7s} mean {values.mean():10.4f}  std {values.std():8.4f}  {data.units[name]}")
+        print(
+            f"  {name:7s} mean {values.mean():10.4f}  std {values.std():8.4f}  {data.units[name]}"
+        )
     return 0
 
 

@@ -55,7 +55,8 @@ def segment_softmax(
     """
     heads = logits.shape[1:]
     top = torch.full((n_segments, *heads), -torch.inf, dtype=logits.dtype, device=logits.device)
-    top = top.index_reduce(0, index, logits.detach(), "amax", include_self=True)
+    expanded = index.view(-1, *([1] * len(heads))).expand_as(logits)
+    top = top.scatter_reduce(0, expanded, logits.detach(), "amax", include_self=True)
     p = torch.exp(logits - top[index])
     if weight is not None:
         p = p * weight.view(-1, *([1] * len(heads)))
