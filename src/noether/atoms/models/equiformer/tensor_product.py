@@ -167,6 +167,7 @@ class SeparableTensorProduct(nn.Module):
         self._cg_cache: dict[tuple[torch.dtype, torch.device], list[Tensor]] = {}
         self._n_in = len(cg_tensors)
         self._groups_of = [[g for g in self._groups if g.k_in == k] for k in range(self._n_in)]
+        self._group_rows = [[g.lo_dim * g.n_paths for g in gs] for gs in self._groups_of]
         self._weight_sizes = [g.n_paths * self.layout_in.blocks[g.k_in].mul for g in self._groups]
 
         self.linear_weights = nn.ParameterList()
@@ -200,6 +201,34 @@ class SeparableTensorProduct(nn.Module):
             self._cg_cache[key] = [c.to(dtype=like.dtype, device=like.device) for c in self._cg64]
         return self._cg_cache[key]
 
+    def _group(self, group: _Group, x: Tensor, a: Tensor, w: Tensor, n_edges: int) -> Tensor:
+        """The paths of one input block into one output irrep, through the linear layer.
+
+        ``x (E, d1, mul)`` the input block, ``a (E, d1, d·n)`` its CG-harmonic rows, ``w`` the
+        path weights (``(E, n·mul)`` per edge or ``(n·mul,)`` shared). The cheaper order wins:
+        contract the CG rows first and mix channels on ``d = 2lo+1`` components (late), or mix
+        channels on the ``d1 = 2l1+1`` input components and contract the CG rows last (early).
+        """
+        n, mul, d, d1 = group.n_paths, x.shape[-1], group.lo_dim, x.shape[1]
+        lin = self.linear_weights[group.linear_index]  # (n·mul, mul_out)
+        if not self.edge_weights:
+            lin = w.unsqueeze(-1) * lin
+        if d <= d1:  # late: t[e, (m, k), u] = Σ_m1 a[e, m1, (m, k)] x[e, m1, u]
+            # einsum, not matmul(a.mT, x): torch's CPU bmm is 30x slower for these tiny matrices.
+            t = torch.einsum("eis,eiu->esu", a, x)
+            if self.edge_weights:
+                t = t.reshape(n_edges, d, n, mul) * w.view(n_edges, 1, n, mul)
+            return torch.matmul(t.reshape(n_edges, d, n * mul), lin)
+        # early: z[e, m1, k, :] = Σ_u x[e, m1, u] w[e, k, u] W_k[u, :]; y = Σ_{m1,k} a z
+        mul_out = lin.shape[-1]
+        if self.edge_weights:
+            xw = x.unsqueeze(2) * w.view(n_edges, 1, n, mul)  # (E, d1, n, mul)
+            z = torch.einsum("eiku,kuo->eiko", xw, lin.view(n, mul, mul_out))
+        else:
+            z = torch.matmul(x, lin.view(n, mul, mul_out).transpose(0, 1).reshape(mul, n * mul_out))
+            z = z.view(n_edges, d1, n, mul_out)
+        return torch.einsum("eimk,eiko->emo", a.view(n_edges, d1, d, n), z)
+
     def forward(self, x: Tensor, sh: Tensor, weight: Tensor | None = None) -> Tensor:
         n_edges = x.shape[0]
         if self.edge_weights:
@@ -217,22 +246,13 @@ class SeparableTensorProduct(nn.Module):
         for k_in, cg in enumerate(self._cg(x)):
             b = self.layout_in.blocks[k_in]
             groups = self._groups_of[k_in]
-            # A[e, m1, s] = Σ_m2 Y[e, m2] C[m2, m1, s]; t[e, s, u] = Σ_m1 A[e, m1, s] x[e, m1, u].
+            xb = blocks[k_in]
+            # A[e, m1, s] = Σ_m2 Y[e, m2] C[m2, m1, s] for every row s = (lo, m, path).
             a = torch.matmul(sh, cg).view(n_edges, b.ir.dim, -1)
-            # einsum, not matmul(a.mT, x): torch's CPU bmm is 30x slower for these tiny matrices.
-            t = torch.einsum("eis,eiu->esu", a, blocks[k_in])
-            parts = t.split([g.lo_dim * g.n_paths for g in groups], dim=1)
-            for group, tg in zip(groups, parts):
+            for group, ag in zip(groups, a.split(self._group_rows[k_in], dim=2)):
                 if group.k_out < 0:
                     continue
-                n, mul, d = group.n_paths, b.mul, group.lo_dim
-                lin = self.linear_weights[group.linear_index]
-                w = weights[group.index]
-                if self.edge_weights:
-                    tg = tg.reshape(n_edges, d, n, mul) * w.view(n_edges, 1, n, mul)
-                else:
-                    lin = w.unsqueeze(-1) * lin
-                y = torch.matmul(tg.reshape(n_edges, d, n * mul), lin)
+                y = self._group(group, xb, ag, weights[group.index], n_edges)
                 out[group.k_out] = y if out[group.k_out] is None else out[group.k_out] + y
         for k, b in enumerate(self.layout_out.blocks):
             if out[k] is None:
