@@ -233,3 +233,15 @@ def test_checkpoint_round_trip_and_ase_calculator(tmp_path):
     atoms.calc = NoetherCalculator(path)
     assert abs(atoms.get_potential_energy() - model(z, pos)["energy"].item()) < 1e-8
     assert atoms.get_forces().shape == (5, 3)
+
+
+@pytest.mark.slow
+def test_torch_export_round_trip(tmp_path):
+    from noether.atoms.export import export_potential, load_exported
+
+    model = tiny()
+    z, pos = molecule(5)
+    exported = load_exported(export_potential(model, tmp_path / "equiformer.pt2"))
+    got, want = exported(z, pos), model(z, pos)
+    assert torch.allclose(got["energy"], want["energy"], atol=1e-12)
+    assert torch.allclose(got["forces"], want["forces"], atol=1e-12)
