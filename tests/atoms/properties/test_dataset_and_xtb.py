@@ -72,7 +72,11 @@ def test_property_task_with_equiformer(tmp_path):
     path = data.save(tmp_path / "props.npz")
     task = PropertyTask(str(path), targets=["gap", "mu"], split=[0.5, 0.25, 0.25])
     splits = task.datasets()
-    assert len(splits.train) == 6 and len(splits.val) == 3 and len(splits.test) == 3
+    assert len(splits.train) == 6 and len(splits.val) + len(splits.test) == 6
+    # by molecule (the default): no molecule has conformers on both sides
+    assert not set(splits.train.names) & set(splits.test.names)
+    by_sample = PropertyTask(str(path), split=[0.5, 0.25, 0.25], split_by="sample").datasets()
+    assert len(by_sample.train) == 6
     defaults = task.model_defaults()
     assert defaults["n_targets"] == 2
     torch.manual_seed(0)

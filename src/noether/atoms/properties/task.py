@@ -56,6 +56,8 @@ class PropertyTask(Task):
         targets: names of the targets to fit (e.g. ``gap``, ``mu``, ``energy``; QM9: ``homo``,
             ``lumo``, ``alpha``, ``U0``, ...).
         split: train/val/test fractions or counts, drawn with ``split_seed``.
+        split_by: "molecule" (all conformers of one molecule, by name, fall in the same split, so
+            the test set holds unseen molecules) or "sample" (each entry on its own, as QM9).
         loss: "l1" or "mse" on standardised targets.
     """
 
@@ -65,10 +67,14 @@ class PropertyTask(Task):
         targets: list[str] | None = None,
         split: list[float] | None = None,
         split_seed: int = 0,
+        split_by: str = "molecule",
         loss: str = "l1",
     ) -> None:
         if loss not in ("l1", "mse"):
             raise ValueError(f"loss must be 'l1' or 'mse', got {loss!r}")
+        if split_by not in ("molecule", "sample"):
+            raise ValueError(f"split_by must be 'molecule' or 'sample', got {split_by!r}")
+        self.split_by = split_by
         self.path = path
         self.targets = list(targets) if targets else ["gap"]
         self.split = list(split) if split is not None else [0.8, 0.1, 0.1]
@@ -93,7 +99,12 @@ class PropertyTask(Task):
             ]
             if all(isinstance(s, float) for s in sizes) and abs(sum(sizes) - 1.0) < 1e-9:
                 sizes[2] = None
-            self._indices = make_splits(len(data), *sizes, seed=self.split_seed)
+            if self.split_by == "molecule" and data.names:
+                groups, inverse = np.unique(np.array(data.names), return_inverse=True)
+                picked = make_splits(len(groups), *sizes, seed=self.split_seed)
+                self._indices = {k: np.flatnonzero(np.isin(inverse, v)) for k, v in picked.items()}
+            else:
+                self._indices = make_splits(len(data), *sizes, seed=self.split_seed)
             self._data = data
             self.units = {t: data.units.get(t, "") for t in self.targets}
         return self._data, self._indices
