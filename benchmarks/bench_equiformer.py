@@ -290,6 +290,21 @@ def best_time(fn, *args, repeat: int = 3) -> float:
     return best
 
 
+def counted_flops(fn, *args) -> int:
+    """Matrix-multiply FLOPs of one call (torch's FlopCounterMode: mm, bmm, einsum, ...)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn(*args)
+    return counter.get_total_flops()
+
+
+def gemm_rate(threads: int) -> float:
+    """FLOP/s of a large float32 GEMM on this machine with ``threads`` threads (best of 3)."""
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    return 2 * 2048**3 / best_time(torch.matmul, a, b, repeat=3)
+
+
 def profile_ops(fn, *args, rows: int = 8) -> str:
     from torch.profiler import ProfilerActivity, profile
 
@@ -435,6 +450,11 @@ def main() -> None:
     t_ours = best_time(step_ours, pos, repeat=args.repeat)
     t_ref = best_time(step_ref, pos, repeat=args.repeat)
     n_params = sum(p.numel() for p in ours.parameters())
+    flops, rate = counted_flops(step_ours, pos), gemm_rate(args.threads)
+    print(
+        f"FLOP floor: {flops / 1e9:.1f} GFLOP of matrix products per step (torch FlopCounterMode) "
+        f"at {rate / 1e9:.0f} GFLOP/s (a 2048² GEMM here) = {1e3 * flops / rate:.0f} ms"
+    )
     print(f"{'':34s}{'ms/step':>10s}{'ratio':>8s}")
     print(
         f"{'noether Equiformer block':34s}{1e3 * t_ours:10.1f}{1.0:8.2f}   ({n_params:,} parameters)"
