@@ -28,6 +28,10 @@ COMMANDS: dict[str, tuple] = {
                 "noether.commands.data_molecules",
                 "GFN2-xTB MD reference data for molecules (rMD17-style set by default)",
             ),
+            "properties": (
+                "noether.commands.data_properties",
+                "GFN2-xTB gap, dipole and energy of small organic molecules (QM9-style)",
+            ),
         },
     ),
     "md": ("noether.commands.md", "molecular dynamics with a trained potential (NVE or Langevin)"),
