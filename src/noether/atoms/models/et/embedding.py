@@ -31,7 +31,10 @@ class NeighborEmbedding(nn.Module):
         n_atoms, hidden = x.shape
         p = pairs.n_pairs
         weight = self.distance(rbf) * phi.unsqueeze(-1)  # (P, H), shared by both directions
-        sent = self.embedding(numbers).index_select(0, pairs.neighbour).view(2, p, hidden)
-        messages = (sent * weight.unsqueeze(0)).view(2 * p, hidden)
-        gathered = x.new_zeros(n_atoms, hidden).index_add_(0, pairs.centre, messages)
+        emb = self.embedding(numbers)
+        sent = emb.index_select(0, torch.cat([pairs.b, pairs.a])).view(2, p, hidden)
+        messages = (sent * weight).view(2 * p, hidden)
+        gathered = x.new_zeros(n_atoms, hidden).index_add_(
+            0, torch.cat([pairs.a, pairs.b]), messages
+        )
         return self.combine(torch.cat([x, gathered], dim=-1))

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from noether.atoms.models.et.activations import activation as get_activation
 from noether.atoms.models.et.attention import EquivariantAttention
 from noether.atoms.models.et.embedding import NeighborEmbedding
 from noether.atoms.models.et.heads import GatedEquivariantHead, ScalarHead
-from noether.atoms.models.et.pairs import unordered_pairs
+from noether.atoms.models.et.pairs import message_pairs, unordered_pairs
 from noether.atoms.models.et.radial import ExpNormalBasis, cosine_cutoff
 from noether.atoms.potential import Graph, Potential
 
@@ -95,11 +94,37 @@ class ET(Potential):
         self.out_norm = nn.LayerNorm(hidden)
         self.head = (GatedEquivariantHead if head == "gated" else ScalarHead)(hidden, act)
         self.register_buffer("frame_offset", torch.zeros(()))
+        #: None: hand-written first-order layers (:mod:`~noether.atoms.models.et.fused`) for
+        #: inference, plain autograd while training or with ``create_graph``; True/False forces.
+        self.fused: bool | None = None
         self.to(dtype)
+
+    def forward(self, *args, create_graph: bool | None = None, **kwargs) -> dict[str, Tensor]:
+        """:meth:`Potential.forward`; remembers ``create_graph`` to choose the layer kernels."""
+        self._create_graph = self.training if create_graph is None else bool(create_graph)
+        try:
+            return super().forward(*args, create_graph=create_graph, **kwargs)
+        finally:
+            self._create_graph = None
+
+    def _use_fused(self) -> bool:
+        """Hand-written first-order layers for inference; plain autograd when second derivatives
+        may follow (training, ``create_graph``, or a call outside :meth:`forward`) or in tracing."""
+        second_order = self.training or getattr(self, "_create_graph", None) is not False
+        tracing = torch.compiler.is_compiling() or torch.compiler.is_exporting()
+        if self.fused is None:
+            return not (second_order or tracing)
+        if self.fused and second_order and torch.is_grad_enabled():
+            raise RuntimeError(
+                "ET.fused=True computes first derivatives only, but this call may need second "
+                "derivatives (training mode or create_graph=True); set model.fused = None or False"
+            )
+        return self.fused
 
     def atomic_energies(self, graph: Graph) -> Tensor:
         numbers = graph.numbers
-        if numbers.numel() and int(numbers.max()) >= self.max_z:
+        tracing = torch.compiler.is_compiling() or torch.compiler.is_exporting()
+        if not tracing and numbers.numel() and int(numbers.max()) >= self.max_z:
             k = int(torch.argmax(numbers))
             raise ValueError(
                 f"atom {k}: atomic number {int(numbers[k])} is beyond this model's embedding "
@@ -107,36 +132,17 @@ class ET(Potential):
             )
         pairs = unordered_pairs(graph)
         p = pairs.n_pairs
-        rbf = self.rbf(torch.cat([pairs.length, pairs.length.new_zeros(1)]))  # (P + 1, K)
+        # the radial basis of every pair, then of the self pairs (r = 0)
+        rbf = self.rbf(torch.cat([pairs.length, pairs.length.new_zeros(numbers.shape[0])]))
         phi = cosine_cutoff(pairs.length, self.cutoff)
         x = self.embedding(numbers)
         if self.neighbor_embedding is not None:
             x = self.neighbor_embedding(numbers, x, pairs, rbf[:p], phi)
-        filters = self._filters(rbf)
+        fused = self._use_fused()
+        message = message_pairs(pairs, phi, numbers.shape[0])
         v = None
-        for layer, (dk, dv) in zip(self.layers, filters):
-            x, v = layer(x, v, pairs, phi, dk, dv)
+        for layer in self.layers:
+            x, v = layer(x, v, message, rbf, fused)
         raw = self.head(self.out_norm(x), v)
         count = raw.new_zeros(graph.n_graphs).index_add_(0, graph.batch, torch.ones_like(raw))
         return raw + (self.frame_offset / count)[graph.batch]
-
-    def _filters(self, rbf: Tensor) -> list[tuple[Tensor | None, Tensor | None]]:
-        """Every layer's ``(dk (P+1, H), dv (P+1, 3H))`` from one matrix product over the pairs."""
-        linears = [lin for layer in self.layers for lin in layer.filter_layers()]
-        if not linears:
-            return [(None, None)] * len(self.layers)
-        weight = torch.cat([lin.weight for lin in linears])
-        bias = torch.cat([lin.bias for lin in linears])
-        out = self.act(F.linear(rbf, weight, bias))
-        filters, start = [], 0
-        for layer in self.layers:
-            pair = []
-            for lin in (layer.dk, layer.dv):
-                if lin is None:
-                    pair.append(None)
-                    continue
-                width = lin.out_features
-                pair.append(out[:, start : start + width])
-                start += width
-            filters.append(tuple(pair))
-        return filters

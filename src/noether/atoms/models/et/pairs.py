@@ -6,6 +6,10 @@ once per unordered pair ``(a, b)``; messages, which differ by direction, use the
 laid out as ``[a←b for every pair; b←a for every pair]``. Per-direction tensors then have shape
 ``(2 P, …)``, viewable as ``(2, P, …)`` against per-pair ``(1, P, …)`` filters by broadcasting:
 half the filter work and memory, no copies.
+
+ET's sums also run over each atom itself (``r = 0``). :func:`message_pairs` appends one pair
+``(i, i)`` per atom with weight ``½`` in place of the cutoff, so its two directed edges together
+give the self term once, and every layer treats it as an ordinary pair.
 """
 
 from __future__ import annotations
@@ -17,28 +21,45 @@ from torch import Tensor
 
 from noether.atoms.potential import Graph
 
-__all__ = ["Pairs", "unordered_pairs"]
+__all__ = ["MessagePairs", "Pairs", "message_pairs", "unordered_pairs"]
 
 
 @dataclass
 class Pairs:
-    """``P`` unordered pairs and the ``E = 2P`` directed edges built from them.
+    """``P`` unordered pairs ``(a, b)`` of distinct atoms (or periodic images).
 
     Attributes:
-        centre: ``(E,)`` receiving atom of each directed edge (``[a; b]``).
-        neighbour: ``(E,)`` sending atom (``[b; a]``).
+        a, b: ``(P,)`` atom indices.
         length: ``(P,)`` distance ``|r_b - r_a|`` in Å (differentiable).
-        direction: ``(E, 3)`` unit vector from centre to neighbour (``[d; -d]``).
+        unit: ``(P, 3)`` unit vector from ``a`` to ``b`` (the edge ``b←a`` uses ``-unit``).
     """
 
-    centre: Tensor
-    neighbour: Tensor
+    a: Tensor
+    b: Tensor
     length: Tensor
-    direction: Tensor
+    unit: Tensor
 
     @property
     def n_pairs(self) -> int:
         return self.length.shape[0]
+
+
+@dataclass
+class MessagePairs:
+    """The pairs a layer sums over: ``P`` real pairs then ``N`` self pairs ``(i, i)``.
+
+    Attributes:
+        a, b: ``(P + N,)``. centre, neighbour: ``(2(P + N),)`` receiving and sending atom of
+        each directed edge, ``[a; b]`` and ``[b; a]``. weight: ``(P + N,)`` the cutoff ``φ(r)``,
+        ``½`` for self pairs. unit: ``(P + N, 3)``, zero for self pairs.
+    """
+
+    a: Tensor
+    b: Tensor
+    centre: Tensor
+    neighbour: Tensor
+    weight: Tensor
+    unit: Tensor
 
 
 def _canonical(edge_index: Tensor, vectors: Tensor) -> Tensor:
@@ -54,14 +75,26 @@ def _canonical(edge_index: Tensor, vectors: Tensor) -> Tensor:
 def unordered_pairs(graph: Graph) -> Pairs:
     """The :class:`Pairs` of ``graph`` (whose list must hold both directions of every pair)."""
     keep = _canonical(graph.edge_index, graph.vectors)
-    a = graph.edge_index[0][keep]
-    b = graph.edge_index[1][keep]
     vec = graph.vectors[keep]
     length = vec.norm(dim=-1)
-    unit = vec / length.unsqueeze(-1)
     return Pairs(
+        a=graph.edge_index[0][keep],
+        b=graph.edge_index[1][keep],
+        length=length,
+        unit=vec / length.unsqueeze(-1),
+    )
+
+
+def message_pairs(pairs: Pairs, cutoff: Tensor, n_atoms: int) -> MessagePairs:
+    """``pairs`` plus one self pair per atom; ``cutoff (P,)`` is ``φ`` of the real pairs."""
+    atoms = torch.arange(n_atoms, device=pairs.a.device)
+    a = torch.cat([pairs.a, atoms])
+    b = torch.cat([pairs.b, atoms])
+    return MessagePairs(
+        a=a,
+        b=b,
         centre=torch.cat([a, b]),
         neighbour=torch.cat([b, a]),
-        length=length,
-        direction=torch.cat([unit, -unit]),
+        weight=torch.cat([cutoff, cutoff.new_full((n_atoms,), 0.5)]),
+        unit=torch.cat([pairs.unit, pairs.unit.new_zeros(n_atoms, 3)]),
     )

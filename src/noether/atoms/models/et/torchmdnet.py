@@ -5,8 +5,9 @@ TorchMD-NET (``torchmd-train``) saves Lightning checkpoints holding ``hyper_para
 directly, :func:`from_torchmdnet_state`), checks that the model is one noether's ET reproduces
 exactly, and maps every weight:
 
-- ``q_proj``, ``k_proj``, ``v_proj`` become one ``qkv`` layer; the value and value-filter rows are
-  reordered from upstream's per-head ``[s⁰ s¹ s²]`` interleaving to ``[s⁰ | s¹ | s²]``;
+- ``q_proj``, ``k_proj``, ``v_proj`` become one ``qkv`` layer and ``dk_proj``, ``dv_proj`` one
+  ``filter`` layer; the value and value-filter rows are reordered from upstream's per-head
+  ``[s⁰ s¹ s²]`` interleaving to ``[s⁰ | s¹ | s²]``;
 - the readout (``EquivariantScalar``), the neighbour embedding, the basis, the norms map one to one;
 - ``std`` becomes the scale, ``mean`` (added once per molecule upstream) the per-frame offset, and an
   ``Atomref`` prior the reference energies, all converted to eV from ``energy_unit``.
@@ -147,10 +148,13 @@ def from_torchmdnet_state(
                 ]
             )
             new[ours + f"out.{part}"] = sd[up + f"o_proj.{part}"]
-            if layer.dk is not None:
-                new[ours + f"dk.{part}"] = sd[up + f"dk_proj.{part}"]
-            if layer.dv is not None:
-                new[ours + f"dv.{part}"] = _per_head_to_blocks(sd[up + f"dv_proj.{part}"], heads)
+            filters = []
+            if layer.keys:
+                filters.append(sd[up + f"dk_proj.{part}"])
+            if layer.values:
+                filters.append(_per_head_to_blocks(sd[up + f"dv_proj.{part}"], heads))
+            if filters:
+                new[ours + f"filter.{part}"] = torch.cat(filters)
         new[ours + "vec_proj.weight"] = sd[up + "vec_proj.weight"]
     head = "output_model.output_network."
     for block in (0, 1):
