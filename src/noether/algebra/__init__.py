@@ -1,0 +1,21 @@
+"""Clifford algebras G(p, q, r) on torch tensors: products, involutions, versors, linear maps.
+
+Pure functions and cached tables; no ``nn.Module``. Start with an :class:`Algebra` value or a
+preset (:data:`EGA`, :data:`PGA`, :data:`CGA`); geometric objects live in
+:mod:`noether.algebra.ega`, :mod:`noether.algebra.pga` and :mod:`noether.algebra.cga`.
+"""
+
+from noether.algebra.algebra import CGA, EGA, PGA, Algebra
+from noether.algebra.linear import equivariant_linear
+from noether.algebra.versors import pin_sample, random_vector, random_versor
+
+__all__ = [
+    "CGA",
+    "EGA",
+    "PGA",
+    "Algebra",
+    "equivariant_linear",
+    "pin_sample",
+    "random_vector",
+    "random_versor",
+]
