@@ -1,0 +1,308 @@
+"""How an n-body system becomes tokens, for each geometric algebra and for the Transformer.
+
+One token per body. In a geometric algebra (EGA, PGA, CGA) a body is three multivector channels
+and one auxiliary scalar channel (:class:`GeometricTokens`):
+
+=========  ==================================================================================
+channel 0  the mass as a scalar; in CGA also the point at infinity ``e_inf`` (grade 1, see below)
+channel 1  the position as a point
+channel 2  the velocity as a direction (translation-invariant)
+scalar 0   the mass
+=========  ==================================================================================
+
+The prediction is read from the model's first output channel, added to the input point (a
+residual in the algebra, so an untrained model predicts "nothing moves") and extracted as a point.
+
+Points and directions per algebra (``x``, ``v`` in length and length/time units):
+
+- EGA G(3,0,0): a point is the vector ``x - c`` from the system's centre ``c`` (the mean
+  position), a direction is the vector ``v``. EGA has no translations; centring makes the
+  pipeline translation-equivariant, and ``c`` is added back to the extracted point.
+- PGA G(3,0,1): a point is the trivector ``e123 - x e023 + y e013 - z e012`` (GATr's convention),
+  a direction is the ideal point with ``e123 = 0``. Extraction divides by the ``e123`` weight.
+- CGA G(4,1,0), ``e4**2 = 1``, ``e5**2 = -1``, ``e_inf = e4 + e5``, ``e_o = (e5 - e4) / 2``:
+  a point is the null vector ``x + |x|^2 e_inf / 2 + e_o``, a direction is ``v ^ e_inf``.
+  Extraction divides the Euclidean part by the weight ``-X . e_inf``. A network equivariant
+  under all of Pin(4,1) (conformal maps: also dilations and inversions) could not fit a law
+  that fixes a length scale; ``e_inf`` in channel 0 breaks that symmetry down to E(3), whose
+  elements are exactly those that leave ``e_inf`` fixed.
+
+How each pipeline transforms under a Pin element (the twisted sandwich of
+:meth:`noether.algebra.Algebra.sandwich`) acting as the Euclidean map ``x -> R x + t``: embedding
+the moved system equals the sandwich of the embedded system for EGA and CGA, for every ``R`` in
+O(3). In PGA it does for rotations; under a reflection the sandwich gives a point and a direction
+of weight ``-1`` (the reflected point, with reversed orientation) while the embedding of the
+reflected body has weight ``+1``: the two inputs differ by the grade involution. A Pin(3,0,1)
+-equivariant model is therefore guaranteed SE(3)-equivariant from coordinates; reflections are
+exact only when its extracted points commute with the grade involution on such inputs (true for
+some models, measured, not promised; see ``tests/studies/test_nbody_task.py``).
+
+The Transformer gets the raw numbers ``[m, x, v]`` (7 per body) and predicts a displacement
+(:class:`RawTokens`); :func:`random_euclidean` draws the augmentation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from noether.algebra import CGA, EGA, PGA, Algebra
+
+__all__ = [
+    "ALGEBRAS",
+    "GeometricTokens",
+    "RawTokens",
+    "apply_euclidean",
+    "embed_direction",
+    "embed_point",
+    "embed_scalar",
+    "extract_point",
+    "infinity",
+    "invert_euclidean",
+    "random_euclidean",
+    "tokens_for",
+]
+
+ALGEBRAS = {"ega": EGA, "pga": PGA, "cga": CGA}
+WEIGHT_EPS = 1e-3
+"""Smallest weight a predicted point is divided by (its sign is kept)."""
+
+
+def _name(algebra: Algebra) -> str:
+    for name, known in ALGEBRAS.items():
+        if algebra == known:
+            return name
+    raise ValueError(
+        f"n-body tokens are defined for EGA G(3,0,0), PGA G(3,0,1) and CGA G(4,1,0), got {algebra}"
+    )
+
+
+def _index(algebra: Algebra, *vectors: int) -> int:
+    """Position of the blade ``e_{vectors}`` (0-based basis-vector indices, sorted)."""
+    return algebra.blades.index(tuple(vectors))
+
+
+def _check_vectors(name: str, x: Tensor) -> None:
+    if x.ndim < 1 or x.shape[-1] != 3:
+        raise ValueError(f"{name} must have shape (..., 3), got {tuple(x.shape)}")
+
+
+def embed_scalar(algebra: Algebra, m: Tensor) -> Tensor:
+    """Scalars as multivectors: ``(...) -> (..., dim)``."""
+    out = m.new_zeros(*m.shape, algebra.dim)
+    out[..., 0] = m
+    return out
+
+
+def infinity(algebra: Algebra, like: Tensor) -> Tensor:
+    """CGA's point at infinity ``e_inf = e4 + e5``: ``(dim,)`` in the dtype and device of ``like``."""
+    if _name(algebra) != "cga":
+        raise ValueError(f"the point at infinity is a CGA object, got {algebra}")
+    out = like.new_zeros(algebra.dim)
+    out[_index(algebra, 3)] = 1.0
+    out[_index(algebra, 4)] = 1.0
+    return out
+
+
+def _pga_ideal(algebra: Algebra, out: Tensor, x: Tensor) -> None:
+    """Write the ideal part ``-x e023 + y e013 - z e012`` of a PGA point into ``out``."""
+    out[..., _index(algebra, 0, 2, 3)] = -x[..., 0]
+    out[..., _index(algebra, 0, 1, 3)] = x[..., 1]
+    out[..., _index(algebra, 0, 1, 2)] = -x[..., 2]
+
+
+def embed_point(algebra: Algebra, x: Tensor) -> Tensor:
+    """Points ``x: (..., 3)`` as multivectors ``(..., dim)`` (EGA: the vector ``x``)."""
+    _check_vectors("x", x)
+    name = _name(algebra)
+    out = x.new_zeros(*x.shape[:-1], algebra.dim)
+    if name == "ega":
+        out[..., 1:4] = x
+    elif name == "pga":
+        out[..., _index(algebra, 1, 2, 3)] = 1.0
+        _pga_ideal(algebra, out, x)
+    else:
+        half = 0.5 * (x * x).sum(-1)
+        out[..., 1:4] = x
+        out[..., _index(algebra, 3)] = half - 0.5  # e4: |x|^2/2 from e_inf, -1/2 from e_o
+        out[..., _index(algebra, 4)] = half + 0.5  # e5: |x|^2/2 from e_inf, +1/2 from e_o
+    return out
+
+
+def embed_direction(algebra: Algebra, v: Tensor) -> Tensor:
+    """Directions ``v: (..., 3)`` (translation-invariant vectors) as multivectors ``(..., dim)``."""
+    _check_vectors("v", v)
+    name = _name(algebra)
+    out = v.new_zeros(*v.shape[:-1], algebra.dim)
+    if name == "ega":
+        out[..., 1:4] = v
+    elif name == "pga":
+        _pga_ideal(algebra, out, v)
+    else:  # v ^ e_inf = sum_i v_i (e_i4 + e_i5)
+        for i in range(3):
+            out[..., _index(algebra, i, 3)] = v[..., i]
+            out[..., _index(algebra, i, 4)] = v[..., i]
+    return out
+
+
+def _safe(weight: Tensor) -> Tensor:
+    sign = torch.where(weight < 0, -1.0, 1.0).to(weight.dtype)
+    return sign * weight.abs().clamp_min(WEIGHT_EPS)
+
+
+def extract_point(algebra: Algebra, mv: Tensor) -> Tensor:
+    """The point a multivector ``(..., dim)`` represents: ``(..., 3)``.
+
+    EGA: the vector part. PGA: ``(-e023, e013, -e012) / e123``. CGA: the Euclidean part of the
+    vector divided by its weight ``-X . e_inf``. Weights below :data:`WEIGHT_EPS` in magnitude are
+    raised to it. Extraction is exact on embedded points and invariant under rescaling the weight.
+    """
+    algebra.check(mv, "mv")
+    name = _name(algebra)
+    if name == "ega":
+        return mv[..., 1:4]
+    if name == "pga":
+        weight = _safe(mv[..., _index(algebra, 1, 2, 3)])
+        coords = torch.stack(
+            [
+                -mv[..., _index(algebra, 0, 2, 3)],
+                mv[..., _index(algebra, 0, 1, 3)],
+                -mv[..., _index(algebra, 0, 1, 2)],
+            ],
+            -1,
+        )
+        return coords / weight.unsqueeze(-1)
+    weight = _safe(mv[..., _index(algebra, 4)] - mv[..., _index(algebra, 3)])
+    return mv[..., 1:4] / weight.unsqueeze(-1)
+
+
+class GeometricTokens:
+    """Bodies to multivector tokens of one algebra and predictions back to positions.
+
+    Shapes: ``masses (B, n)``, ``positions``/``velocities (B, n, 3)``; tokens
+    ``mv (B, n, 3, dim)`` and ``s (B, n, 1)``; the model maps them to ``(mv_out, s_out)`` with
+    ``mv_out (B, n, C_out >= 1, dim)``.
+    """
+
+    mv_channels = 3
+    s_channels = 1
+
+    def __init__(self, algebra: Algebra) -> None:
+        self.name = _name(algebra)
+        self.algebra = algebra
+
+    def embed(self, masses: Tensor, positions: Tensor, velocities: Tensor) -> tuple:
+        """``(mv, s, centre)``; ``centre (B, 1, 3)`` is the mean position in EGA, else zeros."""
+        alg = self.algebra
+        if self.name == "ega":
+            centre = positions.mean(dim=-2, keepdim=True)
+        else:
+            centre = positions.new_zeros(*positions.shape[:-2], 1, 3)
+        invariant = embed_scalar(alg, masses)
+        if self.name == "cga":
+            invariant = invariant + infinity(alg, masses)
+        points = embed_point(alg, positions - centre)
+        directions = embed_direction(alg, velocities)
+        mv = torch.stack([invariant, points, directions], dim=-2)
+        return mv, masses.unsqueeze(-1), centre
+
+    def extract(self, mv_out: Tensor, mv_in: Tensor, centre: Tensor) -> Tensor:
+        """Positions ``(B, n, 3)`` of the point ``input point + first output channel``."""
+        if mv_out.ndim < 2 or mv_out.shape[-1] != self.algebra.dim:
+            raise ValueError(
+                f"the model must return multivectors (..., channels, {self.algebra.dim}) for "
+                f"{self.algebra}, got shape {tuple(mv_out.shape)}"
+            )
+        return extract_point(self.algebra, mv_in[..., 1, :] + mv_out[..., 0, :]) + centre
+
+    def predict(
+        self, model: nn.Module, masses: Tensor, positions: Tensor, velocities: Tensor
+    ) -> Tensor:
+        """Final positions ``(B, n, 3)`` predicted by a multivector model ``(mv, s) -> (mv, s)``."""
+        mv, s, centre = self.embed(masses, positions, velocities)
+        out = model(mv, s)
+        mv_out = out[0] if isinstance(out, tuple | list) else out
+        return self.extract(mv_out, mv, centre)
+
+
+class RawTokens:
+    """Bodies to raw features ``[m, x, v]`` ``(B, n, 7)``; the model returns a displacement
+    ``(B, n, 3)`` that is added to the initial position."""
+
+    name = "raw"
+    features = 7
+
+    def embed(self, masses: Tensor, positions: Tensor, velocities: Tensor) -> Tensor:
+        return torch.cat([masses.unsqueeze(-1), positions, velocities], dim=-1)
+
+    def predict(
+        self, model: nn.Module, masses: Tensor, positions: Tensor, velocities: Tensor
+    ) -> Tensor:
+        out = model(self.embed(masses, positions, velocities))
+        out = out[0] if isinstance(out, tuple | list) else out
+        if out.shape[-1] != 3:
+            raise ValueError(
+                f"a raw-coordinate model must return (..., bodies, 3) displacements, got shape "
+                f"{tuple(out.shape)}"
+            )
+        return positions + out
+
+
+def model_algebra(model: nn.Module) -> Algebra | None:
+    """The algebra a model computes in (its ``algebra`` or ``variant.algebra``), else None."""
+    for candidate in (getattr(model, "algebra", None), getattr(model, "variant", None)):
+        if isinstance(candidate, Algebra):
+            return candidate
+        inner = getattr(candidate, "algebra", None)
+        if isinstance(inner, Algebra):
+            return inner
+    return None
+
+
+def tokens_for(model: nn.Module) -> GeometricTokens | RawTokens:
+    """The tokenisation a model needs: geometric for a model with an ``algebra``, else raw."""
+    algebra = model_algebra(model)
+    return RawTokens() if algebra is None else GeometricTokens(algebra)
+
+
+# --------------------------------------------------------------------------- augmentation
+def random_euclidean(
+    batch: int,
+    *,
+    shift: float,
+    reflections: bool = True,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> tuple[Tensor, Tensor]:
+    """``batch`` Haar-random orthogonal matrices ``(B, 3, 3)`` (determinant +-1 with equal
+    probability, or +1 without ``reflections``) and Gaussian translations ``(B, 3)`` with
+    standard deviation ``shift`` per axis."""
+    if not math.isfinite(shift) or shift < 0:
+        raise ValueError(f"shift must be finite and >= 0, got {shift!r}")
+    a = torch.randn(batch, 3, 3, generator=generator, dtype=torch.float64)
+    q, r = torch.linalg.qr(a)
+    q = q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)
+    det = torch.linalg.det(q)
+    if reflections:
+        flip = torch.randint(0, 2, (batch,), generator=generator) * 2 - 1
+        det = det * flip
+    q = q.clone()
+    q[..., 0] = q[..., 0] * torch.sign(det).unsqueeze(-1)
+    t = shift * torch.randn(batch, 3, generator=generator, dtype=torch.float64)
+    return q.to(dtype=dtype, device=device), t.to(dtype=dtype, device=device)
+
+
+def apply_euclidean(x: Tensor, rotation: Tensor, translation: Tensor | None = None) -> Tensor:
+    """``x (B, n, 3) -> x R^T + t`` per system (``R (B, 3, 3)``, ``t (B, 3)``)."""
+    out = x @ rotation.transpose(-1, -2)
+    return out if translation is None else out + translation.unsqueeze(-2)
+
+
+def invert_euclidean(y: Tensor, rotation: Tensor, translation: Tensor | None = None) -> Tensor:
+    """The inverse of :func:`apply_euclidean`: ``(y - t) R``."""
+    if translation is not None:
+        y = y - translation.unsqueeze(-2)
+    return y @ rotation
