@@ -26,6 +26,15 @@ COMMANDS: dict[str, tuple] = {
             "rigid": ("noether.commands.data_rigid", "MuJoCo rigid-body scenes (HDF5 shards)"),
         },
     ),
+    "study": (
+        "experiments that answer a paper's question",
+        {
+            "algebras": (
+                "noether.commands.study_algebras",
+                "EGA / PGA / iPGA / CGA GATr and the Transformer on n-body",
+            ),
+        },
+    ),
 }
 
 

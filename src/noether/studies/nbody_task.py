@@ -32,7 +32,7 @@ from noether.studies.nbody_tokens import (
 )
 from noether.train import DataPath, Splits, Task, register_task
 
-__all__ = ["INPUTS", "NBodySystems", "NBodyTask", "RepeatedDataset", "load_systems"]
+__all__ = ["INPUTS", "NBodySystems", "NBodyTask", "RepeatedDataset", "load_systems", "predict"]
 
 INPUTS = ("masses", "x_initial", "v_initial", "x_final")
 TEST_SETS = tuple(s for s in SPLITS if s.startswith("test"))
@@ -59,6 +59,12 @@ def load_systems(path: str | Path, split: str, limit: int | None = None) -> dict
     if (out["masses"] <= 0).any():
         raise ValueError(f"{Path(path) / split}.npz: masses must be positive")
     return out
+
+
+def predict(model: nn.Module, masses: Tensor, positions: Tensor, velocities: Tensor) -> Tensor:
+    """Final positions ``(B, b, 3)`` predicted by ``model`` from ``masses (B, b)``, initial
+    ``positions`` and ``velocities (B, b, 3)``, with the tokens the model needs."""
+    return tokens_for(model).predict(model, masses, positions, velocities)
 
 
 class NBodySystems(Dataset):
@@ -140,15 +146,12 @@ class NBodyTask(Task):
     def forward(self, model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
         """Predicted final positions ``(B, b, 3)``."""
         m, x, v = batch["masses"], batch["x_initial"], batch["v_initial"]
-        tokens = tokens_for(model)
         if not (self.augment and model.training):
-            return tokens.predict(model, m, x, v)
+            return predict(model, m, x, v)
         rotation, shift = random_euclidean(
             x.shape[0], shift=self.augment_shift, dtype=x.dtype, device=x.device
         )
-        moved = tokens.predict(
-            model, m, apply_euclidean(x, rotation, shift), apply_euclidean(v, rotation)
-        )
+        moved = predict(model, m, apply_euclidean(x, rotation, shift), apply_euclidean(v, rotation))
         return invert_euclidean(moved, rotation, shift)
 
     def loss(self, pred: Tensor, batch: dict[str, Tensor]) -> Tensor:
