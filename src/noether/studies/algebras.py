@@ -79,6 +79,7 @@ def _transformer(width: int, blocks: int, heads: int) -> dict[str, Any]:
 
 
 WIDTHS = {
+    "tiny": {"mv": 2, "s": 4, "blocks": 1, "heads": 1},  # for tests of the pipeline
     # GATr: multivector channels, scalar channels; Transformer: 16 mv + s real channels, as in
     # the GATr paper's n-body baseline (16 mv + 128 s <-> 384).
     "small": {"mv": 8, "s": 32, "blocks": 2, "heads": 4},
@@ -408,6 +409,9 @@ def study(plan: StudyPlan, command: str, *, progress: bool = True) -> dict[str, 
     if ensure_data(plan, progress=progress):
         print(f"generated the n-body dataset in {plan.data}")
     jobs = plan.jobs()
+    reused = sum((plan.run_dir(*job) / RESULT).is_file() for job in jobs)
+    if reused:
+        print(f"reusing {reused} finished runs of {len(jobs)} in {plan.out} (delete it to retrain)")
     with tqdm(total=len(jobs), desc="runs", unit="run", disable=not progress) as bar:
 
         def report(result: dict[str, Any], done: int, total: int) -> None:
@@ -422,6 +426,9 @@ def study(plan: StudyPlan, command: str, *, progress: bool = True) -> dict[str, 
     costs = {}
     for model in plan.models:
         costs[model] = measure_cost(plan, model)
+    from noether.studies.nbody_eval import baseline_errors
+
     labels = {m: plan.specs[m].label for m in plan.models}
-    paths = write_report(plan.out, results, costs, labels, plan.to_dict(), command)
+    baselines = baseline_errors(plan.data)
+    paths = write_report(plan.out, results, costs, labels, plan.to_dict(), command, baselines)
     return {"paths": paths, "results": results, "costs": costs}

@@ -61,14 +61,20 @@ def _si(value: float) -> str:
 def _error(cell: dict[str, float] | None) -> str:
     if cell is None:
         return "–"
+    if cell.get("seeds", 1) < 2:
+        return f"{cell['mean']:.2e}"
     return f"{cell['mean']:.2e} ± {cell['std']:.1e}"
 
 
 def markdown_table(
-    summary: dict[str, Any], costs: dict[str, dict[str, Any]], labels: dict[str, str]
+    summary: dict[str, Any],
+    costs: dict[str, dict[str, Any]],
+    labels: dict[str, str],
+    baselines: dict[str, dict[str, dict[str, float]]] | None = None,
 ) -> str:
     """One row per model: cost, test MSE per training size, and MSE on the transformed and
-    larger test sets at the largest size (mean ± standard deviation over seeds)."""
+    larger test sets at the largest size (mean ± standard deviation over seeds); then one row
+    per physical baseline (:func:`noether.studies.nbody_eval.baseline_errors`)."""
     sizes = sorted({size for model in summary.values() for size in model})
     largest = sizes[-1] if sizes else 0
     seeds = max(
@@ -91,9 +97,15 @@ def markdown_table(
         row += [_error(summary[model].get(n, {}).get("test")) for n in sizes]
         row += [_error(summary[model].get(largest, {}).get(s)) for s in list(SET_LABELS)[1:]]
         lines.append("| " + " | ".join(row) + " |")
+    for name, sets in (baselines or {}).items():
+        row = [f"*{name}*", "0", "0", "–"]
+        row += [_error({"mean": sets["test"]["mse"]}) for _ in sizes]
+        row += [_error({"mean": sets[s]["mse"]}) for s in list(SET_LABELS)[1:]]
+        lines.append("| " + " | ".join(row) + " |")
     batch = next((c.get("batch_size") for c in costs.values()), None)
+    spread = f"mean ± standard deviation over {seeds} seeds" if seeds > 1 else "one seed"
     note = (
-        f"\nMSE of the final positions (mean ± standard deviation over {seeds} seeds). "
+        f"\nMSE of the final positions ({spread}); in italics, two physical baselines. "
         f"FLOPs per token: forward + backward, as executed; ms / step: forward, backward and "
         f"AdamW update of a batch of {batch} systems on one CPU thread (best of 5 rounds)."
     )
@@ -110,9 +122,15 @@ _COLORS = {
 }
 
 
-def plot_study(summary: dict[str, Any], labels: dict[str, str], path: str | Path) -> Path:
+def plot_study(
+    summary: dict[str, Any],
+    labels: dict[str, str],
+    path: str | Path,
+    baselines: dict[str, dict[str, dict[str, float]]] | None = None,
+) -> Path:
     """Sample efficiency (test MSE against training systems, log-log, mean ± std over seeds) and
-    the MSE on every test set at the largest size; written atomically as PNG."""
+    the MSE on every test set at the largest size, with the physical baselines as dashed lines;
+    written atomically as PNG."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -137,6 +155,9 @@ def plot_study(summary: dict[str, Any], labels: dict[str, str], path: str | Path
             label=labels[model],
             color=_COLORS.get(model),
         )
+    for k, (name, sets) in enumerate((baselines or {}).items()):
+        style = {"color": "black", "linestyle": ("--", ":")[k % 2], "linewidth": 1}
+        left.axhline(sets["test"]["mse"], label=name, **style)
     left.set(
         xscale="log",
         yscale="log",
@@ -155,6 +176,10 @@ def plot_study(summary: dict[str, Any], labels: dict[str, str], path: str | Path
         stds = [cells.get(s, {}).get("std", 0.0) for s in SET_LABELS]
         xs = np.arange(len(SET_LABELS)) + (k - (len(models) - 1) / 2) * width
         right.bar(xs, means, width, yerr=stds, label=labels[model], color=_COLORS.get(model))
+    for k, sets in enumerate((baselines or {}).values()):
+        style = {"color": "black", "linestyle": ("--", ":")[k % 2], "linewidth": 1}
+        for i, s in enumerate(SET_LABELS):
+            right.hlines(sets[s]["mse"], i - 0.45, i + 0.45, **style)
     right.set_xticks(np.arange(len(SET_LABELS)), list(SET_LABELS.values()))
     right.set(yscale="log", ylabel="MSE", title=f"generalisation, n={largest} training systems")
     right.grid(True, axis="y", which="both", alpha=0.3)
@@ -173,6 +198,7 @@ def write_report(
     labels: dict[str, str],
     plan: dict[str, Any],
     command: str,
+    baselines: dict[str, dict[str, dict[str, float]]] | None = None,
 ) -> dict[str, Path]:
     """``results.json`` (plan, costs, every run, summary), ``results.md`` and
     ``sample_efficiency.png`` in ``out``."""
@@ -181,7 +207,7 @@ def write_report(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     summary = summarise(results)
-    table = markdown_table(summary, costs, labels)
+    table = markdown_table(summary, costs, labels, baselines)
     text = f"# Algebra study\n\n```\n{command}\n```\n\n{table}"
     atomic_write_text(out / "results.md", text)
     document = {
@@ -190,8 +216,9 @@ def write_report(
         "costs": costs,
         "summary": summary,
         "summary_mae": summarise(results, "mae"),
+        "baselines": baselines or {},
         "runs": sorted(results, key=lambda r: (r["model"], r["size"], r["seed"])),
     }
     atomic_write_text(out / "results.json", json.dumps(document, indent=1) + "\n")
-    figure = plot_study(summary, labels, out / "sample_efficiency.png")
+    figure = plot_study(summary, labels, out / "sample_efficiency.png", baselines)
     return {"table": out / "results.md", "json": out / "results.json", "plot": figure}

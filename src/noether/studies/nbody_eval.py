@@ -18,7 +18,7 @@ from noether.studies.nbody_task import TEST_SETS, load_systems, predict
 from noether.testing import check_o3, check_translation
 from noether.train.checkpoints import find_checkpoint, load_checkpoint
 
-__all__ = ["equivariance_errors", "evaluate_sets", "load_trained_model"]
+__all__ = ["baseline_errors", "equivariance_errors", "evaluate_sets", "load_trained_model"]
 
 
 @torch.no_grad()
@@ -51,6 +51,25 @@ def evaluate_sets(
     finally:
         model.train(was_training)
     return results
+
+
+def baseline_errors(
+    data_dir: str | Path, sets: tuple[str, ...] = TEST_SETS
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Errors of two physical references on every test set, ``{name: {set: {"mse", "mae"}}}``:
+    ``"no motion"`` predicts ``x(T) = x(0)``, ``"constant velocity"`` predicts
+    ``x(T) = x(0) + T v(0)``, with ``T`` from the dataset's ``meta.json``."""
+    from noether.sims.nbody_dataset import load_meta
+
+    horizon = float(load_meta(data_dir)["config"]["time"])
+    out: dict[str, dict[str, dict[str, float]]] = {"no motion": {}, "constant velocity": {}}
+    for name in sets:
+        arrays = load_systems(data_dir, name)
+        x0, v0, x1 = (arrays[k].double() for k in ("x_initial", "v_initial", "x_final"))
+        for label, guess in (("no motion", x0), ("constant velocity", x0 + horizon * v0)):
+            err = guess - x1
+            out[label][name] = {"mse": float((err**2).mean()), "mae": float(err.abs().mean())}
+    return out
 
 
 def equivariance_errors(

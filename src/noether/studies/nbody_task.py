@@ -38,15 +38,19 @@ INPUTS = ("masses", "x_initial", "v_initial", "x_final")
 TEST_SETS = tuple(s for s in SPLITS if s.startswith("test"))
 
 
-def load_systems(path: str | Path, split: str, limit: int | None = None) -> dict[str, Tensor]:
+def load_systems(
+    path: str | Path, split: str, limit: int | None = None, *, at_most: bool = False
+) -> dict[str, Tensor]:
     """The arrays of :data:`INPUTS` of one split as float32 tensors (the first ``limit`` systems).
 
     Raises ``ValueError`` naming the split and array when a value is not finite, when masses are
-    not positive, or when ``limit`` exceeds the split.
+    not positive, or when ``limit`` exceeds the split (unless ``at_most``: then all are taken).
     """
     arrays = load_split(path, split)
     n = len(arrays["masses"])
     if limit is not None:
+        if at_most:
+            limit = min(limit, n)
         if not 1 <= limit <= n:
             raise ValueError(f"asked for {limit} systems of {split!r} but {path} holds {n}")
         n = limit
@@ -101,7 +105,7 @@ class NBodyTask(Task):
     Args:
         path: a dataset folder written by ``noether data nbody``.
         n_train: train on the first ``n_train`` training systems (all when null).
-        n_val: validate on the first ``n_val`` validation systems (all when null).
+        n_val: validate on the first ``n_val`` validation systems (all when null or fewer).
         epoch_size: repeat the training systems to at least this many samples per epoch, so that
             runs on small and large training sets validate at the same step counts.
         test_set: the split ``noether evaluate`` reports: ``test``, ``test_rotated``,
@@ -139,7 +143,7 @@ class NBodyTask(Task):
         train: Dataset = NBodySystems(load_systems(self.path, "train", self.n_train))
         if self.epoch_size is not None:
             train = RepeatedDataset(train, self.epoch_size)
-        val = NBodySystems(load_systems(self.path, "val", self.n_val))
+        val = NBodySystems(load_systems(self.path, "val", self.n_val, at_most=True))
         test = NBodySystems(load_systems(self.path, self.test_set))
         return Splits(train=train, val=val, test=test)
 
