@@ -57,6 +57,16 @@ def test_a_tiny_study_trains_evaluates_and_reports(nbody_dir, tmp_path, tiny_geo
     )
 
 
+def test_a_failing_run_is_reported_and_the_others_go_on(nbody_dir, tmp_path):
+    specs = {**SPECS, "broken": ModelSpec("broken", {"name": "test-tiny-geometric", "hidden": -1})}
+    plan = _plan(nbody_dir, tmp_path, models=("geo", "broken"), sizes=(8,), seeds=(0,), specs=specs)
+    out = study(plan, "test", progress=False)
+    assert [r["model"] for r in out["results"]] == ["geo"]
+    (failed,) = out["failed"]
+    assert failed["model"] == "broken" and "Error" in failed["error"]
+    assert "broken" not in out["paths"]["table"].read_text()
+
+
 def test_plans_refuse_bad_settings_and_presets_scale(tmp_path):
     with pytest.raises(ValueError, match="unknown models"):
         StudyPlan(models=("ega", "hga"))

@@ -64,6 +64,10 @@ def main(args: argparse.Namespace) -> int:
         f"systems, {plan.steps} steps each (the full comparison: noether study algebras)"
     )
     out = study(plan, "noether run", progress=not args.no_progress)
+    if out["failed"]:
+        for r in out["failed"]:
+            print(f"noether run: {r['model']} failed:\n{r['error']}", file=sys.stderr)
+        return 1
     by_model = {r["model"]: r for r in out["results"]}
     batch = {k: v[:16] for k, v in load_systems(plan.data, "test").items()}
     equivariance = {}

@@ -89,4 +89,8 @@ def main(args: argparse.Namespace) -> int:
     print(f"table: {out['paths']['table']}")
     print(f"plot:  {out['paths']['plot']}")
     print(f"wall time: {(time.perf_counter() - start) / 60:.1f} min")
+    if out["failed"]:
+        runs = ", ".join(f"{r['model']} n={r['size']} seed {r['seed']}" for r in out["failed"])
+        print(f"{len(out['failed'])} runs failed (rerun to retry them): {runs}", file=sys.stderr)
+        return 1
     return 0

@@ -330,7 +330,14 @@ def _worker_init(threads: int) -> None:
 
 
 def _job(plan: StudyPlan, job: tuple[str, int, int]) -> dict[str, Any]:
-    return run_one(plan, *job)
+    """:func:`run_one`, with a failure returned as ``{"model", "size", "seed", "error"}``."""
+    try:
+        return run_one(plan, *job)
+    except Exception as error:  # one broken run must not stop the others
+        import traceback
+
+        tail = "".join(traceback.format_exception(error)[-3:]).strip()
+        return {"model": job[0], "size": job[1], "seed": job[2], "error": tail}
 
 
 def run_study(
@@ -338,7 +345,8 @@ def run_study(
 ) -> list[dict[str, Any]]:
     """Every run of the plan, ``plan.workers`` at a time (0: in this process), one thread each.
 
-    ``on_result(result, done, total)`` is called as runs finish.
+    ``on_result(result, done, total)`` is called as runs finish. A run that raised is returned
+    as ``{"model", "size", "seed", "error"}`` and the others go on.
     """
     jobs = plan.jobs()
     results: list[dict[str, Any]] = []
@@ -353,7 +361,7 @@ def run_study(
         torch.set_num_threads(1)  # tiny models: one thread is fastest, as in the workers
         try:
             for job in jobs:
-                finished(run_one(plan, *job))
+                finished(_job(plan, job))
         finally:
             torch.set_num_threads(previous)
         return results
@@ -400,7 +408,8 @@ def ensure_data(plan: StudyPlan, *, progress: bool = True) -> bool:
 def study(plan: StudyPlan, command: str, *, progress: bool = True) -> dict[str, Any]:
     """Run the whole study: data (if missing), every run, costs, then the table and the plot.
 
-    Returns ``{"paths": {...}, "results": [...], "costs": {...}}``.
+    Returns ``{"paths": {...}, "results": [...], "costs": {...}, "failed": [...]}``; raises
+    ``RuntimeError`` when every run failed.
     """
     from tqdm.auto import tqdm
 
@@ -415,20 +424,24 @@ def study(plan: StudyPlan, command: str, *, progress: bool = True) -> dict[str, 
     with tqdm(total=len(jobs), desc="runs", unit="run", disable=not progress) as bar:
 
         def report(result: dict[str, Any], done: int, total: int) -> None:
-            test = result["test"]["test"]["mse"]
-            bar.write(
-                f"{result['model']:>16} n={result['size']:<6} seed {result['seed']}: "
-                f"test MSE {test:.3e} ({result['train_seconds']:.0f} s)"
-            )
+            where = f"{result['model']:>16} n={result['size']:<6} seed {result['seed']}"
+            if "error" in result:
+                bar.write(f"{where}: FAILED\n{result['error']}")
+            else:
+                test = result["test"]["test"]["mse"]
+                bar.write(f"{where}: test MSE {test:.3e} ({result['train_seconds']:.0f} s)")
             bar.update()
 
-        results = run_study(plan, report)
-    costs = {}
-    for model in plan.models:
-        costs[model] = measure_cost(plan, model)
+        everything = run_study(plan, report)
+    results = [r for r in everything if "error" not in r]
+    failed = [r for r in everything if "error" in r]
+    if not results:
+        raise RuntimeError(f"every run of the study failed; the first: {failed[0]['error']}")
+    models = [m for m in plan.models if any(r["model"] == m for r in results)]
+    costs = {model: measure_cost(plan, model) for model in models}
     from noether.studies.nbody_eval import baseline_errors
 
-    labels = {m: plan.specs[m].label for m in plan.models}
+    labels = {m: plan.specs[m].label for m in models}
     baselines = baseline_errors(plan.data)
     paths = write_report(plan.out, results, costs, labels, plan.to_dict(), command, baselines)
-    return {"paths": paths, "results": results, "costs": costs}
+    return {"paths": paths, "results": results, "costs": costs, "failed": failed}
