@@ -13,6 +13,7 @@ from noether.studies.nbody_tokens import (
     extract_point,
     infinity,
     invert_euclidean,
+    point_weight,
     random_euclidean,
     tokens_for,
 )
@@ -118,6 +119,20 @@ def test_a_zero_model_output_predicts_the_initial_positions():
 
         assert torch.allclose(tokens.predict(zero, m, x, v), x, atol=1e-5)
     assert torch.equal(RawTokens().predict(lambda f: torch.zeros_like(f[..., :3]), m, x, v), x)
+
+
+def test_the_prediction_is_the_input_point_moved_without_division():
+    """An output D moves P to P + D - w(D) P, of weight 1 whatever w(D): D = -P + 0.1 u, with u
+    a weight-0 difference of points, predicts x + 0.1 u where dividing P + D by w = 0 would not."""
+    m, x, v = torch.rand(2, 4) + 0.1, torch.randn(2, 4, 3), torch.randn(2, 4, 3)
+    ones = torch.ones(3)
+    for alg in (PGA, CGA):
+        tokens = GeometricTokens(alg)
+        mv, _, centre = tokens.embed(m, x, v)
+        u = embed_point(alg, ones) - embed_point(alg, torch.zeros(3))
+        move = -mv[..., 1:2, :] + 0.1 * u
+        assert point_weight(alg, mv[..., 1, :] + move[..., 0, :]).abs().max() < 1e-6
+        assert torch.allclose(tokens.extract(move, mv, centre), x + 0.1 * ones, atol=1e-6)
 
 
 def test_tokens_for_picks_geometric_tokens_by_the_models_algebra(tiny_geometric, tiny_raw):

@@ -10,8 +10,13 @@ channel 2  the velocity as a direction (translation-invariant)
 scalar 0   the mass
 =========  ==================================================================================
 
-The prediction is read from the model's first output channel, added to the input point (a
-residual in the algebra, so an untrained model predicts "nothing moves") and extracted as a point.
+The prediction is read from the model's first output channel ``D`` as a move of the input point
+``P``: ``P + D - w(D) P`` is a point of weight exactly 1 (``w`` is the weight, see below), and
+its position is the prediction. This is ``P + D`` renormalised to first order in ``w(D)``;
+unlike extracting ``P + D`` by division it never divides by a small weight (an untrained model
+whose ``w(D)`` is near -1 would otherwise predict points far away), and it is just as
+equivariant: under a translation by ``t`` the coordinates of ``D`` move by ``w(D) t``, which
+``- w(D) P`` cancels. A zero output predicts "nothing moves".
 
 Points and directions per algebra (``x``, ``v`` in length and length/time units):
 
@@ -61,6 +66,7 @@ __all__ = [
     "extract_point",
     "infinity",
     "invert_euclidean",
+    "point_weight",
     "random_euclidean",
     "tokens_for",
 ]
@@ -152,6 +158,18 @@ def _safe(weight: Tensor) -> Tensor:
     return sign * weight.abs().clamp_min(WEIGHT_EPS)
 
 
+def point_weight(algebra: Algebra, mv: Tensor) -> Tensor:
+    """The weight of a point-like multivector ``(..., dim) -> (...)``: ``e123`` in PGA,
+    ``-X . e_inf`` in CGA (1 for embedded points, 0 for directions); zero in EGA."""
+    algebra.check(mv, "mv")
+    name = _name(algebra)
+    if name == "ega":
+        return mv.new_zeros(mv.shape[:-1])
+    if name == "pga":
+        return mv[..., _index(algebra, 1, 2, 3)]
+    return mv[..., _index(algebra, 4)] - mv[..., _index(algebra, 3)]
+
+
 def extract_point(algebra: Algebra, mv: Tensor) -> Tensor:
     """The point a multivector ``(..., dim)`` represents: ``(..., 3)``.
 
@@ -163,8 +181,8 @@ def extract_point(algebra: Algebra, mv: Tensor) -> Tensor:
     name = _name(algebra)
     if name == "ega":
         return mv[..., 1:4]
+    weight = _safe(point_weight(algebra, mv))
     if name == "pga":
-        weight = _safe(mv[..., _index(algebra, 1, 2, 3)])
         coords = torch.stack(
             [
                 -mv[..., _index(algebra, 0, 2, 3)],
@@ -174,7 +192,6 @@ def extract_point(algebra: Algebra, mv: Tensor) -> Tensor:
             -1,
         )
         return coords / weight.unsqueeze(-1)
-    weight = _safe(mv[..., _index(algebra, 4)] - mv[..., _index(algebra, 3)])
     return mv[..., 1:4] / weight.unsqueeze(-1)
 
 
@@ -209,13 +226,16 @@ class GeometricTokens:
         return mv, masses.unsqueeze(-1), centre
 
     def extract(self, mv_out: Tensor, mv_in: Tensor, centre: Tensor) -> Tensor:
-        """Positions ``(B, n, 3)`` of the point ``input point + first output channel``."""
+        """Positions ``(B, n, 3)`` of the input point moved by the first output channel ``D``:
+        the point ``P + D - w(D) P`` (weight 1; see the module docstring)."""
         if mv_out.ndim < 2 or mv_out.shape[-1] != self.algebra.dim:
             raise ValueError(
                 f"the model must return multivectors (..., channels, {self.algebra.dim}) for "
                 f"{self.algebra}, got shape {tuple(mv_out.shape)}"
             )
-        return extract_point(self.algebra, mv_in[..., 1, :] + mv_out[..., 0, :]) + centre
+        point, move = mv_in[..., 1, :], mv_out[..., 0, :]
+        moved = point + move - point_weight(self.algebra, move).unsqueeze(-1) * point
+        return extract_point(self.algebra, moved) + centre
 
     def predict(
         self, model: nn.Module, masses: Tensor, positions: Tensor, velocities: Tensor
