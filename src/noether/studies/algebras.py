@@ -60,7 +60,7 @@ class ModelSpec:
 
 def _gatr(algebra: str, mv: int, s: int, blocks: int, heads: int) -> dict[str, Any]:
     return {
-        "name": "gatr",
+        "name": "noether.gatr:GATr",
         "algebra": algebra,
         "hidden_mv_channels": mv,
         "hidden_s_channels": s,
