@@ -9,12 +9,17 @@ from noether.algebra.algebra import CGA, EGA, PGA, Algebra
 from noether.algebra.linear import equivariant_linear
 from noether.algebra.versors import pin_sample, random_vector, random_versor
 
+from noether.algebra import cga, ega, pga  # isort: skip  (objects; they import the above)
+
 __all__ = [
     "CGA",
     "EGA",
     "PGA",
     "Algebra",
+    "cga",
+    "ega",
     "equivariant_linear",
+    "pga",
     "pin_sample",
     "random_vector",
     "random_versor",
