@@ -24,6 +24,10 @@ COMMANDS: dict[str, tuple] = {
         {
             "nbody": ("noether.commands.data_nbody", "gravitational n-body systems (npz splits)"),
             "rigid": ("noether.commands.data_rigid", "MuJoCo rigid-body scenes (HDF5 shards)"),
+            "molecules": (
+                "noether.commands.data_molecules",
+                "GFN2-xTB MD reference data for molecules (rMD17-style set by default)",
+            ),
         },
     ),
     "study": (
@@ -35,6 +39,8 @@ COMMANDS: dict[str, tuple] = {
             ),
         },
     ),
+    "md": ("noether.commands.md", "molecular dynamics with a trained potential (NVE or Langevin)"),
+    "export": ("noether.commands.export", "export a trained potential to one .pt2 file"),
 }
 
 
