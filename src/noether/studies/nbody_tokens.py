@@ -18,7 +18,9 @@ whose ``w(D)`` is near -1 would otherwise predict points far away), and it is ju
 equivariant: under a translation by ``t`` the coordinates of ``D`` move by ``w(D) t``, which
 ``- w(D) P`` cancels. A zero output predicts "nothing moves".
 
-Points and directions per algebra (``x``, ``v`` in length and length/time units):
+Points and directions per algebra (``x``, ``v`` in length and length/time units), embedded and
+extracted by :mod:`noether.algebra.ega`, :mod:`~noether.algebra.pga` and
+:mod:`~noether.algebra.cga`:
 
 - EGA G(3,0,0): a point is the vector ``x - c`` from the system's centre ``c`` (the mean
   position), a direction is the vector ``v``. EGA has no translations; centring makes the
@@ -53,7 +55,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from noether.algebra import CGA, EGA, PGA, Algebra
+from noether.algebra import CGA, EGA, PGA, Algebra, cga, ega, pga
 
 __all__ = [
     "ALGEBRAS",
@@ -72,8 +74,7 @@ __all__ = [
 ]
 
 ALGEBRAS = {"ega": EGA, "pga": PGA, "cga": CGA}
-WEIGHT_EPS = 1e-3
-"""Smallest weight a predicted point is divided by (its sign is kept)."""
+OBJECTS = {"ega": ega, "pga": pga, "cga": cga}
 
 
 def _name(algebra: Algebra) -> str:
@@ -85,21 +86,19 @@ def _name(algebra: Algebra) -> str:
     )
 
 
+def _objects(algebra: Algebra):
+    """The object module of the algebra (:mod:`noether.algebra.ega`, ``pga`` or ``cga``)."""
+    return OBJECTS[_name(algebra)]
+
+
 def _index(algebra: Algebra, *vectors: int) -> int:
     """Position of the blade ``e_{vectors}`` (0-based basis-vector indices, sorted)."""
     return algebra.blades.index(tuple(vectors))
 
 
-def _check_vectors(name: str, x: Tensor) -> None:
-    if x.ndim < 1 or x.shape[-1] != 3:
-        raise ValueError(f"{name} must have shape (..., 3), got {tuple(x.shape)}")
-
-
 def embed_scalar(algebra: Algebra, m: Tensor) -> Tensor:
     """Scalars as multivectors: ``(...) -> (..., dim)``."""
-    out = m.new_zeros(*m.shape, algebra.dim)
-    out[..., 0] = m
-    return out
+    return _objects(algebra).embed_scalar(m.unsqueeze(-1))
 
 
 def infinity(algebra: Algebra, like: Tensor) -> Tensor:
@@ -112,50 +111,14 @@ def infinity(algebra: Algebra, like: Tensor) -> Tensor:
     return out
 
 
-def _pga_ideal(algebra: Algebra, out: Tensor, x: Tensor) -> None:
-    """Write the ideal part ``-x e023 + y e013 - z e012`` of a PGA point into ``out``."""
-    out[..., _index(algebra, 0, 2, 3)] = -x[..., 0]
-    out[..., _index(algebra, 0, 1, 3)] = x[..., 1]
-    out[..., _index(algebra, 0, 1, 2)] = -x[..., 2]
-
-
 def embed_point(algebra: Algebra, x: Tensor) -> Tensor:
     """Points ``x: (..., 3)`` as multivectors ``(..., dim)`` (EGA: the vector ``x``)."""
-    _check_vectors("x", x)
-    name = _name(algebra)
-    out = x.new_zeros(*x.shape[:-1], algebra.dim)
-    if name == "ega":
-        out[..., 1:4] = x
-    elif name == "pga":
-        out[..., _index(algebra, 1, 2, 3)] = 1.0
-        _pga_ideal(algebra, out, x)
-    else:
-        half = 0.5 * (x * x).sum(-1)
-        out[..., 1:4] = x
-        out[..., _index(algebra, 3)] = half - 0.5  # e4: |x|^2/2 from e_inf, -1/2 from e_o
-        out[..., _index(algebra, 4)] = half + 0.5  # e5: |x|^2/2 from e_inf, +1/2 from e_o
-    return out
+    return _objects(algebra).embed_point(x)
 
 
 def embed_direction(algebra: Algebra, v: Tensor) -> Tensor:
     """Directions ``v: (..., 3)`` (translation-invariant vectors) as multivectors ``(..., dim)``."""
-    _check_vectors("v", v)
-    name = _name(algebra)
-    out = v.new_zeros(*v.shape[:-1], algebra.dim)
-    if name == "ega":
-        out[..., 1:4] = v
-    elif name == "pga":
-        _pga_ideal(algebra, out, v)
-    else:  # v ^ e_inf = sum_i v_i (e_i4 + e_i5)
-        for i in range(3):
-            out[..., _index(algebra, i, 3)] = v[..., i]
-            out[..., _index(algebra, i, 4)] = v[..., i]
-    return out
-
-
-def _safe(weight: Tensor) -> Tensor:
-    sign = torch.where(weight < 0, -1.0, 1.0).to(weight.dtype)
-    return sign * weight.abs().clamp_min(WEIGHT_EPS)
+    return _objects(algebra).embed_direction(v)
 
 
 def point_weight(algebra: Algebra, mv: Tensor) -> Tensor:
@@ -174,25 +137,10 @@ def extract_point(algebra: Algebra, mv: Tensor) -> Tensor:
     """The point a multivector ``(..., dim)`` represents: ``(..., 3)``.
 
     EGA: the vector part. PGA: ``(-e023, e013, -e012) / e123``. CGA: the Euclidean part of the
-    vector divided by its weight ``-X . e_inf``. Weights below :data:`WEIGHT_EPS` in magnitude are
-    raised to it. Extraction is exact on embedded points and invariant under rescaling the weight.
+    vector divided by its weight ``-X . e_inf``. Weights below 1e-3 in magnitude are raised to
+    it. Exact on embedded points and invariant under rescaling the weight.
     """
-    algebra.check(mv, "mv")
-    name = _name(algebra)
-    if name == "ega":
-        return mv[..., 1:4]
-    weight = _safe(point_weight(algebra, mv))
-    if name == "pga":
-        coords = torch.stack(
-            [
-                -mv[..., _index(algebra, 0, 2, 3)],
-                mv[..., _index(algebra, 0, 1, 3)],
-                -mv[..., _index(algebra, 0, 1, 2)],
-            ],
-            -1,
-        )
-        return coords / weight.unsqueeze(-1)
-    return mv[..., 1:4] / weight.unsqueeze(-1)
+    return _objects(algebra).extract_point(mv)
 
 
 class GeometricTokens:
