@@ -52,17 +52,19 @@ class TinyGeometric(nn.Module):
 
 @register_model("test-tiny-raw")
 class TinyRaw(nn.Module):
-    """``(..., n, in_channels) -> (..., n, out_channels)`` with a token-mean context."""
+    """Raw 3D inputs (one point, vector, scalar per token) -> one vector per token, with a
+    token-mean context; the keyword API of noether's point models."""
 
-    def __init__(self, in_channels: int = 7, out_channels: int = 3, hidden: int = 16) -> None:
+    def __init__(self, in_vectors: int = 1, out_vectors: int = 1, hidden: int = 16) -> None:
         super().__init__()
-        self.inner = nn.Sequential(nn.Linear(in_channels, hidden), nn.SiLU())
-        self.outer = nn.Linear(2 * hidden, out_channels)
+        self.inner = nn.Sequential(nn.Linear(3 + 3 * in_vectors + 1, hidden), nn.SiLU())
+        self.outer = nn.Linear(2 * hidden, 3 * out_vectors)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, points=None, vectors=None, scalars=None):
+        x = torch.cat([points.flatten(-2), vectors.flatten(-2), scalars], dim=-1)
         h = self.inner(x)
         context = h.mean(dim=-2, keepdim=True).expand_as(h)
-        return self.outer(torch.cat([h, context], dim=-1))
+        return None, self.outer(torch.cat([h, context], dim=-1)).unflatten(-1, (-1, 3)), None
 
 
 TINY_CONFIG = NBodyConfig(max_level=4)

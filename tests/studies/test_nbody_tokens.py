@@ -105,8 +105,12 @@ def test_tokens_have_the_documented_channels():
             assert torch.equal(mv[..., 0, 1:], infinity(alg, m)[1:].expand(1, 2, -1))
         if name == "ega":
             assert torch.allclose(centre, x.mean(1, keepdim=True))
-    raw = RawTokens().embed(m, x, v)
-    assert torch.equal(raw, torch.cat([m.unsqueeze(-1), x, v], -1))
+
+    def echo(points, vectors, scalars):
+        assert points.shape == vectors.shape == (1, 2, 1, 3) and scalars.shape == (1, 2, 1)
+        return None, torch.cat([points, vectors], -2), None
+
+    assert torch.equal(RawTokens().predict(echo, m, x, v), 2 * x)
 
 
 def test_a_zero_model_output_predicts_the_initial_positions():
@@ -118,7 +122,11 @@ def test_a_zero_model_output_predicts_the_initial_positions():
             return torch.zeros_like(mv[..., :1, :]), s
 
         assert torch.allclose(tokens.predict(zero, m, x, v), x, atol=1e-5)
-    assert torch.equal(RawTokens().predict(lambda f: torch.zeros_like(f[..., :3]), m, x, v), x)
+
+    def still(points, vectors, scalars):
+        return None, torch.zeros_like(vectors), None
+
+    assert torch.equal(RawTokens().predict(still, m, x, v), x)
 
 
 def test_the_prediction_is_the_input_point_moved_without_division():
@@ -135,9 +143,11 @@ def test_the_prediction_is_the_input_point_moved_without_division():
         assert torch.allclose(tokens.extract(move, mv, centre), x + 0.1 * ones, atol=1e-6)
 
 
-def test_tokens_for_picks_geometric_tokens_by_the_models_algebra(tiny_geometric, tiny_raw):
+def test_tokens_for_picks_tokens_by_the_models_api(tiny_geometric, tiny_raw):
     assert tokens_for(tiny_geometric("cga")).algebra == CGA
     assert isinstance(tokens_for(tiny_raw()), RawTokens)
+    with pytest.raises(ValueError, match="neither"):
+        tokens_for(torch.nn.Linear(3, 3))
 
 
 def test_random_euclidean_draws_both_determinants_and_inverts():

@@ -7,7 +7,8 @@ Config keys (``task:`` section)::
 
 The loss is the mean squared error of the final positions over bodies and coordinates; the stack
 reports the MAE and RMSE of ``x_final``. Any model works: a model with an ``algebra`` (GATr) gets
-multivector tokens, any other model gets the raw numbers ``[m, x, v]`` per body.
+multivector tokens, a model on raw 3D inputs (``forward(points, vectors, scalars)``, the
+Transformer) gets each body's position, velocity and mass.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from torch.utils.data import Dataset
 from noether.sims.nbody_dataset import SPLITS, load_split
 from noether.studies.nbody_tokens import (
     GeometricTokens,
-    RawTokens,
     apply_euclidean,
     invert_euclidean,
     random_euclidean,
@@ -165,11 +165,15 @@ class NBodyTask(Task):
         return {"x_final": (pred, batch["x_final"])}
 
     def model_defaults(self) -> dict[str, int]:
-        return {
+        return {  # multivector models (GATr) and raw 3D models (Transformer)
             "in_mv_channels": GeometricTokens.mv_channels,
             "out_mv_channels": 1,
             "in_s_channels": GeometricTokens.s_channels,
             "out_s_channels": 1,
-            "in_channels": RawTokens.features,
-            "out_channels": 3,
+            "in_points": 1,
+            "in_vectors": 1,
+            "in_scalars": 1,
+            "out_points": 0,
+            "out_vectors": 1,
+            "out_scalars": 0,
         }

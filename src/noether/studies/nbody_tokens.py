@@ -44,12 +44,14 @@ reflected body has weight ``+1``: the two inputs differ by the grade involution.
 exact only when its extracted points commute with the grade involution on such inputs (true for
 some models, measured, not promised; see ``tests/studies/test_nbody_task.py``).
 
-The Transformer gets the raw numbers ``[m, x, v]`` (7 per body) and predicts a displacement
-(:class:`RawTokens`); :func:`random_euclidean` draws the augmentation.
+The Transformer gets the raw numbers (per body the point ``x``, the vector ``v`` and the scalar
+``m``) and predicts a displacement (:class:`RawTokens`); :func:`random_euclidean` draws the
+augmentation.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import torch
@@ -195,27 +197,34 @@ class GeometricTokens:
         return self.extract(mv_out, mv, centre)
 
 
+POINT_API = ("points", "vectors", "scalars")
+"""Keyword arguments of noether's models on raw 3D inputs (``noether.gatr.Transformer``)."""
+
+
 class RawTokens:
-    """Bodies to raw features ``[m, x, v]`` ``(B, n, 7)``; the model returns a displacement
-    ``(B, n, 3)`` that is added to the initial position."""
+    """Bodies as raw 3D inputs: per body one point ``x``, one vector ``v`` and one scalar ``m``
+    (``points (B, n, 1, 3)``, ``vectors (B, n, 1, 3)``, ``scalars (B, n, 1)``), the keyword API
+    of noether's point models. The model's first output vector is a displacement added to the
+    initial position."""
 
     name = "raw"
-    features = 7
-
-    def embed(self, masses: Tensor, positions: Tensor, velocities: Tensor) -> Tensor:
-        return torch.cat([masses.unsqueeze(-1), positions, velocities], dim=-1)
 
     def predict(
         self, model: nn.Module, masses: Tensor, positions: Tensor, velocities: Tensor
     ) -> Tensor:
-        out = model(self.embed(masses, positions, velocities))
-        out = out[0] if isinstance(out, tuple | list) else out
-        if out.shape[-1] != 3:
+        out = model(
+            points=positions.unsqueeze(-2),
+            vectors=velocities.unsqueeze(-2),
+            scalars=masses.unsqueeze(-1),
+        )
+        vectors = out.vectors if hasattr(out, "vectors") else out[1]
+        if vectors is None or vectors.shape[-1] != 3 or vectors.ndim != positions.ndim + 1:
+            shape = None if vectors is None else tuple(vectors.shape)
             raise ValueError(
-                f"a raw-coordinate model must return (..., bodies, 3) displacements, got shape "
-                f"{tuple(out.shape)}"
+                f"a raw-coordinate model must return vectors of shape (..., bodies, >= 1, 3) "
+                f"(displacements), got {shape}"
             )
-        return positions + out
+        return positions + vectors[..., 0, :]
 
 
 def model_algebra(model: nn.Module) -> Algebra | None:
@@ -230,9 +239,18 @@ def model_algebra(model: nn.Module) -> Algebra | None:
 
 
 def tokens_for(model: nn.Module) -> GeometricTokens | RawTokens:
-    """The tokenisation a model needs: geometric for a model with an ``algebra``, else raw."""
+    """The tokenisation a model needs: raw 3D inputs for a model whose ``forward`` takes
+    ``points, vectors, scalars``; multivectors for a model with an ``algebra`` (``GATr``)."""
+    parameters = inspect.signature(model.forward).parameters
+    if all(name in parameters for name in POINT_API):
+        return RawTokens()
     algebra = model_algebra(model)
-    return RawTokens() if algebra is None else GeometricTokens(algebra)
+    if algebra is None:
+        raise ValueError(
+            f"{type(model).__name__} is neither a multivector model (an `algebra` attribute and "
+            f"forward(mv, s)) nor a model on raw 3D inputs (forward(points, vectors, scalars))"
+        )
+    return GeometricTokens(algebra)
 
 
 # --------------------------------------------------------------------------- augmentation
