@@ -34,6 +34,15 @@ COMMANDS: dict[str, tuple] = {
             ),
         },
     ),
+    "study": (
+        "experiments that answer a paper's question",
+        {
+            "algebras": (
+                "noether.commands.study_algebras",
+                "EGA / PGA / iPGA / CGA GATr and the Transformer on n-body",
+            ),
+        },
+    ),
     "md": ("noether.commands.md", "molecular dynamics with a trained potential (NVE or Langevin)"),
     "export": ("noether.commands.export", "export a trained potential to one .pt2 file"),
     "slmc": (
