@@ -19,6 +19,10 @@ COMMANDS: dict[str, tuple] = {
     "run": ("noether.commands.run", "run the main job on its built-in default"),
     "train": ("noether.commands.train", "train a model on a task from a YAML config"),
     "evaluate": ("noether.commands.evaluate", "test metrics and parity plots of a trained run"),
+    "scaling": (
+        "noether.commands.scaling",
+        "the scaling-law study: GATr vs the Transformer on rigid bodies",
+    ),
     "data": (
         "generate datasets with noether's own simulators",
         {
