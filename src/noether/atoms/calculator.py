@@ -24,14 +24,15 @@ __all__ = ["NoetherCalculator", "load_model"]
 
 
 def load_model(source: Potential | torch.nn.Module | str | os.PathLike, device: str = "cpu"):
-    """A potential from a model object or a file (``.pt2`` exported, anything else a checkpoint).
-
-    A checkpoint saved by the training stack (Lightning ``.ckpt`` with a noether potential inside)
-    is read through :func:`noether.atoms.checkpoint.load_potential` as well.
-    """
+    """A potential from a model object or a file: ``.pt2`` (exported), a training run's folder or
+    ``.ckpt`` (rebuilt through the training registry), or a ``save_potential`` checkpoint."""
     if isinstance(source, torch.nn.Module):
         return source
     path = Path(source)
+    if path.is_dir() or path.suffix == ".ckpt":
+        from noether.atoms.task import load_trained_potential
+
+        return load_trained_potential(str(path), map_location=device)
     if path.suffix == ".pt2":
         from noether.atoms.export import load_exported
 

@@ -125,8 +125,8 @@ class AtomsDataset(torch.utils.data.Dataset):
             )
         n_frames, n_atoms, _ = positions.shape
         numbers = np.asarray(numbers)
-        if numbers.ndim == 1:
-            numbers = np.broadcast_to(numbers, (n_frames, numbers.shape[0]))
+        if numbers.ndim == 1 and numbers.shape[0] == n_atoms:
+            numbers = np.broadcast_to(numbers, (n_frames, n_atoms))
         if numbers.shape != (n_frames, n_atoms):
             raise ValueError(
                 f"{where}atomic numbers have shape {numbers.shape} but positions describe "
@@ -267,11 +267,9 @@ class AtomsDataset(torch.utils.data.Dataset):
             )
         idx = idx % max(len(self), 1)
         sizes = self.n_atoms[idx]
-        atom_idx = (
-            np.concatenate([np.arange(self.offsets[k], self.offsets[k + 1]) for k in idx])
-            if idx.size
-            else np.zeros(0, dtype=np.int64)
-        )
+        starts = np.repeat(self.offsets[idx], sizes)
+        within = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        atom_idx = starts + within
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)

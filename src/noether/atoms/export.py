@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from noether import __version__
 from noether.atoms._io import atomic_path
-from noether.atoms.potential import Potential
+from noether.atoms.potential import Potential, energy_derivatives
 
 __all__ = ["ExportedPotential", "export_potential", "load_exported"]
 
@@ -213,17 +213,17 @@ class ExportedPotential(nn.Module):
             strain = torch.zeros(3, 3, dtype=self.dtype, requires_grad=compute_stress)
             atomic, energy = self.program(numbers.long(), positions, cell, pbc, strain)
             out = {"energy": energy, "atomic_energies": atomic}
-            inputs = ([positions] if compute_forces else []) + ([strain] if compute_stress else [])
-            if inputs:
-                grads = torch.autograd.grad(
-                    energy.sum(), inputs, create_graph=create_graph, allow_unused=True
+            volume = torch.linalg.det(cell).abs() if compute_stress else None
+            out.update(
+                energy_derivatives(
+                    energy,
+                    positions if compute_forces else None,
+                    strain if compute_stress else None,
+                    volume,
+                    create_graph=create_graph,
                 )
-                grads = [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, grads)]
-                if compute_forces:
-                    out["forces"] = -grads[0]
-                if compute_stress:
-                    out["stress"] = (grads[-1] / torch.linalg.det(cell).abs())[None]
-        return out
+            )
+        return out if create_graph else {k: v.detach() for k, v in out.items()}
 
 
 def load_exported(path: str | os.PathLike) -> ExportedPotential:

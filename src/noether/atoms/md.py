@@ -95,7 +95,8 @@ def run_md(
         friction: Langevin friction in 1/fs.
         seed: seeds the initial velocities and the Langevin noise.
         trajectory: extended XYZ file for the logged frames (written atomically at the end).
-        monitor: stability monitor (a default one if None; stops the run on failure).
+        monitor: stability monitor (a default one if None; stops the run on failure). Its bonds
+            are those of the starting structure unless it was started on another one.
     """
     if ensemble not in ENSEMBLES:
         raise ValueError(f"unknown ensemble {ensemble!r}; accepted: {', '.join(ENSEMBLES)}")
@@ -126,7 +127,8 @@ def run_md(
             fixcm=False,
         )
     monitor = monitor or StabilityMonitor()
-    monitor.start(atoms)
+    if monitor.bonds is None:  # a monitor may come with the bonds of a reference structure
+        monitor.start(atoms)
     log: dict[str, list] = {"time": [], "epot": [], "ekin": [], "temp": []}
     frames = []
     bar = None
@@ -156,8 +158,7 @@ def run_md(
     dyn.attach(observe, interval=log_every)
     failure, failure_time = None, None
     try:
-        observe()
-        dyn.run(steps)
+        dyn.run(steps)  # ASE calls the observer at step 0 too
     except _Unstable as err:
         failure, failure_time = str(err), dyn.get_time() / units.fs
     except (FloatingPointError, ValueError) as err:

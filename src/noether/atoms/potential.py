@@ -26,12 +26,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from noether.atoms.elements import MAX_Z
+from noether.atoms.elements import MAX_Z, atomic_number
 from noether.atoms.neighbors import edge_vectors, neighbor_list
 from noether.atoms.priors import AtomRef
 from noether.atoms.standardize import ScaleShift
 
-__all__ = ["Graph", "Potential"]
+__all__ = ["Graph", "Potential", "as_dtype", "energy_derivatives"]
 
 
 @dataclass
@@ -63,6 +63,16 @@ class Graph:
         return self.vectors.norm(dim=-1)
 
 
+def as_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    """``"float32"``/``"float64"`` (as in a YAML config) or a torch floating dtype."""
+    if isinstance(dtype, torch.dtype) and dtype.is_floating_point:
+        return dtype
+    name = str(dtype).removeprefix("torch.")
+    if name in ("float32", "float64", "float16", "bfloat16"):
+        return getattr(torch, name)
+    raise ValueError(f"unknown dtype {dtype!r}; accepted: 'float32', 'float64' or a torch dtype")
+
+
 def _jsonable(value):
     if isinstance(value, torch.dtype):
         return str(value)
@@ -73,12 +83,39 @@ def _jsonable(value):
     return value
 
 
+def energy_derivatives(
+    energy: Tensor,
+    positions: Tensor | None,
+    strain: Tensor | None,
+    volume: Tensor | None,
+    *,
+    create_graph: bool = False,
+) -> dict[str, Tensor]:
+    """``forces = -dE/dr`` (when ``positions`` is given) and ``stress = (1/V) dE/dε`` (when
+    ``strain`` is given, with ``volume (G,)`` Å³) by one autograd call."""
+    inputs = [x for x in (positions, strain) if x is not None]
+    if not inputs:
+        return {}
+    grads = torch.autograd.grad(energy.sum(), inputs, create_graph=create_graph, allow_unused=True)
+    grads = [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, grads)]
+    out = {}
+    if positions is not None:
+        out["forces"] = -grads[0]
+    if strain is not None:
+        out["stress"] = grads[-1] / volume.reshape(-1, 1, 1)
+    return out
+
+
 class Potential(nn.Module):
     """Base class of interatomic potentials: energy, forces and stress from atoms.
 
     Args:
         cutoff: neighbour cutoff in Å.
         neighbor_method: see :func:`noether.atoms.neighbors.neighbor_list`.
+        atomref: per-element reference energies in eV (``{"H": -13.6, "C": -1029.3}``); zero
+            for elements not named. A subclass passes these three through its constructor so
+            that a training task can set them from the data (``Task.model_defaults``).
+        energy_scale, energy_shift: the standardisation ``scale * raw + shift`` (eV per atom).
     """
 
     def __init_subclass__(cls, **kwargs) -> None:
@@ -103,14 +140,28 @@ class Potential(nn.Module):
 
         cls.__init__ = recording_init
 
-    def __init__(self, cutoff: float, *, neighbor_method: str = "auto"):
+    def __init__(
+        self,
+        cutoff: float,
+        *,
+        neighbor_method: str = "auto",
+        atomref: dict[str, float] | None = None,
+        energy_scale: float = 1.0,
+        energy_shift: float = 0.0,
+    ):
         super().__init__()
         if not (cutoff > 0):
             raise ValueError(f"cutoff must be positive (Å), got {cutoff}")
         self.cutoff = float(cutoff)
         self.neighbor_method = neighbor_method
         self.atomref = AtomRef()
+        if atomref:
+            table = torch.zeros(MAX_Z + 1, dtype=torch.float64)
+            for element, energy in atomref.items():
+                table[atomic_number(element)] = float(energy)
+            self.atomref.set(table)
         self.scale_shift = ScaleShift()
+        self.scale_shift.set(energy_scale, energy_shift)
         self.priors = nn.ModuleList()
 
     # --------------------------------------------------------------------------- to implement
@@ -127,6 +178,11 @@ class Potential(nn.Module):
 
     @property
     def dtype(self) -> torch.dtype:
+        """The model's floating dtype (its parameters', else its buffers'); inputs are cast to it.
+        A subclass ends its constructor with ``self.to(dtype)``."""
+        for p in self.parameters():
+            if p.is_floating_point():
+                return p.dtype
         return self.scale_shift.scale.dtype
 
     @property
@@ -228,6 +284,7 @@ class Potential(nn.Module):
         with torch.enable_grad():
             if compute_forces and not positions.requires_grad:
                 positions = positions.detach().requires_grad_(True)
+            wrt = positions if compute_forces else None
             strain = None
             if compute_stress:
                 strain = torch.zeros(n_graphs, 3, 3, dtype=dtype, device=device, requires_grad=True)
@@ -235,16 +292,10 @@ class Potential(nn.Module):
                 numbers, positions, batch, n_graphs, cell, pbc, edge_index, shifts, strain
             )
             out = {"energy": energy, "atomic_energies": atomic}
-            inputs = ([positions] if compute_forces else []) + ([strain] if compute_stress else [])
-            if inputs:
-                grads = torch.autograd.grad(
-                    energy.sum(), inputs, create_graph=create_graph, allow_unused=True
-                )
-                grads = [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, grads)]
-                if compute_forces:
-                    out["forces"] = -grads[0]
-                if compute_stress:
-                    out["stress"] = grads[-1] / torch.linalg.det(cell).abs()[:, None, None]
+            volume = torch.linalg.det(cell).abs() if compute_stress else None
+            out.update(energy_derivatives(energy, wrt, strain, volume, create_graph=create_graph))
+        if (compute_forces or compute_stress) and not create_graph:
+            out = {k: v.detach() for k, v in out.items()}  # the graph is spent
         return out
 
     def energy_from_pairs(

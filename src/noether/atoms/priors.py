@@ -32,7 +32,7 @@ class AtomRef(nn.Module):
                     f"energies must have shape ({MAX_Z + 1},), got {tuple(energies.shape)}"
                 )
             table = energies
-        self.register_buffer("energies", table.to(torch.get_default_dtype()))
+        self.register_buffer("energies", table)  # float64 until the model is cast
 
     def forward(self, numbers: Tensor) -> Tensor:
         return self.energies[numbers]

@@ -4,15 +4,17 @@ They are physically real, exactly E(3)-invariant and cheap, so they test everyth
 molecular models share (forces, stress, the ASE calculator, MD, export) before a learned model
 exists. Their functional forms are ASE's (``ase.calculators.morse.MorsePotential`` and
 ``ase.calculators.lj.LennardJones(smooth=True)``), which the tests use as an independent check.
-Parameters are the same for every element. Energies are in eV, lengths in Å.
+Parameters are the same for every element. Energies are in eV, lengths in Å. With
+``learnable=True`` the physical parameters are trained (``model: {name: morse, learnable: true}``).
 """
 
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from noether.atoms.potential import Graph, Potential
+from noether.atoms.potential import Graph, Potential, as_dtype
+from noether.train.registry import register_model
 
 __all__ = ["LennardJones", "Morse"]
 
@@ -29,6 +31,16 @@ def smoothstep_cutoff(r: Tensor, r_on: float, r_off: float) -> Tensor:
     return s**3 * (6.0 * s**2 - 15.0 * s + 10.0)
 
 
+def _store(module: nn.Module, name: str, value: float, learnable: bool) -> None:
+    """A physical constant as a trained parameter or a fixed buffer (both follow ``.to``)."""
+    tensor = torch.tensor(float(value), dtype=torch.float64)  # exact until .to(dtype)
+    if learnable:
+        module.register_parameter(name, nn.Parameter(tensor))
+    else:
+        module.register_buffer(name, tensor)
+
+
+@register_model("morse")
 class Morse(Potential):
     """``V(r) = ε (exp(-2ρ₀(r/r₀ - 1)) - 2 exp(-ρ₀(r/r₀ - 1)))`` times a smooth cutoff that falls
     from 1 at ``rcut1·r₀`` to 0 at ``rcut2·r₀``.
@@ -47,13 +59,25 @@ class Morse(Potential):
         rcut1: float = 1.9,
         rcut2: float = 2.7,
         *,
-        dtype: torch.dtype = torch.float32,
+        learnable: bool = False,
+        dtype: str | torch.dtype = "float32",
         neighbor_method: str = "auto",
+        atomref: dict[str, float] | None = None,
+        energy_scale: float = 1.0,
+        energy_shift: float = 0.0,
     ):
-        super().__init__(cutoff=rcut2 * r0, neighbor_method=neighbor_method)
-        self.epsilon, self.r0, self.rho0 = float(epsilon), float(r0), float(rho0)
+        super().__init__(
+            cutoff=rcut2 * r0,
+            neighbor_method=neighbor_method,
+            atomref=atomref,
+            energy_scale=energy_scale,
+            energy_shift=energy_shift,
+        )
+        _store(self, "epsilon", epsilon, learnable)
+        _store(self, "r0", r0, learnable)
+        _store(self, "rho0", rho0, learnable)
         self.r_on, self.r_off = float(rcut1 * r0), float(rcut2 * r0)
-        self.to(dtype)
+        self.to(as_dtype(dtype))
 
     def atomic_energies(self, graph: Graph) -> Tensor:
         r = graph.lengths
@@ -62,12 +86,15 @@ class Morse(Potential):
         return _pair_to_atoms(graph, pair)
 
 
+@register_model("lennard-jones")
 class LennardJones(Potential):
     """``V(r) = 4ε((σ/r)¹² - (σ/r)⁶)`` times ASE's smooth cutoff between ``ro`` and ``rc``
     (C¹ in r: ``(rc² - r²)² (rc² + 2r² - 3ro²) / (rc² - ro²)³``).
 
     Args:
         sigma: Å. epsilon: eV. rc: cutoff, Å (default 3σ). ro: onset, Å (default 0.66 rc).
+        learnable: train ``sigma`` and ``epsilon``.
+        atomref, energy_scale, energy_shift: see :class:`Potential`.
     """
 
     def __init__(
@@ -77,19 +104,26 @@ class LennardJones(Potential):
         rc: float | None = None,
         ro: float | None = None,
         *,
-        dtype: torch.dtype = torch.float32,
+        learnable: bool = False,
+        dtype: str | torch.dtype = "float32",
         neighbor_method: str = "auto",
+        atomref: dict[str, float] | None = None,
+        energy_scale: float = 1.0,
+        energy_shift: float = 0.0,
     ):
         rc = 3.0 * sigma if rc is None else rc
         ro = 0.66 * rc if ro is None else ro
-        super().__init__(cutoff=rc, neighbor_method=neighbor_method)
-        self.sigma, self.epsilon, self.rc, self.ro = (
-            float(sigma),
-            float(epsilon),
-            float(rc),
-            float(ro),
+        super().__init__(
+            cutoff=rc,
+            neighbor_method=neighbor_method,
+            atomref=atomref,
+            energy_scale=energy_scale,
+            energy_shift=energy_shift,
         )
-        self.to(dtype)
+        _store(self, "sigma", sigma, learnable)
+        _store(self, "epsilon", epsilon, learnable)
+        self.rc, self.ro = float(rc), float(ro)
+        self.to(as_dtype(dtype))
 
     def atomic_energies(self, graph: Graph) -> Tensor:
         r2 = graph.vectors.square().sum(-1)

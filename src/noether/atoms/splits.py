@@ -44,14 +44,14 @@ def make_splits(
     sizes = [_count(s, n_frames, k) for s, k in zip((train, val, test), SPLIT_KEYS)]
     if sizes.count(None) > 1:
         raise ValueError("at most one of train, val and test may be None (the remainder)")
-    if None in sizes:
-        rest = n_frames - sum(s for s in sizes if s is not None)
-        sizes[sizes.index(None)] = rest
-    if sum(sizes) > n_frames or min(sizes) < 0:
+    given = sum(s for s in sizes if s is not None)
+    if given > n_frames or any(s is not None and s < 0 for s in sizes):
         raise ValueError(
-            f"split sizes {dict(zip(SPLIT_KEYS, sizes))} need {sum(sizes)} frames but the "
-            f"dataset has {n_frames}"
+            f"split sizes {dict(zip(SPLIT_KEYS, sizes))} need {given} frames but the dataset "
+            f"has {n_frames}"
         )
+    if None in sizes:
+        sizes[sizes.index(None)] = n_frames - given
     perm = np.random.default_rng(seed).permutation(n_frames)
     bounds = np.cumsum([0, *sizes])
     return {k: np.sort(perm[a:b]) for k, a, b in zip(SPLIT_KEYS, bounds[:-1], bounds[1:])}

@@ -21,8 +21,8 @@ class ScaleShift(nn.Module):
 
     def __init__(self, scale: float = 1.0, shift: float = 0.0):
         super().__init__()
-        self.register_buffer("scale", torch.tensor(float(scale)))
-        self.register_buffer("shift", torch.tensor(float(shift)))
+        self.register_buffer("scale", torch.tensor(float(scale), dtype=torch.float64))
+        self.register_buffer("shift", torch.tensor(float(shift), dtype=torch.float64))
 
     def forward(self, raw: Tensor) -> Tensor:
         return self.scale * raw + self.shift

@@ -4,7 +4,8 @@ Builds each molecule (RDKit from SMILES, or ASE's g2 names), samples it by xTB L
 chosen temperatures, and writes ``<out>/<name>.xyz`` (or ``.h5``) with energies (eV) and forces
 (eV/Å) under ``REF_energy``/``REF_forces``, a splits file ``<name>_splits.npz``
 (``idx_train``, ``idx_val``, ``idx_test``), ``summary.json`` and ``summary.png``.
-Deterministic in ``--seed``: a molecule's frames do not depend on the others or on ``--workers``.
+Deterministic in ``--seed``: a molecule's frames do not depend on the others or on ``--workers``
+(each is made in its own process with one thread).
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--equilibration", type=int, default=200, help="MD steps before saving")
     parser.add_argument("--friction", type=float, default=0.01, help="Langevin friction, 1/fs")
     parser.add_argument("--method", default="GFN2-xTB", help="tblite method (GFN2-xTB, GFN1-xTB)")
+    parser.add_argument(
+        "--accuracy", type=float, default=0.01, help="tblite SCF accuracy (smaller is tighter)"
+    )
     parser.add_argument("--format", choices=("extxyz", "hdf5"), default="extxyz")
     parser.add_argument("--out", default="data/molecules", help="output folder")
     parser.add_argument("--seed", type=int, default=0)
@@ -65,7 +69,7 @@ def _make_one(
     from noether.atoms.splits import make_splits, save_splits
     from noether.atoms.xtb import XTBSampling, sample_molecule
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     settings = XTBSampling(**settings_dict)
     name, atoms = build_molecule(spec, seed=seed)
     mol_seed = _molecule_seed(seed, name)
@@ -89,6 +93,7 @@ def _make_one(
         "atoms": int(ds.n_atoms[0]),
         "frames": len(ds),
         "seconds": time.perf_counter() - start,
+        "cpu_seconds": time.process_time() - cpu_start,
         "energy_mean_eV": float(ds.energy.mean()),
         "energy_std_meV_per_atom": float(ds.energy.std() / ds.n_atoms[0] * 1e3),
         "force_rms_eV_per_A": float((ds.forces**2).mean() ** 0.5),
@@ -114,6 +119,7 @@ def main(args: argparse.Namespace) -> int:
             equilibration=args.equilibration,
             friction=args.friction,
             method=args.method,
+            accuracy=args.accuracy,
         )
     except ValueError as err:
         print(f"noether data molecules: {err}")
@@ -123,7 +129,8 @@ def main(args: argparse.Namespace) -> int:
         return 2
     # tblite's OpenMP threads must not compete with each other (or with torch's) for the cores:
     # oversubscribed spinning threads make xTB a hundred times slower. Set before tblite loads.
-    os.environ["OMP_NUM_THREADS"] = "1"
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = "1"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     print(
@@ -133,30 +140,25 @@ def main(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     job = (settings.as_dict(), args.seed, str(out), args.format, args.val, args.test)
     results = []
-    if args.workers <= 1:
-        for spec in specs:
-            results.append(_make_one(spec, *job, True))
-            r = results[-1]
-            print(
-                f"  {r['name']}: {r['frames']} frames of {r['atoms']} atoms in {r['seconds']:.1f} s"
-            )
-    else:
-        import multiprocessing
+    import multiprocessing
 
-        from tqdm import tqdm
+    from tqdm import tqdm
 
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(args.workers, mp_context=context) as pool:
-            futures = {pool.submit(_make_one, spec, *job, False): spec for spec in specs}
-            with tqdm(total=len(specs), unit="molecule") as bar:
-                for future in as_completed(futures):
-                    r = future.result()
-                    results.append(r)
-                    bar.write(
-                        f"  {r['name']}: {r['frames']} frames of {r['atoms']} atoms in "
-                        f"{r['seconds']:.1f} s"
-                    )
-                    bar.update(1)
+    # Every molecule is made in a fresh process with the same environment, whatever --workers
+    # is: the numbers then do not depend on what the parent process loaded before (BLAS threads).
+    context = multiprocessing.get_context("spawn")
+    alone = args.workers <= 1
+    with ProcessPoolExecutor(max(args.workers, 1), mp_context=context) as pool:
+        futures = {pool.submit(_make_one, spec, *job, alone): spec for spec in specs}
+        with tqdm(total=len(specs), unit="molecule", disable=alone) as bar:
+            for future in as_completed(futures):
+                r = future.result()
+                results.append(r)
+                bar.write(
+                    f"  {r['name']}: {r['frames']} frames of {r['atoms']} atoms in "
+                    f"{r['seconds']:.1f} s ({r['cpu_seconds']:.1f} s CPU)"
+                )
+                bar.update(1)
     elapsed = time.perf_counter() - start
     results.sort(key=lambda r: names.index(r["name"]))
     summary = {
@@ -172,5 +174,8 @@ def main(args: argparse.Namespace) -> int:
     sets = {r["name"]: read_dataset(out / r["file"]) for r in results}
     plot_dataset_summary(sets, out / "summary.png")
     total = sum(r["frames"] for r in results)
-    print(f"{total} frames in {elapsed:.1f} s; wrote {out}/summary.json and {out}/summary.png")
+    cpu = sum(r["cpu_seconds"] for r in results)
+    print(
+        f"{total} frames in {elapsed:.1f} s ({cpu:.1f} s CPU in workers); wrote {out}/summary.json and {out}/summary.png"
+    )
     return 0

@@ -14,13 +14,19 @@ from noether.atoms.units import energy_factor, force_factor, length_factor, stre
 __all__ = ["from_native_units", "load_npz", "require_key", "to_native_units"]
 
 
-def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """All arrays of an npz file; a missing, empty or corrupt file raises a ValueError naming it."""
+def check_file(path: str | os.PathLike, expected: str) -> Path:
+    """``path`` as a Path; raise if it does not exist or is empty (naming what was expected)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
     if path.stat().st_size == 0:
-        raise ValueError(f"{path}: the file is empty; expected an npz archive")
+        raise ValueError(f"{path}: the file is empty; expected {expected}")
+    return path
+
+
+def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """All arrays of an npz file; a missing, empty or corrupt file raises a ValueError naming it."""
+    path = check_file(path, "an npz archive")
     try:
         with np.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}

@@ -9,13 +9,12 @@ are never confused with results an ASE calculator cached. Keys named ``energy``,
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
 from noether.atoms._io import atomic_path
 from noether.atoms.dataset import AtomsDataset
-from noether.atoms.formats._common import from_native_units, to_native_units
+from noether.atoms.formats._common import check_file, from_native_units, to_native_units
 
 __all__ = ["read_extxyz", "write_extxyz"]
 
@@ -67,11 +66,7 @@ def read_extxyz(
 
     if missing not in ("error", "mask"):
         raise ValueError(f"missing must be 'error' or 'mask', got {missing!r}")
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    if path.stat().st_size == 0:
-        raise ValueError(f"{path}: the file is empty; expected extended XYZ frames")
+    path = check_file(path, "extended XYZ frames")
     try:
         frames = read(path, index=index, format="extxyz")
     except Exception as err:  # ASE raises many types for malformed text

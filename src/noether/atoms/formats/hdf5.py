@@ -30,7 +30,7 @@ import torch
 
 from noether.atoms._io import atomic_path
 from noether.atoms.dataset import AtomsDataset, AtomsSample
-from noether.atoms.formats._common import to_native_units
+from noether.atoms.formats._common import check_file, to_native_units
 
 __all__ = ["HDF5Dataset", "HDF5Writer", "read_hdf5", "write_hdf5"]
 
@@ -56,19 +56,16 @@ _DTYPES = {
 
 
 def _open(path: str | os.PathLike) -> h5py.File:
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    if path.stat().st_size == 0:
-        raise ValueError(f"{path}: the file is empty; expected an HDF5 file")
+    path = check_file(path, "an HDF5 file")
     try:
         f = h5py.File(path, "r")
     except OSError as err:
         raise ValueError(f"{path}: not a readable HDF5 file ({err})") from err
-    if f.attrs.get("format") != FORMAT:
+    fmt = f.attrs.get("format")
+    if fmt != FORMAT:
         f.close()
         raise ValueError(
-            f"{path}: HDF5 attribute 'format' is {f.attrs.get('format')!r}; expected {FORMAT!r} "
+            f"{path}: HDF5 attribute 'format' is {fmt!r}; expected {FORMAT!r} "
             f"(the layout written by noether.atoms.write_hdf5)"
         )
     for key in ("numbers", "positions", "offsets"):
