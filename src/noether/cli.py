@@ -28,7 +28,30 @@ COMMANDS: dict[str, tuple] = {
         {
             "nbody": ("noether.commands.data_nbody", "gravitational n-body systems (npz splits)"),
             "rigid": ("noether.commands.data_rigid", "MuJoCo rigid-body scenes (HDF5 shards)"),
+            "molecules": (
+                "noether.commands.data_molecules",
+                "GFN2-xTB MD reference data for molecules (rMD17-style set by default)",
+            ),
+            "properties": (
+                "noether.commands.data_properties",
+                "GFN2-xTB gap, dipole and energy of small organic molecules (QM9-style)",
+            ),
         },
+    ),
+    "study": (
+        "experiments that answer a paper's question",
+        {
+            "algebras": (
+                "noether.commands.study_algebras",
+                "EGA / PGA / iPGA / CGA GATr and the Transformer on n-body",
+            ),
+        },
+    ),
+    "md": ("noether.commands.md", "molecular dynamics with a trained potential (NVE or Langevin)"),
+    "export": ("noether.commands.export", "export a trained potential to one .pt2 file"),
+    "slmc": (
+        "noether.studies.slmc",
+        "self-learning Monte Carlo study of the double-exchange model",
     ),
 }
 

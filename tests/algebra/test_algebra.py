@@ -142,3 +142,19 @@ def test_bad_input_names_what_is_expected():
         Algebra(-1, 0, 0)
     with pytest.raises(ValueError, match="between 1 and"):
         Algebra(0, 0, 0)
+
+
+@pytest.mark.slow
+def test_torch_compile_keeps_the_kernel_as_one_operator():
+    def f(x, y, w):
+        z = PGA.sandwich(y[0, 0], PGA.geometric_product(x, y))
+        return PGA.equivariant_linear(z, w).square().sum()
+
+    x = torch.randn(64, 4, 16, requires_grad=True)
+    y, w = torch.randn(64, 4, 16), torch.randn(3, 4, 9, requires_grad=True)
+    compiled = torch.compile(f)
+    expected, got = f(x, y, w), compiled(x, y, w)
+    torch.testing.assert_close(got, expected)
+    grads = torch.autograd.grad(got, (x, w))
+    for g, e in zip(grads, torch.autograd.grad(expected, (x, w)), strict=True):
+        torch.testing.assert_close(g, e)
