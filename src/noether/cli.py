@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple] = {
         },
     ),
     "md": ("noether.commands.md", "molecular dynamics with a trained potential (NVE or Langevin)"),
+    "export": ("noether.commands.export", "export a trained potential to one .pt2 file"),
 }
 
 

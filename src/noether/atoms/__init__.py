@@ -6,7 +6,7 @@ Units at every public boundary are eV, Å, fs (eV/Å for forces, eV/Å³ for str
 from noether.atoms.batch import AtomsBatch, collate_atoms
 from noether.atoms.dataset import AtomsDataset, AtomsSample
 from noether.atoms.neighbors import neighbor_list
-from noether.atoms.potential import Graph, Potential
+from noether.atoms.potential import Graph, Potential, as_dtype
 from noether.atoms.priors import AtomRef, fit_atomref
 from noether.atoms.splits import load_splits, make_splits, save_splits
 from noether.atoms.standardize import ScaleShift, energy_statistics
@@ -19,6 +19,7 @@ __all__ = [
     "Graph",
     "Potential",
     "ScaleShift",
+    "as_dtype",
     "collate_atoms",
     "energy_statistics",
     "fit_atomref",

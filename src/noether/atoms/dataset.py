@@ -267,11 +267,9 @@ class AtomsDataset(torch.utils.data.Dataset):
             )
         idx = idx % max(len(self), 1)
         sizes = self.n_atoms[idx]
-        atom_idx = (
-            np.concatenate([np.arange(self.offsets[k], self.offsets[k + 1]) for k in idx])
-            if idx.size
-            else np.zeros(0, dtype=np.int64)
-        )
+        starts = np.repeat(self.offsets[idx], sizes)
+        within = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        atom_idx = starts + within
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)

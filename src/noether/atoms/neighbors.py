@@ -14,7 +14,8 @@ triclinic and periodic along any subset of axes.
 Methods: ``"all_pairs"`` (O(n²) per frame, vectorised over a batch of molecules), ``"cell_list"``
 (O(n) binning for large or periodic systems), ``"vesin"`` (the optional ``vesin`` package, if
 installed) and ``"auto"`` (all pairs for molecules up to :data:`AUTO_ALL_PAIRS_MAX` atoms, the cell
-list beyond, or for periodic frames when the cell holds at least three bins per periodic axis).
+list beyond and for every periodic frame; a periodic axis thinner than the cutoff uses all pairs
+over the images it needs).
 The list is computed without gradients; build differentiable vectors with :func:`edge_vectors`.
 """
 
@@ -130,13 +131,14 @@ def _one_frame(pos: Tensor, cell: Tensor, pbc: Tensor, cutoff: float, method: st
         return _vesin(pos, cell, pbc, cutoff)
     if method == "all_pairs":
         return _periodic_pairs(pos, cell, pbc, cutoff)
-    bins = _bin_counts(pos, cell, pbc, cutoff)
-    if method == "auto" and (
-        (pbc.any() and bool((bins[pbc] < 3).any()))
-        or (not pbc.any() and pos.shape[0] <= AUTO_ALL_PAIRS_MAX)
-    ):
+    if method == "auto" and not pbc.any() and pos.shape[0] <= AUTO_ALL_PAIRS_MAX:
         return _periodic_pairs(pos, cell, pbc, cutoff)
     return _cell_list(pos, cell, pbc, cutoff)
+
+
+def _too_thin(cell: Tensor, pbc: Tensor, cutoff: float) -> bool:
+    """Whether a periodic axis is thinner than the cutoff (pairs then reach beyond ±1 image)."""
+    return bool(pbc.any()) and bool((_heights(cell)[pbc] < cutoff).any())
 
 
 def _molecule_pairs(positions: Tensor, batch: Tensor, counts: Tensor, cutoff: float):
@@ -204,20 +206,25 @@ def _bin_counts(pos: Tensor, cell: Tensor, pbc: Tensor, cutoff: float) -> Tensor
     return torch.clamp(torch.floor(span * _heights(frame) / cutoff), min=1).long()
 
 
-_OFFSETS = torch.cartesian_prod(*(torch.arange(-1, 2),) * 3)
+# Half of the 27 neighbour-bin offsets: (0, 0, 0) and the 13 that come first lexicographically
+# after it. Each pair is found once, from one of its two atoms; the other direction is its mirror.
+_ALL_OFFSETS = torch.cartesian_prod(*(torch.arange(-1, 2),) * 3)
+_HALF_OFFSETS = _ALL_OFFSETS[13:]
 
 
 def _cell_list(pos: Tensor, cell: Tensor, pbc: Tensor, cutoff: float):
-    """Bins of width ≥ cutoff; each atom looks into its own and the 26 adjacent bins. O(n).
+    """Bins of width ≥ cutoff; each atom looks into its own bin and half of the 26 adjacent ones
+    (the other half finds the same pairs from the other atom). O(n).
 
-    Needs at least three bins along each periodic axis (a cell at least three cutoffs wide);
-    smaller periodic cells go to :func:`_periodic_pairs`.
+    With one or two bins along a periodic axis the adjacent bins are the same bins under other
+    shifts, so no pair is found twice. A periodic axis thinner than the cutoff needs images beyond
+    the adjacent ones: such cells go to :func:`_periodic_pairs`.
     """
     device = pos.device
+    if _too_thin(cell, pbc, cutoff):
+        return _periodic_pairs(pos, cell, pbc, cutoff)
     frame = _frame_cell(pos, cell, pbc)
     bins = _bin_counts(pos, cell, pbc, cutoff)
-    if bool((bins[pbc] < 3).any()):
-        return _periodic_pairs(pos, cell, pbc, cutoff)
     frac, image, wrapped = _wrap(pos, frame, pbc)
     low = torch.where(pbc, torch.zeros(3, dtype=pos.dtype), frac.min(0).values)
     span = torch.where(pbc, torch.ones(3, dtype=pos.dtype), frac.max(0).values - low)
@@ -231,24 +238,27 @@ def _cell_list(pos: Tensor, cell: Tensor, pbc: Tensor, cutoff: float):
     per_bin = torch.bincount(bin_id, minlength=n_bins)
     first = torch.cumsum(per_bin, 0) - per_bin
 
-    offsets = _OFFSETS.to(device)
-    target = coord[:, None, :] + offsets[None]  # (n, 27, 3)
+    offsets = _HALF_OFFSETS.to(device)
+    target = coord[:, None, :] + offsets[None]  # (n, 14, 3)
     wrapped_target = torch.remainder(target, bins)
     cell_shift = torch.div(target - wrapped_target, bins, rounding_mode="floor")
     valid = (pbc | ((target >= 0) & (target < bins))).all(-1)
     centre, which = torch.nonzero(valid, as_tuple=True)
     neighbour_bin = (wrapped_target[centre, which] * strides).sum(-1)
     s = cell_shift[centre, which].to(pos.dtype)
+    own_bin = which == 0  # offset (0, 0, 0): both atoms see the pair, keep i < j
     counts = per_bin[neighbour_bin]
     i = torch.repeat_interleave(centre, counts)
     s = torch.repeat_interleave(s, counts, dim=0)
+    own_bin = torch.repeat_interleave(own_bin, counts)
     start = torch.repeat_interleave(first[neighbour_bin], counts)
     run_start = torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
     j = order[start + torch.arange(i.numel(), device=device) - run_start]
 
     vec = wrapped[j] - wrapped[i] + s @ frame
-    keep = (vec.square().sum(-1) < cutoff * cutoff) & ((i != j) | (s != 0).any(-1))
+    keep = (vec.square().sum(-1) < cutoff * cutoff) & (~own_bin | (i < j))
     i, j, s = i[keep], j[keep], s[keep]
+    i, j, s = torch.cat([i, j]), torch.cat([j, i]), torch.cat([s, -s])  # both directions
     shifts = torch.where(pbc, s + image[i] - image[j], torch.zeros_like(s))
     key = i * pos.shape[0] + j
     sort = torch.argsort(key, stable=True)

@@ -190,8 +190,8 @@ class AtomisticTask(Task):
 def load_trained_potential(path: str, map_location: str = "cpu") -> nn.Module:
     """The model of a training run (a run folder or one of its ``.ckpt`` files), in eval mode.
 
-    Rebuilt from the run's config through the training registry; with EMA the checkpoint holds the
-    averaged weights.
+    Rebuilt from the run's config through the training registry, in float64 if the run trained in
+    float64; with EMA the checkpoint holds the averaged weights.
     """
     from noether.train.checkpoints import find_checkpoint, load_checkpoint
     from noether.train.config import build, load_config
@@ -203,5 +203,7 @@ def load_trained_potential(path: str, map_location: str = "cpu") -> nn.Module:
     state = {
         k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)
     }
+    if str(config.trainer.precision) in ("64", "64-true", "double"):
+        model = model.double()  # trained in float64: keep it (the config's dtype was cast)
     model.load_state_dict(state)
     return model.to(map_location).eval()

@@ -4,7 +4,8 @@ Builds each molecule (RDKit from SMILES, or ASE's g2 names), samples it by xTB L
 chosen temperatures, and writes ``<out>/<name>.xyz`` (or ``.h5``) with energies (eV) and forces
 (eV/Å) under ``REF_energy``/``REF_forces``, a splits file ``<name>_splits.npz``
 (``idx_train``, ``idx_val``, ``idx_test``), ``summary.json`` and ``summary.png``.
-Deterministic in ``--seed``: a molecule's frames do not depend on the others or on ``--workers``.
+Deterministic in ``--seed``: a molecule's frames do not depend on the others or on ``--workers``
+(each is made in its own process with one thread).
 """
 
 from __future__ import annotations
@@ -128,7 +129,8 @@ def main(args: argparse.Namespace) -> int:
         return 2
     # tblite's OpenMP threads must not compete with each other (or with torch's) for the cores:
     # oversubscribed spinning threads make xTB a hundred times slower. Set before tblite loads.
-    os.environ["OMP_NUM_THREADS"] = "1"
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = "1"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     print(
@@ -138,30 +140,25 @@ def main(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     job = (settings.as_dict(), args.seed, str(out), args.format, args.val, args.test)
     results = []
-    if args.workers <= 1:
-        for spec in specs:
-            results.append(_make_one(spec, *job, True))
-            r = results[-1]
-            print(
-                f"  {r['name']}: {r['frames']} frames of {r['atoms']} atoms in {r['seconds']:.1f} s"
-            )
-    else:
-        import multiprocessing
+    import multiprocessing
 
-        from tqdm import tqdm
+    from tqdm import tqdm
 
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(args.workers, mp_context=context) as pool:
-            futures = {pool.submit(_make_one, spec, *job, False): spec for spec in specs}
-            with tqdm(total=len(specs), unit="molecule") as bar:
-                for future in as_completed(futures):
-                    r = future.result()
-                    results.append(r)
-                    bar.write(
-                        f"  {r['name']}: {r['frames']} frames of {r['atoms']} atoms in "
-                        f"{r['seconds']:.1f} s ({r['cpu_seconds']:.1f} s CPU)"
-                    )
-                    bar.update(1)
+    # Every molecule is made in a fresh process with the same environment, whatever --workers
+    # is: the numbers then do not depend on what the parent process loaded before (BLAS threads).
+    context = multiprocessing.get_context("spawn")
+    alone = args.workers <= 1
+    with ProcessPoolExecutor(max(args.workers, 1), mp_context=context) as pool:
+        futures = {pool.submit(_make_one, spec, *job, alone): spec for spec in specs}
+        with tqdm(total=len(specs), unit="molecule", disable=alone) as bar:
+            for future in as_completed(futures):
+                r = future.result()
+                results.append(r)
+                bar.write(
+                    f"  {r['name']}: {r['frames']} frames of {r['atoms']} atoms in "
+                    f"{r['seconds']:.1f} s ({r['cpu_seconds']:.1f} s CPU)"
+                )
+                bar.update(1)
     elapsed = time.perf_counter() - start
     results.sort(key=lambda r: names.index(r["name"]))
     summary = {
