@@ -19,6 +19,10 @@ COMMANDS: dict[str, tuple] = {
     "run": ("noether.commands.run", "run the main job on its built-in default"),
     "train": ("noether.commands.train", "train a model on a task from a YAML config"),
     "evaluate": ("noether.commands.evaluate", "test metrics and parity plots of a trained run"),
+    "scaling": (
+        "noether.commands.scaling",
+        "the scaling-law study: GATr vs the Transformer on rigid bodies",
+    ),
     "data": (
         "generate datasets with noether's own simulators",
         {
@@ -34,8 +38,21 @@ COMMANDS: dict[str, tuple] = {
             ),
         },
     ),
+    "study": (
+        "experiments that answer a paper's question",
+        {
+            "algebras": (
+                "noether.commands.study_algebras",
+                "EGA / PGA / iPGA / CGA GATr and the Transformer on n-body",
+            ),
+        },
+    ),
     "md": ("noether.commands.md", "molecular dynamics with a trained potential (NVE or Langevin)"),
     "export": ("noether.commands.export", "export a trained potential to one .pt2 file"),
+    "slmc": (
+        "noether.studies.slmc",
+        "self-learning Monte Carlo study of the double-exchange model",
+    ),
 }
 
 

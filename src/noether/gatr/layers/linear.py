@@ -1,0 +1,99 @@
+"""The equivariant linear layer on multivector channels plus auxiliary scalar channels."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from noether.algebra import Algebra
+from noether.algebra.linear import linear_basis
+from noether.gatr.primitives.linear import equi_linear
+
+__all__ = ["EquiLinear"]
+
+
+class EquiLinear(nn.Module):
+    """``(x, s) -> (y, s')``: equivariant on the multivectors, ordinary on the scalars.
+
+    - multivectors: ``y[o] = sum_i sum_a weight[o, i, a] basis[a] x[i]`` over the algebra's
+      ``n_basis`` equivariant maps (PGA 9, EGA 4, CGA 6), plus ``bias[o]`` on the scalar blade
+      only (a constant elsewhere would not be equivariant);
+    - scalars feed the scalar blade of ``y`` and the scalar outputs, and the scalar blade of
+      ``x`` (an invariant) feeds the scalar outputs.
+
+    Tensors are in the internal layout: ``x: (dim, n, in_mv)``, ``s: (n, in_s)``; outputs
+    ``(dim, n, out_mv)`` and ``(n, out_s)`` (``None`` when ``out_s == 0``).
+
+    Args:
+        gain: scales the initial weights (the variance of each output component is about
+            ``gain**2`` for unit-variance inputs).
+    """
+
+    def __init__(
+        self,
+        algebra: Algebra,
+        in_mv: int,
+        out_mv: int,
+        in_s: int = 0,
+        out_s: int = 0,
+        *,
+        bias: bool = True,
+        gain: float = 1.0,
+    ) -> None:
+        super().__init__()
+        for name, value, low in (
+            ("in_mv", in_mv, 1),
+            ("out_mv", out_mv, 1),
+            ("in_s", in_s, 0),
+            ("out_s", out_s, 0),
+        ):
+            if not isinstance(value, int) or value < low:
+                raise ValueError(f"EquiLinear: {name} must be an int >= {low}, got {value!r}")
+        self.algebra = algebra
+        self.in_mv, self.out_mv, self.in_s, self.out_s = in_mv, out_mv, in_s, out_s
+        basis = linear_basis(algebra)
+        self.weight = nn.Parameter(torch.empty(out_mv, in_mv, basis.n_basis))
+        self.bias = nn.Parameter(torch.zeros(out_mv)) if bias else None
+        self.s_to_mv = nn.Parameter(torch.empty(out_mv, in_s)) if in_s else None
+        self.mv_to_s = nn.Parameter(torch.empty(out_s, in_mv)) if out_s else None
+        self.s_to_s = nn.Parameter(torch.empty(out_s, in_s)) if in_s and out_s else None
+        self.bias_s = nn.Parameter(torch.zeros(out_s)) if out_s and bias else None
+        self.reset_parameters(gain)
+
+    def reset_parameters(self, gain: float = 1.0) -> None:
+        """Uniform weights scaled so each output component has variance about ``gain**2``."""
+        grades = linear_basis(self.algebra).grades
+        with torch.no_grad():
+            for a, (g_in, g_out) in enumerate(grades):
+                # components reached by a grade-changing map also get a grade projection
+                share = 1.0 if g_in == g_out else 0.5
+                bound = gain * math.sqrt(3.0 * share / self.in_mv)
+                self.weight[:, :, a].uniform_(-bound, bound)
+            fan_s = self.in_mv + self.in_s
+            for p in (self.s_to_mv, self.mv_to_s, self.s_to_s):
+                if p is not None:
+                    bound = gain * math.sqrt(3.0 / fan_s)
+                    p.uniform_(-bound, bound)
+
+    def forward(self, x: Tensor, s: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        if self.in_s and s is None:
+            raise ValueError(f"EquiLinear expects {self.in_s} scalar channels, got none")
+        return equi_linear(
+            self.algebra,
+            x,
+            s if self.in_s else None,
+            self.weight,
+            self.bias,
+            self.s_to_mv,
+            self.mv_to_s,
+            self.s_to_s,
+            self.bias_s,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.algebra}, mv {self.in_mv}->{self.out_mv}, s {self.in_s}->{self.out_s}, "
+            f"bias={self.bias is not None}"
+        )

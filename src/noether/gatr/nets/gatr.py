@@ -1,0 +1,257 @@
+"""The Geometric Algebra Transformer over any geometric algebra."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint as _checkpoint
+
+from noether.algebra import Algebra
+from noether.gatr.layers.block import CHECKPOINT_PARTS, GATrBlock
+from noether.gatr.layers.linear import EquiLinear
+from noether.gatr.primitives.layout import from_internal, to_internal
+from noether.gatr.primitives.masks import attention_mask, check_token_mask
+from noether.gatr.variants import Variant, resolve_variant
+
+__all__ = ["GATr"]
+
+
+def _checkpoint_parts(checkpoint: bool | str | Sequence[str]) -> tuple[bool, tuple[str, ...]]:
+    """``(whole blocks?, sub-layers)`` from ``checkpoint``."""
+    if checkpoint is False or checkpoint is None:
+        return False, ()
+    if checkpoint is True or checkpoint == "block":
+        return True, ()
+    parts = (checkpoint,) if isinstance(checkpoint, str) else tuple(checkpoint)
+    accepted = ("block", *CHECKPOINT_PARTS)
+    if any(p not in accepted for p in parts):
+        raise ValueError(
+            f"checkpoint must be True, False or a subset of {accepted}, got {checkpoint!r}"
+        )
+    return "block" in parts, tuple(p for p in parts if p != "block")
+
+
+class GATr(nn.Module):
+    """Geometric Algebra Transformer (Brehmer et al. 2023; de Haan et al. 2023) over any algebra.
+
+    ``EquiLinear`` in, ``num_blocks`` :class:`~noether.gatr.layers.GATrBlock` (pre-norm
+    attention and geometric MLP, multivectors and auxiliary scalars together), ``EquiLinear``
+    out. Equivariant under the algebra's Pin group (E(3) for ``"pga"``/``"ipga"``, O(3) for
+    ``"ega"``, Pin(4,1) for ``"cga"``) and under permutations of the tokens.
+
+    Args:
+        algebra: a variant name (``"ega"``, ``"pga"``, ``"ipga"``, ``"cga"``), an
+            :class:`~noether.algebra.Algebra` or a :class:`~noether.gatr.variants.Variant`.
+        in_mv_channels, out_mv_channels, hidden_mv_channels: multivector channels.
+        in_s_channels, out_s_channels, hidden_s_channels: auxiliary scalar channels (0: none).
+        num_blocks: number of blocks.
+        num_heads: attention heads.
+        head_mv_channels: multivector channels per head (default ``hidden_mv // num_heads``,
+            at least 1).
+        head_s_channels: scalar channels per head (default ``max(hidden_s // num_heads, 4)``,
+            0 without hidden scalars).
+        multi_query: share one key/value head between the query heads.
+        mlp_factor: hidden width of the MLPs over the stream width.
+        dropout: grade dropout / dropout probability on each sub-layer's output, in training.
+        checkpoint: recompute activations in the backward pass: ``True`` or ``"block"`` per
+            block, or a subset of ``("attention", "mlp")`` per sub-layer.
+        check_finite: reject inputs that contain NaN or infinity (costs one reduction).
+        norm_eps: floor of the squared norm in the equivariant layer norm.
+        distance_eps: softening of the point normaliser in the distance features (iPGA).
+
+    Forward: ``mv: (..., tokens, in_mv_channels, alg.dim)``, ``s: (..., tokens, in_s_channels)``
+    (required when ``in_s_channels > 0``), ``mask`` (boolean, True: may attend; or additive)
+    broadcastable to ``(..., num_heads, tokens, tokens)``, ``token_mask: (..., tokens)`` boolean
+    for padded batches of different lengths (True: a real token), ``reference``: a multivector
+    ``(..., alg.dim)`` for the equivariant join (default: the mean of the input multivectors over
+    the real tokens and channels of each sample). Returns ``(mv (..., tokens, out_mv, dim),
+    s (..., tokens, out_s) or None)``; outputs at padded tokens are zero.
+    """
+
+    def __init__(
+        self,
+        algebra: str | Algebra | Variant = "ipga",
+        in_mv_channels: int = 1,
+        out_mv_channels: int = 1,
+        hidden_mv_channels: int = 16,
+        in_s_channels: int = 0,
+        out_s_channels: int = 0,
+        hidden_s_channels: int = 32,
+        num_blocks: int = 4,
+        num_heads: int = 8,
+        *,
+        head_mv_channels: int | None = None,
+        head_s_channels: int | None = None,
+        multi_query: bool = False,
+        mlp_factor: int = 2,
+        dropout: float = 0.0,
+        checkpoint: bool | str | Sequence[str] = False,
+        check_finite: bool = False,
+        norm_eps: float = 0.01,
+        distance_eps: float = 1e-3,
+    ) -> None:
+        super().__init__()
+        self.variant = resolve_variant(algebra)
+        alg = self.variant.algebra
+        for name, value, low in (
+            ("in_mv_channels", in_mv_channels, 1),
+            ("out_mv_channels", out_mv_channels, 1),
+            ("hidden_mv_channels", hidden_mv_channels, 1),
+            ("in_s_channels", in_s_channels, 0),
+            ("out_s_channels", out_s_channels, 0),
+            ("hidden_s_channels", hidden_s_channels, 0),
+            ("num_blocks", num_blocks, 1),
+            ("num_heads", num_heads, 1),
+            ("mlp_factor", mlp_factor, 1),
+        ):
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"GATr: {name} must be an int >= {low}, got {value!r}")
+        if head_mv_channels is None:
+            head_mv_channels = max(hidden_mv_channels // num_heads, 1)
+        if head_s_channels is None:
+            head_s_channels = max(hidden_s_channels // num_heads, 4) if hidden_s_channels else 0
+        self.in_mv, self.out_mv, self.in_s, self.out_s = (
+            in_mv_channels,
+            out_mv_channels,
+            in_s_channels,
+            out_s_channels,
+        )
+        self.hidden_mv, self.hidden_s = hidden_mv_channels, hidden_s_channels
+        self.num_heads, self.check_finite = num_heads, check_finite
+        self.checkpoint_blocks, parts = _checkpoint_parts(checkpoint)
+        self.linear_in = EquiLinear(
+            alg, in_mv_channels, hidden_mv_channels, in_s_channels, hidden_s_channels
+        )
+        self.blocks = nn.ModuleList(
+            GATrBlock(
+                self.variant,
+                hidden_mv_channels,
+                hidden_s_channels,
+                num_heads,
+                head_mv_channels,
+                head_s_channels,
+                multi_query=multi_query,
+                mlp_factor=mlp_factor,
+                dropout=dropout,
+                checkpoint=parts,
+                norm_eps=norm_eps,
+                distance_eps=distance_eps,
+            )
+            for _ in range(num_blocks)
+        )
+        self.linear_out = EquiLinear(
+            alg, hidden_mv_channels, out_mv_channels, hidden_s_channels, out_s_channels
+        )
+
+    @property
+    def algebra(self) -> Algebra:
+        return self.variant.algebra
+
+    def _check(self, mv: Tensor, s: Tensor | None) -> tuple[tuple[int, ...], int]:
+        dim = self.algebra.dim
+        if not isinstance(mv, Tensor) or not mv.is_floating_point():
+            kind = mv.dtype if isinstance(mv, Tensor) else type(mv).__name__
+            raise ValueError(f"GATr: mv must be a floating tensor, got {kind}")
+        if mv.ndim < 3 or mv.shape[-1] != dim or mv.shape[-2] != self.in_mv:
+            raise ValueError(
+                f"GATr ({self.variant.name}, {self.algebra}): mv must have shape (..., tokens, "
+                f"{self.in_mv}, {dim}) = (..., tokens, in_mv_channels, alg.dim), got "
+                f"{tuple(mv.shape)}"
+            )
+        batch_shape, tokens = tuple(mv.shape[:-3]), mv.shape[-3]
+        if tokens == 0:
+            raise ValueError(f"GATr: mv has no tokens, shape {tuple(mv.shape)}")
+        param = self.linear_in.weight
+        if mv.dtype != param.dtype or mv.device != param.device:
+            raise ValueError(
+                f"GATr: mv is {mv.dtype} on {mv.device} but the parameters are {param.dtype} on "
+                f"{param.device}; convert one of them (model.to(...))"
+            )
+        if self.in_s:
+            if s is None:
+                raise ValueError(f"GATr: s of shape (..., tokens, {self.in_s}) is required")
+            if tuple(s.shape) != (*batch_shape, tokens, self.in_s) or s.dtype != mv.dtype:
+                raise ValueError(
+                    f"GATr: s must be {mv.dtype} of shape (..., tokens, in_s_channels) = "
+                    f"{(*batch_shape, tokens, self.in_s)}, got {s.dtype} {tuple(s.shape)}"
+                )
+        elif s is not None:
+            raise ValueError(f"GATr: got scalars of shape {tuple(s.shape)} but in_s_channels is 0")
+        if self.check_finite:
+            for name, t in (("mv", mv), ("s", s)):
+                if t is not None and not torch.isfinite(t).all():
+                    bad = (~torch.isfinite(t)).nonzero()[0].tolist()
+                    raise ValueError(
+                        f"GATr: {name} contains NaN or infinity (first at index {bad})"
+                    )
+        return batch_shape, tokens
+
+    def _pseudoscalar(
+        self,
+        mv: Tensor,
+        token_mask: Tensor | None,
+        reference: Tensor | None,
+        batch_shape: tuple[int, ...],
+        tokens: int,
+    ) -> Tensor | None:
+        """The reference's non-degenerate pseudoscalar per token, ``(n, 1)``."""
+        if not self.variant.join:
+            return None
+        index = self.algebra.nondegenerate_pseudoscalar_index
+        if reference is not None:
+            self.algebra.check(reference, "reference")
+            value = reference[..., index].expand(batch_shape)
+        else:
+            per_token = mv[..., index].mean(-1)  # (..., tokens)
+            if token_mask is None:
+                value = per_token.mean(-1)
+            else:
+                weight = token_mask.to(mv.dtype)
+                value = (per_token * weight).sum(-1) / weight.sum(-1).clamp_min(1.0)
+        return value.reshape(-1, 1).expand(-1, tokens).reshape(-1, 1)
+
+    def forward(
+        self,
+        mv: Tensor,
+        s: Tensor | None = None,
+        mask: Tensor | None = None,
+        *,
+        token_mask: Tensor | None = None,
+        reference: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor | None]:
+        batch_shape, tokens = self._check(mv, s)
+        if token_mask is not None:
+            check_token_mask(token_mask, batch_shape, tokens)
+        n_samples = 1
+        for b in batch_shape:
+            n_samples *= b
+        sdpa_mask = attention_mask(
+            mask, token_mask, batch_shape, self.num_heads, tokens, tokens, mv.dtype
+        )
+        pseudoscalar = self._pseudoscalar(mv, token_mask, reference, batch_shape, tokens)
+        x = to_internal(self.algebra, mv)
+        h = s.reshape(-1, self.in_s) if s is not None else None
+        x, h = self.linear_in(x, h)
+        for block in self.blocks:
+            kwargs = {"batch": n_samples, "mask": sdpa_mask, "pseudoscalar": pseudoscalar}
+            if self.checkpoint_blocks and self.training:
+                x, h = _checkpoint(
+                    lambda x, h, block=block, kwargs=kwargs: block(x, h, **kwargs),
+                    x,
+                    h,
+                    use_reentrant=False,
+                )
+            else:
+                x, h = block(x, h, **kwargs)
+        x, h = self.linear_out(x, h)
+        out_mv = from_internal(self.algebra, x, (*batch_shape, tokens))
+        out_s = h.reshape(*batch_shape, tokens, self.out_s) if h is not None else None
+        if token_mask is not None:
+            out_mv = out_mv * token_mask[..., None, None]
+            out_s = out_s * token_mask[..., None] if out_s is not None else None
+        return out_mv, out_s
+
+    def extra_repr(self) -> str:
+        return f"variant={self.variant.name}, algebra={self.algebra}"
