@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import pytest
 import torch
 
@@ -27,6 +30,13 @@ def test_presets_and_structure():
     assert str(PGA) == "G(3,0,1)"
     with pytest.raises(AttributeError):
         PGA.p = 4  # immutable
+
+
+def test_pickles_as_its_signature():
+    PGA.linear_basis  # noqa: B018  (fill the caches)
+    data = pickle.dumps(PGA)
+    assert len(data) < 200 and pickle.loads(data) == PGA
+    assert copy.deepcopy(CGA) == CGA and pickle.loads(data).tables is PGA.tables
 
 
 def test_tables_are_shared_and_sparse():

@@ -65,6 +65,10 @@ class Algebra:
     def __str__(self) -> str:
         return f"G({self.p},{self.q},{self.r})"
 
+    def __reduce__(self):
+        # pickled (checkpoints, DDP) as its signature alone; the tables are rebuilt or shared
+        return (Algebra, (self.p, self.q, self.r))
+
     # ----------------------------------------------------------------------------- structure
     @cached_property
     def tables(self) -> CliffordTables:
@@ -200,7 +204,10 @@ class Algebra:
         return products @ self._signs(self.blade_metric, products)
 
     def norm(self, x: Tensor) -> Tensor:
-        """``sqrt(|<reverse(x) x>_0|)``: ``(..., dim) -> (...)``. Invariant; zero on null blades."""
+        """``sqrt(|<reverse(x) x>_0|)``: ``(..., dim) -> (...)``. Invariant; zero on null blades.
+
+        Like any square root, its gradient is infinite where the norm is 0.
+        """
         return self.inner_product(x, x).abs().sqrt()
 
     # ------------------------------------------------------------------------- linear maps
