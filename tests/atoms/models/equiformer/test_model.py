@@ -180,14 +180,32 @@ def test_float32_equivariance():
     assert err < 1e-4
 
 
-def test_paper_parameter_counts():
-    """Our MD17 / QM9 models are the paper's exactly, less the 73,280 parameters of its edge-degree
-    embedding that only ever multiply zeros (paths from the l>0 blocks of a constant scalar)."""
-    dead = 73_280
-    md17 = sum(p.numel() for p in Equiformer.from_preset("md17").parameters())
-    qm9 = sum(p.numel() for p in Equiformer.from_preset("qm9", num_elements=5).parameters())
-    assert md17 == 3_496_001 - dead
-    assert qm9 == 3_531_715 - dead
+def _dead_edge_degree_parameters(node: str, sh: str) -> int:
+    """Parameters of the paper's edge-degree embedding that only ever multiply zeros: its
+    depth-wise product also has paths from the l>0 blocks of a constant scalar feature."""
+    from noether.atoms.models.equiformer import IrrepsLayout, SeparableTensorProduct
+
+    full = SeparableTensorProduct(node, sh, node, node)
+    scalar = SeparableTensorProduct(f"{IrrepsLayout(node).scalar_dim()}x0e", sh, node, node)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    radial = (full.weight_numel - scalar.weight_numel) * (64 + 1)  # last layer and offset
+    return radial + count(full) - count(scalar)
+
+
+@pytest.mark.parametrize(
+    ("name", "node", "sh", "paper"),
+    [
+        ("md17", "128x0e+64x1e+32x2e", "1x0e+1x1e+1x2e", 3_496_001),
+        ("md17-l3", "128x0e+64x1e+64x2e+32x3e", "1x0e+1x1e+1x2e+1x3e", 5_500_865),
+        ("qm9", "128x0e+64x1e+32x2e", "1x0e+1x1e+1x2e", 3_531_715),
+    ],
+)
+def test_paper_parameter_counts(name, node, sh, paper):
+    """Our models are the paper's exactly (its counts for MD17 L_max 2 and 3 and QM9), less the
+    dead parameters of its edge-degree embedding (73,280 at L_max 2)."""
+    kw = {"num_elements": 5} if name == "qm9" else {}
+    ours = sum(p.numel() for p in Equiformer.from_preset(name, **kw).parameters())
+    assert ours + _dead_edge_degree_parameters(node, sh) == paper
 
 
 def test_bad_input_errors():

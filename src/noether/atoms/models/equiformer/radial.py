@@ -17,31 +17,12 @@ import math
 import torch
 from torch import Tensor, nn
 
-__all__ = ["BASES", "RadialMLP", "cosine_cutoff", "radial_basis"]
+# One ExpNormal basis and cosine cutoff for noether's attention potentials (ET's, the same maths).
+from noether.atoms.models.et.radial import ExpNormalBasis, cosine_cutoff
+
+__all__ = ["BASES", "ExpNormalBasis", "RadialMLP", "cosine_cutoff", "radial_basis"]
 
 BASES = ("expnorm", "gaussian", "bessel")
-
-
-def cosine_cutoff(d: Tensor, cutoff: float) -> Tensor:
-    """``0.5 (cos(π d / c) + 1)`` for ``d < c``, else 0: smooth, with zero slope at ``c``."""
-    return 0.5 * (torch.cos(d * (math.pi / cutoff)) + 1.0) * (d < cutoff).to(d.dtype)
-
-
-class ExpNormalBasis(nn.Module):
-    """``C(d) exp(-β (exp(-α d) - μ_k)²)``, ``α = 5/c``, PhysNet's means and widths."""
-
-    def __init__(self, n: int, cutoff: float):
-        super().__init__()
-        self.cutoff = cutoff
-        start = math.exp(-cutoff)
-        self.register_buffer("means", torch.linspace(start, 1.0, n))
-        self.register_buffer("betas", torch.full((n,), (2.0 / n * (1.0 - start)) ** -2))
-        self.alpha = 5.0 / cutoff
-
-    def forward(self, d: Tensor) -> Tensor:
-        d = d.unsqueeze(-1)
-        e = torch.exp(-self.alpha * d) - self.means
-        return cosine_cutoff(d, self.cutoff) * torch.exp(-self.betas * e.square())
 
 
 class GaussianBasis(nn.Module):

@@ -23,12 +23,14 @@ from noether.atoms.models.et.heads import GatedEquivariantHead, ScalarHead
 from noether.atoms.models.et.pairs import message_pairs, unordered_pairs
 from noether.atoms.models.et.radial import ExpNormalBasis, cosine_cutoff
 from noether.atoms.potential import Graph, Potential
+from noether.train.registry import register_model
 
 __all__ = ["ET", "HEADS"]
 
 HEADS = ("gated", "scalar")
 
 
+@register_model("et")
 class ET(Potential):
     """The Equivariant Transformer potential.
 
@@ -47,6 +49,8 @@ class ET(Potential):
         head: ``"gated"`` (gated equivariant blocks, TorchMD-NET's choice for ET) or ``"scalar"``.
         dtype: parameter dtype (float32 or float64).
         neighbor_method: see :func:`noether.atoms.neighbors.neighbor_list`.
+        atomref, energy_scale, energy_shift: reference energies and standardisation, as
+            :class:`Potential` (a training task sets them from the training split).
 
     Buffers: ``frame_offset`` (raw units per frame, 0 unless converted from TorchMD-NET, whose
     energy adds its ``mean`` once per molecule) is added to each atom as ``offset / n_atoms``.
@@ -69,8 +73,17 @@ class ET(Potential):
         head: str = "gated",
         dtype: torch.dtype = torch.float32,
         neighbor_method: str = "auto",
+        atomref: dict[str, float] | None = None,
+        energy_scale: float = 1.0,
+        energy_shift: float = 0.0,
     ):
-        super().__init__(cutoff=cutoff, neighbor_method=neighbor_method)
+        super().__init__(
+            cutoff=cutoff,
+            neighbor_method=neighbor_method,
+            atomref=atomref,
+            energy_scale=energy_scale,
+            energy_shift=energy_shift,
+        )
         if hidden < 2 or hidden % 2:
             raise ValueError(f"hidden must be an even number of at least 2, got {hidden}")
         if layers < 1:
