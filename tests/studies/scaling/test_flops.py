@@ -45,7 +45,7 @@ def _gatr(algebra="ipga", **kw):
     model = RigidGATr(
         points_per_body=4, mv_channels=4, s_channels=8, blocks=2, heads=2, algebra=algebra, **kw
     ).double()
-    for p in model.net.linear_out.parameters():
+    for p in model.output_layer.parameters():
         nn.init.normal_(p)
     return model
 

@@ -21,7 +21,7 @@ ACTIONS = ("position", "position", "vector", "pseudovector", "vector", "vector",
 def _random_output_layer(model: nn.Module) -> None:
     """Undo the zero initialisation of the output layer, so the test sees the whole network."""
     torch.manual_seed(1)
-    for p in model.net.linear_out.parameters():
+    for p in model.output_layer.parameters():
         nn.init.normal_(p, std=0.5)
 
 

@@ -13,8 +13,7 @@ from noether.studies.scaling.tokens import (
     moved_points,
     pga_tokens,
     random_euclidean,
-    raw_features,
-    raw_width,
+    raw_tokens,
 )
 
 
@@ -89,12 +88,14 @@ def test_moved_points_reads_the_output_as_a_displacement():
     torch.testing.assert_close(moved_points(-p, -embed_direction(v)), x + v)
 
 
-def test_raw_features_hold_everything_once():
+def test_raw_tokens_hold_everything_once():
     scene = random_scene()
-    features = raw_features(scene)
-    assert features.shape == (3, 4, raw_width(5, 4))
-    torch.testing.assert_close(features[..., :15], scene["points"].flatten(-2))
-    torch.testing.assert_close(features[..., -4:], scene["scalars"])
+    points, vectors = raw_tokens(scene)
+    assert points.shape == (3, 4, 5 + 2, 3) and vectors.shape == (3, 4, 4, 3)
+    torch.testing.assert_close(points[..., :5, :], scene["points"])
+    torch.testing.assert_close(points[:, 2, -1], scene["plane_point"])
+    torch.testing.assert_close(vectors[:, 1, 2], scene["gravity"])
+    torch.testing.assert_close(vectors[..., 1, :], scene["angular_velocity"])
 
 
 def test_random_euclidean_is_haar_on_o3_or_so3():

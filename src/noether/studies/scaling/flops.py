@@ -88,23 +88,22 @@ def count_attention(
 
 
 def transformer_flops(model: nn.Module, batch: int, tokens: int) -> Flops:
-    """FLOPs of :class:`~noether.studies.scaling.models.Transformer` on ``batch`` samples of
-    ``tokens`` tokens (padding tokens included: they are computed)."""
+    """FLOPs of the Transformer baseline (:class:`noether.gatr.nets.transformer.Transformer`,
+    without augmentation) on ``batch`` samples of ``tokens`` tokens (padding tokens included:
+    they are computed)."""
     n = batch * tokens
     flops = Flops()
-    linear_in = model.linear_in
-    count_linear(flops, n, linear_in.in_features, linear_in.out_features, input_grad=False)
+    count_linear(flops, n, model.embed.in_features, model.embed.out_features, input_grad=False)
     for block in model.blocks:
-        c = block.qkv.in_features
-        count_linear(flops, n, c, 3 * c, input_grad=True)
-        count_attention(
-            flops, batch * block.heads, tokens, tokens, c // block.heads, c // block.heads
-        )
-        count_linear(flops, n, c, c, input_grad=True)
-        count_linear(flops, n, c, block.up.out_features, input_grad=True)
-        count_linear(flops, n, block.up.out_features, c, input_grad=True)
-    out = model.linear_out
-    count_linear(flops, n, out.in_features, out.out_features, input_grad=True)
+        c = block.out.out_features
+        count_linear(flops, n, c, block.qkv.out_features, input_grad=True)
+        count_attention(flops, batch * block.num_heads, tokens, tokens, block.head, block.head)
+        count_linear(flops, n, block.out.in_features, c, input_grad=True)
+        for layer in block.mlp:
+            if isinstance(layer, nn.Linear):
+                count_linear(flops, n, layer.in_features, layer.out_features, input_grad=True)
+    readout = model.readout
+    count_linear(flops, n, readout.in_features, readout.out_features, input_grad=True)
     return flops
 
 

@@ -39,7 +39,7 @@ plane and the line have the right sign); a GATr, whose ``e0`` maps do not commut
 is therefore SE(3)-equivariant from raw coordinates and Pin(3,0,1)-equivariant (reflections
 included) on its multivector inputs. Both are tested.
 
-**Transformer.** The same information as raw numbers per token (:func:`raw_features`): points,
+**Transformer.** The same information as raw numbers per token (:func:`raw_tokens`): points,
 centre of mass, velocity, angular velocity, gravity, plane normal and plane point, invariants.
 The output is a displacement per point, added to the input points.
 """
@@ -60,8 +60,7 @@ __all__ = [
     "moved_points",
     "pga_tokens",
     "random_euclidean",
-    "raw_features",
-    "raw_width",
+    "raw_tokens",
 ]
 
 SCENE_KEYS = (
@@ -137,28 +136,28 @@ def pga_tokens(scene: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
     return torch.cat(channels, dim=-2), scene["scalars"]
 
 
-def raw_width(points_per_body: int, n_scalars: int) -> int:
-    """Features per token of :func:`raw_features`."""
-    return 3 * points_per_body + 6 * 3 + n_scalars
-
-
-def raw_features(scene: dict[str, Tensor]) -> Tensor:
-    """``(B, T, 3 P + 18 + S)``: points, com, velocity, omega, gravity, plane normal and point,
-    invariants, as raw numbers (what the Transformer sees)."""
-    points = scene["points"]
-    return torch.cat(
+def raw_tokens(scene: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+    """What the Transformer sees, as raw numbers: ``points (B, T, P + 2, 3)`` (surface points,
+    centre of mass, a point of the ground plane) and ``vectors (B, T, 4, 3)`` (velocity, angular
+    velocity, gravity, plane normal); the invariants are ``scene["scalars"]``."""
+    points = torch.cat(
         [
-            points.flatten(-2),
-            scene["com"],
+            scene["points"],
+            scene["com"].unsqueeze(-2),
+            _context(scene, "plane_point").unsqueeze(-2),
+        ],
+        dim=-2,
+    )
+    vectors = torch.stack(
+        [
             scene["velocity"],
             scene["angular_velocity"],
             _context(scene, "gravity"),
             _context(scene, "plane_normal"),
-            _context(scene, "plane_point"),
-            scene["scalars"],
         ],
-        dim=-1,
+        dim=-2,
     )
+    return points, vectors
 
 
 # ------------------------------------------------------------------------------ E(3) on scenes
