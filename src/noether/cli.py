@@ -17,6 +17,42 @@ from noether import __version__
 # name -> (module, one-line help) or name -> (group help, {subname: (module, help)})
 COMMANDS: dict[str, tuple] = {
     "run": ("noether.commands.run", "run the main job on its built-in default"),
+    "train": ("noether.commands.train", "train a model on a task from a YAML config"),
+    "evaluate": ("noether.commands.evaluate", "test metrics and parity plots of a trained run"),
+    "scaling": (
+        "noether.commands.scaling",
+        "the scaling-law study: GATr vs the Transformer on rigid bodies",
+    ),
+    "data": (
+        "generate datasets with noether's own simulators",
+        {
+            "nbody": ("noether.commands.data_nbody", "gravitational n-body systems (npz splits)"),
+            "rigid": ("noether.commands.data_rigid", "MuJoCo rigid-body scenes (HDF5 shards)"),
+            "molecules": (
+                "noether.commands.data_molecules",
+                "GFN2-xTB MD reference data for molecules (rMD17-style set by default)",
+            ),
+            "properties": (
+                "noether.commands.data_properties",
+                "GFN2-xTB gap, dipole and energy of small organic molecules (QM9-style)",
+            ),
+        },
+    ),
+    "study": (
+        "experiments that answer a paper's question",
+        {
+            "algebras": (
+                "noether.commands.study_algebras",
+                "EGA / PGA / iPGA / CGA GATr and the Transformer on n-body",
+            ),
+        },
+    ),
+    "md": ("noether.commands.md", "molecular dynamics with a trained potential (NVE or Langevin)"),
+    "export": ("noether.commands.export", "export a trained potential to one .pt2 file"),
+    "slmc": (
+        "noether.studies.slmc",
+        "self-learning Monte Carlo study of the double-exchange model",
+    ),
 }
 
 

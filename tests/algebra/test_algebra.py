@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import pytest
 import torch
 
@@ -27,6 +30,13 @@ def test_presets_and_structure():
     assert str(PGA) == "G(3,0,1)"
     with pytest.raises(AttributeError):
         PGA.p = 4  # immutable
+
+
+def test_pickles_as_its_signature():
+    PGA.linear_basis  # noqa: B018  (fill the caches)
+    data = pickle.dumps(PGA)
+    assert len(data) < 200 and pickle.loads(data) == PGA
+    assert copy.deepcopy(CGA) == CGA and pickle.loads(data).tables is PGA.tables
 
 
 def test_tables_are_shared_and_sparse():
@@ -142,3 +152,19 @@ def test_bad_input_names_what_is_expected():
         Algebra(-1, 0, 0)
     with pytest.raises(ValueError, match="between 1 and"):
         Algebra(0, 0, 0)
+
+
+@pytest.mark.slow
+def test_torch_compile_keeps_the_kernel_as_one_operator():
+    def f(x, y, w):
+        z = PGA.sandwich(y[0, 0], PGA.geometric_product(x, y))
+        return PGA.equivariant_linear(z, w).square().sum()
+
+    x = torch.randn(64, 4, 16, requires_grad=True)
+    y, w = torch.randn(64, 4, 16), torch.randn(3, 4, 9, requires_grad=True)
+    compiled = torch.compile(f)
+    expected, got = f(x, y, w), compiled(x, y, w)
+    torch.testing.assert_close(got, expected)
+    grads = torch.autograd.grad(got, (x, w))
+    for g, e in zip(grads, torch.autograd.grad(expected, (x, w)), strict=True):
+        torch.testing.assert_close(g, e)

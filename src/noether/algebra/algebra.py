@@ -13,26 +13,28 @@ Conventions (those of the ``clifford`` and ``kingdon`` libraries and of GATr):
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from noether.algebra import kernels
-from noether.algebra.tables import CliffordTables, Table, blade_product, reorder_sign
+from noether.algebra.tables import (
+    CliffordTables,
+    Table,
+    blade_product,
+    clifford_tables,
+    reorder_sign,
+)
 
 if TYPE_CHECKING:
     from noether.algebra.linear import LinearBasis
 
 MAX_GENERATORS = 10
 """Largest number of basis vectors accepted (a 1024-component multivector)."""
-
-
-@cache
-def _tables(metric: tuple[int, ...]) -> CliffordTables:
-    return CliffordTables(metric)
 
 
 @dataclass(frozen=True)
@@ -58,15 +60,20 @@ class Algebra:
                 f"Algebra: p + q + r must be between 1 and {MAX_GENERATORS}, got "
                 f"G({self.p},{self.q},{self.r})"
             )
+        self.tables  # noqa: B018  (filled now: torch.compile then reads it as a constant)
 
     def __str__(self) -> str:
         return f"G({self.p},{self.q},{self.r})"
 
+    def __reduce__(self):
+        # pickled (checkpoints, DDP) as its signature alone; the tables are rebuilt or shared
+        return (Algebra, (self.p, self.q, self.r))
+
     # ----------------------------------------------------------------------------- structure
-    @property
+    @cached_property
     def tables(self) -> CliffordTables:
         """The exact integer tables (shared by all equal algebras)."""
-        return _tables(self.metric)
+        return clifford_tables(self.metric)
 
     @property
     def n(self) -> int:
@@ -197,7 +204,10 @@ class Algebra:
         return products @ self._signs(self.blade_metric, products)
 
     def norm(self, x: Tensor) -> Tensor:
-        """``sqrt(|<reverse(x) x>_0|)``: ``(..., dim) -> (...)``. Invariant; zero on null blades."""
+        """``sqrt(|<reverse(x) x>_0|)``: ``(..., dim) -> (...)``. Invariant; zero on null blades.
+
+        Like any square root, its gradient is infinite where the norm is 0.
+        """
         return self.inner_product(x, x).abs().sqrt()
 
     # ------------------------------------------------------------------------- linear maps
@@ -222,8 +232,9 @@ class Algebra:
     def grade_project(self, x: Tensor, k: int) -> Tensor:
         """Keep grade ``k`` and zero the others: ``(..., dim) -> (..., dim)``."""
         self.check(x)
-        if not isinstance(k, int) or not 0 <= k <= self.n:
+        if not isinstance(k, numbers.Integral) or isinstance(k, bool) or not 0 <= k <= self.n:
             raise ValueError(f"grade must be an int in 0..{self.n} for {self}, got {k!r}")
+        k = int(k)
         return x * self._signs(self._grade_signs(lambda g: int(g == k)), x)
 
     @cached_property
@@ -290,7 +301,7 @@ class Algebra:
         return self.geometric_product(twisted, self.reverse(versor)) / norm2
 
     # ------------------------------------------------------------------------ linear basis
-    @property
+    @cached_property
     def linear_basis(self) -> LinearBasis:
         """The exact basis of Pin-equivariant linear maps (see :mod:`noether.algebra.linear`)."""
         from noether.algebra.linear import linear_basis

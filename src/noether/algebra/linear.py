@@ -187,27 +187,39 @@ def linear_basis(algebra: Algebra) -> LinearBasis:
     return LinearBasis(algebra, tuple(maps))
 
 
-@cache
 def _sparse_plan(basis: LinearBasis, device: torch.device, dtype: torch.dtype):
-    """Coefficients ``(n_pairs, n_basis)`` and the index plan of the sparse evaluation."""
+    """Coefficients ``(n_pairs, n_basis)`` and the index plan of the sparse evaluation.
+
+    Cached per (basis, device, dtype); under ``torch.compile`` built in the graph instead (the
+    compiler folds constants and would only trace through the cache).
+    """
+    if torch.compiler.is_compiling():
+        return _build_plan(basis, device, dtype)
+    return _cached_plan(basis, device, dtype)
+
+
+def _build_plan(basis: LinearBasis, device: torch.device, dtype: torch.dtype):
     pairs = basis.pairs
     where = {pair: p for p, pair in enumerate(pairs)}
-    coeff = torch.zeros(len(pairs), basis.n_basis, dtype=torch.float64)
+    coeff = [[0.0] * basis.n_basis for _ in pairs]
     for a, entries in enumerate(basis.maps):
         for k, j, value in entries:
-            coeff[where[(k, j)], a] = value
+            coeff[where[(k, j)]][a] = value
     dim = basis.algebra.dim
     diagonal = [where.get((k, k), len(pairs)) for k in range(dim)]  # len(pairs): a zero block
     off = [p for p, (k, j) in enumerate(pairs) if k != j]
     as_long = lambda v: torch.tensor(v, dtype=torch.long, device=device)  # noqa: E731
     return (
-        coeff.to(device=device, dtype=dtype),
+        torch.tensor(coeff, dtype=dtype, device=device),
         as_long(diagonal),
         len(pairs) in diagonal,
         as_long(off),
         as_long([pairs[p][1] for p in off]),
         as_long([pairs[p][0] for p in off]),
     )
+
+
+_cached_plan = cache(_build_plan)
 
 
 def equivariant_linear(algebra: Algebra, x: Tensor, weight: Tensor) -> Tensor:
@@ -224,7 +236,7 @@ def equivariant_linear(algebra: Algebra, x: Tensor, weight: Tensor) -> Tensor:
         one batched GEMM over the components for the diagonal entries, one more for the rest.
     """
     algebra.check(x, "x")
-    basis = linear_basis(algebra)
+    basis = algebra.linear_basis
     if not isinstance(weight, Tensor) or weight.ndim != 3 or weight.shape[2] != basis.n_basis:
         shape = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
         raise ValueError(
@@ -249,8 +261,8 @@ def equivariant_linear(algebra: Algebra, x: Tensor, weight: Tensor) -> Tensor:
     )  # (pairs, in, out)
     if padded:
         w = torch.cat([w, w.new_zeros(1, c_in, c_out)])
-    xt = x.reshape(-1, c_in, dim).permute(2, 0, 1)  # (dim, N, in)
+    xt = x.reshape(-1, c_in, dim).permute(2, 0, 1).contiguous()  # (dim, N, in)
     y = torch.bmm(xt, w.index_select(0, diagonal))  # (dim, N, out)
     if off.numel():
-        y = y.index_add(0, off_out, torch.bmm(xt.index_select(0, off_in), w.index_select(0, off)))
+        y.index_add_(0, off_out, torch.bmm(xt.index_select(0, off_in), w.index_select(0, off)))
     return y.permute(1, 2, 0).reshape(*batch, c_out, dim)

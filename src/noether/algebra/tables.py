@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 
 Entry = tuple[int, int, int, int]
 
@@ -122,7 +122,7 @@ class CliffordTables:
 
     @cached_property
     def _tag(self) -> str:
-        return "G" + "".join({1: "+", -1: "-", 0: "0"}[m] for m in self.metric)
+        return "G" + "".join(_SYMBOLS[m] for m in self.metric)
 
     def _product(self, name: str, keep) -> Table:
         entries = []
@@ -180,3 +180,31 @@ class CliffordTables:
                     c *= self.metric[i]
             out.append(c)
         return tuple(out)
+
+
+_SYMBOLS = {1: "+", -1: "-", 0: "0"}
+
+
+@cache
+def clifford_tables(metric: tuple[int, ...]) -> CliffordTables:
+    """The tables of the algebra with this metric, built once per process."""
+    return CliffordTables(metric)
+
+
+def resolve(name: str) -> Table:
+    """The table called ``name`` (``"G0+++.geometric"``, ``"G0+++.geometric.grad_x"``, ...).
+
+    Names carry the metric, so a table can be found (and built, once) from its name alone: this
+    is how the torch custom operator in :mod:`noether.algebra.kernels` refers to its table.
+    """
+    tag, product, *adjoints = name.split(".")
+    metric = tuple({v: k for k, v in _SYMBOLS.items()}[c] for c in tag[1:])
+    table = getattr(clifford_tables(metric), product)
+    for adjoint in adjoints:
+        table = getattr(table, adjoint)
+    return table
+
+
+def output_dim(name: str) -> int:
+    """The output dimension of the table called ``name`` (every table here is ``2**n`` wide)."""
+    return 1 << (len(name.split(".")[0]) - 1)

@@ -1,6 +1,7 @@
 """`noether run`: the main job on its built-in default.
 
-Until the model families land this is a self-check: it verifies with :mod:`noether.testing` that
+Until the GATr Transformer baseline lands on main (the n-body comparison, `noether study algebras`,
+needs it) this is a self-check: it verifies with :mod:`noether.testing` that
 e3nn's spherical harmonics transform as they should and that a non-equivariant map is caught.
 """
 

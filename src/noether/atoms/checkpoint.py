@@ -1,0 +1,82 @@
+"""Save a :class:`Potential` to one file and rebuild it without knowing its class in advance.
+
+The file (``torch.save``, read back with ``weights_only=True``) holds the class path, the
+constructor arguments the model recorded, its dtype and its ``state_dict`` (weights, reference
+energies and standardisation). It is written atomically.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+import torch
+
+from noether import __version__
+from noether.atoms._io import atomic_path
+from noether.atoms.potential import Potential
+
+__all__ = ["FORMAT", "load_potential", "save_potential"]
+
+FORMAT = "noether.potential"
+
+
+def _dtype(value):
+    if isinstance(value, str) and value.startswith("torch."):
+        candidate = getattr(torch, value.removeprefix("torch."), None)
+        if isinstance(candidate, torch.dtype):
+            return candidate
+    return value
+
+
+def save_potential(path: str | os.PathLike, model: Potential, **metadata) -> Path:
+    """Write ``model`` (any :class:`Potential` subclass) to ``path``; ``metadata`` is stored too."""
+    if not isinstance(model, Potential):
+        raise TypeError(f"save_potential needs a noether Potential, got {type(model).__name__}")
+    cls = type(model)
+    payload = {
+        "format": FORMAT,
+        "version": 1,
+        "noether": __version__,
+        "class": f"{cls.__module__}:{cls.__qualname__}",
+        "hparams": model.hparams,
+        "dtype": str(model.dtype),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "metadata": metadata,
+    }
+    with atomic_path(path, ".pt") as tmp:
+        torch.save(payload, tmp)
+    return Path(path)
+
+
+def load_potential(
+    path: str | os.PathLike, *, map_location: str | torch.device = "cpu"
+) -> Potential:
+    """Rebuild the potential saved at ``path`` (in eval mode, on ``map_location``)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:
+        raise ValueError(f"{path}: not a readable noether checkpoint ({err})") from err
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(
+            f"{path}: not a noether potential checkpoint (no format {FORMAT!r}); expected a file "
+            f"written by noether.atoms.save_potential"
+        )
+    module_name, _, qualname = payload["class"].partition(":")
+    try:
+        obj = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(f"{path}: the model class {payload['class']} cannot be imported") from err
+    if not (isinstance(obj, type) and issubclass(obj, Potential)):
+        raise ValueError(f"{path}: {payload['class']} is not a noether Potential")
+    kwargs = {k: _dtype(v) for k, v in payload["hparams"].items()}
+    model = obj(**kwargs)
+    model.to(_dtype(payload["dtype"]))
+    model.load_state_dict(payload["state_dict"])
+    return model.to(map_location).eval()

@@ -1,0 +1,113 @@
+"""Helpers shared by the readers: open files with clear errors, fetch keys, convert units."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from noether.atoms.dataset import AtomsDataset
+from noether.atoms.units import energy_factor, force_factor, length_factor, stress_factor
+
+__all__ = ["from_native_units", "load_npz", "require_key", "to_native_units"]
+
+
+def check_file(path: str | os.PathLike, expected: str) -> Path:
+    """``path`` as a Path; raise if it does not exist or is empty (naming what was expected)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: the file is empty; expected {expected}")
+    return path
+
+
+def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """All arrays of an npz file; a missing, empty or corrupt file raises a ValueError naming it."""
+    path = check_file(path, "an npz archive")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
+        raise ValueError(f"{path}: not a readable npz archive ({err})") from err
+
+
+def require_key(data: dict, key: str, path: str | os.PathLike, fmt: str) -> np.ndarray:
+    if key not in data:
+        raise KeyError(f"{path}: the {fmt} file has no '{key}' array; it has {sorted(data)}")
+    return data[key]
+
+
+def _scalar_str(value: np.ndarray | str | None) -> str | None:
+    if value is None:
+        return None
+    return str(np.asarray(value).reshape(-1)[0]) if np.asarray(value).size else None
+
+
+def to_native_units(
+    positions: np.ndarray,
+    energy: np.ndarray | None,
+    forces: np.ndarray | None,
+    energy_unit: str,
+    length_unit: str,
+    stress: np.ndarray | None = None,
+    cell: np.ndarray | None = None,
+) -> tuple:
+    """Convert arrays from (energy_unit, length_unit) to eV, Å, eV/Å, eV/Å³."""
+    lf = length_factor(length_unit)
+    ef = energy_factor(energy_unit)
+    return (
+        positions * lf,
+        None if energy is None else energy * ef,
+        None if forces is None else forces * force_factor(energy_unit, length_unit),
+        None if stress is None else stress * stress_factor(energy_unit, length_unit),
+        None if cell is None else cell * lf,
+    )
+
+
+def from_native_units(ds: AtomsDataset, energy_unit: str, length_unit: str) -> dict:
+    """The dataset's arrays expressed in (energy_unit, length_unit)."""
+    lf = length_factor(length_unit)
+    ef = energy_factor(energy_unit)
+    ff = force_factor(energy_unit, length_unit)
+    sf = stress_factor(energy_unit, length_unit)
+    return {
+        "positions": ds.positions / lf,
+        "energy": None if ds.energy is None else ds.energy / ef,
+        "forces": None if ds.forces is None else ds.forces / ff,
+        "stress": None if ds.stress is None else ds.stress / sf,
+        "cell": None if ds.cell is None else ds.cell / lf,
+    }
+
+
+def fixed_composition(ds: AtomsDataset, fmt: str) -> np.ndarray:
+    """The atomic numbers shared by every frame; raise if frames differ (npz formats need one)."""
+    sizes = ds.n_atoms
+    if (sizes != sizes[0]).any():
+        k = int(np.flatnonzero(sizes != sizes[0])[0])
+        raise ValueError(
+            f"the {fmt} format holds one molecule: frame {k} has {sizes[k]} atoms, frame 0 has "
+            f"{sizes[0]}; use extxyz or hdf5 for mixed sets"
+        )
+    numbers = ds.numbers.reshape(len(ds), -1)
+    differ = (numbers != numbers[0]).any(axis=1)
+    if differ.any():
+        k = int(np.flatnonzero(differ)[0])
+        raise ValueError(
+            f"the {fmt} format holds one molecule: frame {k} has atomic numbers "
+            f"{numbers[k].tolist()}, frame 0 has {numbers[0].tolist()}; use extxyz or hdf5"
+        )
+    return numbers[0]
+
+
+def require_all_labels(ds: AtomsDataset, fmt: str, names=("energy", "forces")) -> None:
+    for name in names:
+        mask = ds.label_mask(name)
+        if getattr(ds, name) is not None and not mask.all():
+            k = int(np.flatnonzero(~mask)[0])
+            raise ValueError(
+                f"the {fmt} format cannot mark a missing {name}: frame {k} has none; "
+                f"use extxyz or hdf5, or take the subset of labelled frames"
+            )

@@ -1,0 +1,257 @@
+"""HDF5 for large sets: the flat :class:`AtomsDataset` layout, appendable and read lazily.
+
+Layout (format ``noether.atoms``, version 1), all at the file's root:
+
+==================  ================  ===========================================
+``numbers``         (N,) int16        atomic numbers of all frames back to back
+``positions``       (N, 3) float64    Å
+``offsets``         (F + 1,) int64    frame k is atoms offsets[k]:offsets[k+1]
+``energy``          (F,) float64      eV, with ``energy_mask`` (F,) bool
+``forces``          (N, 3) float64    eV/Å, with ``forces_mask`` (F,) bool
+``stress``          (F, 3, 3)         eV/Å³, with ``stress_mask`` (F,) bool
+``cell``, ``pbc``   (F, 3, 3), (F, 3) Å and bool
+``charges``         (N,)              e
+==================  ================  ===========================================
+
+Root attributes ``energy_unit`` and ``length_unit`` name the stored units (eV and Ang when written
+here; a file written elsewhere in Hartree and Bohr is converted on read). Datasets are chunked and
+resizable, so :class:`HDF5Writer` appends frames as they are made. :class:`HDF5Dataset` reads one
+frame at a time and opens the file lazily in each process (an h5py handle must not cross a fork).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+
+from noether.atoms._io import atomic_path
+from noether.atoms.dataset import AtomsDataset, AtomsSample
+from noether.atoms.formats._common import check_file, to_native_units
+
+__all__ = ["HDF5Dataset", "HDF5Writer", "read_hdf5", "write_hdf5"]
+
+FORMAT = "noether.atoms"
+VERSION = 1
+_PER_ATOM = {"numbers": (), "positions": (3,), "forces": (3,), "charges": ()}
+_PER_FRAME = {
+    "energy": (),
+    "energy_mask": (),
+    "forces_mask": (),
+    "stress": (3, 3),
+    "stress_mask": (),
+    "cell": (3, 3),
+    "pbc": (3,),
+}
+_DTYPES = {
+    "numbers": np.int16,
+    "pbc": bool,
+    "energy_mask": bool,
+    "forces_mask": bool,
+    "stress_mask": bool,
+}
+
+
+def _open(path: str | os.PathLike) -> h5py.File:
+    path = check_file(path, "an HDF5 file")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise ValueError(f"{path}: not a readable HDF5 file ({err})") from err
+    fmt = f.attrs.get("format")
+    if fmt != FORMAT:
+        f.close()
+        raise ValueError(
+            f"{path}: HDF5 attribute 'format' is {fmt!r}; expected {FORMAT!r} "
+            f"(the layout written by noether.atoms.write_hdf5)"
+        )
+    for key in ("numbers", "positions", "offsets"):
+        if key not in f:
+            f.close()
+            raise KeyError(f"{path}: the HDF5 file has no '{key}' dataset; it has {sorted(f)}")
+    return f
+
+
+class HDF5Writer:
+    """Append frames to a new HDF5 file; the file appears at ``path`` only on :meth:`close`.
+
+    Use as a context manager; on an exception the partial file is discarded.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, compression: str | None = "gzip"):
+        self.path = Path(path)
+        self._ctx = atomic_path(self.path, ".h5")
+        self._tmp = self._ctx.__enter__()
+        self._file = h5py.File(self._tmp, "w")
+        self._file.attrs.update(
+            {"format": FORMAT, "version": VERSION, "energy_unit": "eV", "length_unit": "Ang"}
+        )
+        self._compression = compression
+        self._frames = 0
+        self._atoms = 0
+        self._file.create_dataset(
+            "offsets", data=np.zeros(1, np.int64), maxshape=(None,), chunks=(4096,)
+        )
+
+    def _append(self, name: str, value: np.ndarray, tail: tuple) -> None:
+        value = np.asarray(value, dtype=_DTYPES.get(name, np.float64))
+        if name not in self._file:
+            rows = min(max(len(value), 1), 4096)
+            self._file.create_dataset(
+                name,
+                data=value,
+                maxshape=(None, *tail),
+                chunks=(rows, *tail),
+                compression=self._compression,
+            )
+            return
+        dset = self._file[name]
+        start = dset.shape[0]
+        dset.resize(start + len(value), axis=0)
+        dset[start:] = value
+
+    def append(self, ds: AtomsDataset) -> None:
+        """Append every frame of ``ds`` (which must carry the same kinds of labels each time)."""
+        if self._frames and set(self._kinds) != set(self._kinds_of(ds)):
+            raise ValueError(
+                f"{self.path}: appended frames carry {sorted(self._kinds_of(ds))} but the file has "
+                f"{sorted(self._kinds)}; every append must carry the same labels"
+            )
+        self._kinds = self._kinds_of(ds)
+        arrays = {
+            "numbers": ds.numbers,
+            "positions": ds.positions,
+            "forces": ds.forces,
+            "charges": ds.charges,
+            "energy": ds.energy,
+            "stress": ds.stress,
+            "cell": ds.cell,
+            "pbc": ds.pbc,
+        }
+        for label in ("energy", "forces", "stress"):
+            if getattr(ds, label) is not None:
+                arrays[f"{label}_mask"] = ds.label_mask(label)
+        for name, value in arrays.items():
+            if value is not None:
+                tail = _PER_ATOM.get(name, _PER_FRAME.get(name))
+                self._append(name, value, tail)
+        offsets = self._file["offsets"]
+        offsets.resize(self._frames + len(ds) + 1, axis=0)
+        offsets[self._frames + 1 :] = ds.offsets[1:] + self._atoms
+        self._frames += len(ds)
+        self._atoms += len(ds.numbers)
+
+    @staticmethod
+    def _kinds_of(ds: AtomsDataset) -> list[str]:
+        return [
+            k
+            for k in ("energy", "forces", "stress", "charges", "cell")
+            if getattr(ds, k) is not None
+        ]
+
+    def close(self) -> None:
+        if self._file is None:
+            return
+        self._file.close()
+        self._file = None
+        if self._frames == 0:
+            self._ctx.__exit__(ValueError, ValueError("no frames"), None)
+            raise ValueError(f"{self.path}: no frames were appended; nothing written")
+        self._ctx.__exit__(None, None, None)
+
+    def abort(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
+
+    def __enter__(self) -> HDF5Writer:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def write_hdf5(
+    path: str | os.PathLike, ds: AtomsDataset, *, compression: str | None = "gzip"
+) -> None:
+    """Write ``ds`` to ``path`` in the layout above, atomically."""
+    with HDF5Writer(path, compression=compression) as writer:
+        writer.append(ds)
+
+
+def _convert(f: h5py.File, arrays: dict) -> dict:
+    energy_unit = str(f.attrs.get("energy_unit", "eV"))
+    length_unit = str(f.attrs.get("length_unit", "Ang"))
+    if (energy_unit, length_unit) == ("eV", "Ang"):
+        return arrays
+    pos, e, frc, st, cell = to_native_units(
+        arrays["positions"],
+        arrays.get("energy"),
+        arrays.get("forces"),
+        energy_unit,
+        length_unit,
+        stress=arrays.get("stress"),
+        cell=arrays.get("cell"),
+    )
+    return {**arrays, "positions": pos, "energy": e, "forces": frc, "stress": st, "cell": cell}
+
+
+def read_hdf5(path: str | os.PathLike) -> AtomsDataset:
+    """Read a whole HDF5 file into memory as an :class:`AtomsDataset` in eV and Å."""
+    with _open(path) as f:
+        arrays = {k: f[k][()] for k in f if k in _PER_ATOM or k in _PER_FRAME or k == "offsets"}
+        arrays = _convert(f, arrays)
+    return AtomsDataset(**arrays, source=str(path))
+
+
+class HDF5Dataset(torch.utils.data.Dataset):
+    """Frames of an HDF5 file read on demand (for sets larger than memory).
+
+    ``dataset[k]`` returns an :class:`AtomsSample` like :class:`AtomsDataset`; each frame is
+    validated as it is read. Safe with DataLoader workers: the file is opened in each process.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        with _open(self.path) as f:
+            self.offsets = f["offsets"][()]
+            self.keys = [k for k in f if k in _PER_ATOM or k in _PER_FRAME]
+        self._file: h5py.File | None = None
+        self._pid: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def _handle(self) -> h5py.File:
+        if self._file is None or self._pid != os.getpid():
+            self._file = _open(self.path)
+            self._pid = os.getpid()
+        return self._file
+
+    def frame(self, k: int) -> AtomsDataset:
+        """Frame ``k`` as a one-frame :class:`AtomsDataset`."""
+        if not 0 <= k < len(self):
+            raise IndexError(f"frame {k} out of range for {self.path} with {len(self)} frames")
+        f = self._handle()
+        a, b = int(self.offsets[k]), int(self.offsets[k + 1])
+        arrays = {}
+        for key in self.keys:
+            arrays[key] = f[key][a:b] if key in _PER_ATOM else f[key][k : k + 1]
+        arrays = _convert(f, arrays)
+        return AtomsDataset(**arrays, offsets=np.array([0, b - a]), source=f"{self.path} frame {k}")
+
+    def __getitem__(self, k: int) -> AtomsSample:
+        return self.frame(int(k))[0]
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_file"] = None
+        state["_pid"] = None
+        return state

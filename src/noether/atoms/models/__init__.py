@@ -1,0 +1,1 @@
+"""Interatomic potentials and property models built on :class:`noether.atoms.Potential`."""

@@ -1,0 +1,161 @@
+"""`ET`: the TorchMD-NET Equivariant Transformer as a noether :class:`Potential`.
+
+Thölke & De Fabritiis, *Equivariant Transformers for Neural Network based Molecular Potentials*,
+ICLR 2022 (arXiv 2202.02541). Element embedding plus neighbour embedding, ExpNormal radial basis
+with a cosine cutoff, ``layers`` equivariant attention layers on scalar and vector features, a final
+LayerNorm, and a gated-equivariant (or scalar) readout to one number per atom. The base class turns
+that into energies (scale, shift, reference energies, priors), forces and stress.
+
+Every message is multiplied by the cutoff, so energy and forces are continuous as pairs cross it.
+Pure PyTorch: pairs are handled once per unordered pair, messages run on a flat edge list with
+``index_select`` / ``index_add_``, and all layers' distance filters come from one matrix product.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from noether.atoms.models.et.activations import activation as get_activation
+from noether.atoms.models.et.attention import EquivariantAttention
+from noether.atoms.models.et.embedding import NeighborEmbedding
+from noether.atoms.models.et.heads import GatedEquivariantHead, ScalarHead
+from noether.atoms.models.et.pairs import message_pairs, unordered_pairs
+from noether.atoms.models.et.radial import ExpNormalBasis, cosine_cutoff
+from noether.atoms.potential import Graph, Potential
+from noether.train.registry import register_model
+
+__all__ = ["ET", "HEADS"]
+
+HEADS = ("gated", "scalar")
+
+
+@register_model("et")
+class ET(Potential):
+    """The Equivariant Transformer potential.
+
+    Args:
+        hidden: feature width ``H`` (scalars ``(N, H)``, vectors ``(N, 3, H)``).
+        layers: number of attention layers.
+        heads: attention heads (``H`` must be divisible by it).
+        num_rbf: ExpNormal basis functions.
+        cutoff: interaction cutoff in Å.
+        max_z: size of the element embedding tables (atomic numbers below it are accepted).
+        trainable_rbf: learn the basis centres and widths.
+        neighbor_embedding: start from the neighbour embedding (paper eq. 3).
+        distance_influence: where distance filters enter attention: both, keys, values or none.
+        activation: activation of filters and readout (silu, ssp, tanh, sigmoid).
+        attn_activation: activation of attention scores (silu by default; no softmax).
+        head: ``"gated"`` (gated equivariant blocks, TorchMD-NET's choice for ET) or ``"scalar"``.
+        dtype: parameter dtype (float32 or float64).
+        neighbor_method: see :func:`noether.atoms.neighbors.neighbor_list`.
+        atomref, energy_scale, energy_shift: reference energies and standardisation, as
+            :class:`Potential` (a training task sets them from the training split).
+
+    Buffers: ``frame_offset`` (raw units per frame, 0 unless converted from TorchMD-NET, whose
+    energy adds its ``mean`` once per molecule) is added to each atom as ``offset / n_atoms``.
+    """
+
+    def __init__(
+        self,
+        hidden: int = 128,
+        layers: int = 6,
+        heads: int = 8,
+        num_rbf: int = 32,
+        cutoff: float = 5.0,
+        *,
+        max_z: int = 100,
+        trainable_rbf: bool = False,
+        neighbor_embedding: bool = True,
+        distance_influence: str = "both",
+        activation: str = "silu",
+        attn_activation: str = "silu",
+        head: str = "gated",
+        dtype: torch.dtype = torch.float32,
+        neighbor_method: str = "auto",
+        atomref: dict[str, float] | None = None,
+        energy_scale: float = 1.0,
+        energy_shift: float = 0.0,
+    ):
+        super().__init__(
+            cutoff=cutoff,
+            neighbor_method=neighbor_method,
+            atomref=atomref,
+            energy_scale=energy_scale,
+            energy_shift=energy_shift,
+        )
+        if hidden < 2 or hidden % 2:
+            raise ValueError(f"hidden must be an even number of at least 2, got {hidden}")
+        if layers < 1:
+            raise ValueError(f"layers must be at least 1, got {layers}")
+        if head not in HEADS:
+            raise ValueError(f"unknown head {head!r}; accepted: {', '.join(HEADS)}")
+        if dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        act, attn_act = get_activation(activation), get_activation(attn_activation)
+        self.hidden, self.max_z = hidden, max_z
+        self.act = act
+        self.embedding = nn.Embedding(max_z, hidden)
+        self.rbf = ExpNormalBasis(num_rbf, cutoff, trainable=trainable_rbf)
+        self.neighbor_embedding = (
+            NeighborEmbedding(hidden, num_rbf, max_z) if neighbor_embedding else None
+        )
+        self.layers = nn.ModuleList(
+            EquivariantAttention(hidden, heads, num_rbf, act, attn_act, distance_influence)
+            for _ in range(layers)
+        )
+        self.out_norm = nn.LayerNorm(hidden)
+        self.head = (GatedEquivariantHead if head == "gated" else ScalarHead)(hidden, act)
+        self.register_buffer("frame_offset", torch.zeros(()))
+        #: None: hand-written first-order layers (:mod:`~noether.atoms.models.et.fused`) for
+        #: inference, plain autograd while training or with ``create_graph``; True/False forces.
+        self.fused: bool | None = None
+        self.to(dtype)
+
+    def forward(self, *args, create_graph: bool | None = None, **kwargs) -> dict[str, Tensor]:
+        """:meth:`Potential.forward`; remembers ``create_graph`` to choose the layer kernels."""
+        self._create_graph = self.training if create_graph is None else bool(create_graph)
+        try:
+            return super().forward(*args, create_graph=create_graph, **kwargs)
+        finally:
+            self._create_graph = None
+
+    def _use_fused(self) -> bool:
+        """Hand-written first-order layers for inference; plain autograd when second derivatives
+        may follow (training, ``create_graph``, or a call outside :meth:`forward`) or in tracing."""
+        second_order = self.training or getattr(self, "_create_graph", None) is not False
+        tracing = torch.compiler.is_compiling() or torch.compiler.is_exporting()
+        if self.fused is None:
+            return not (second_order or tracing)
+        if self.fused and second_order and torch.is_grad_enabled():
+            raise RuntimeError(
+                "ET.fused=True computes first derivatives only, but this call may need second "
+                "derivatives (training mode or create_graph=True); set model.fused = None or False"
+            )
+        return self.fused
+
+    def atomic_energies(self, graph: Graph) -> Tensor:
+        numbers = graph.numbers
+        tracing = torch.compiler.is_compiling() or torch.compiler.is_exporting()
+        if not tracing and numbers.numel() and int(numbers.max()) >= self.max_z:
+            k = int(torch.argmax(numbers))
+            raise ValueError(
+                f"atom {k}: atomic number {int(numbers[k])} is beyond this model's embedding "
+                f"(max_z={self.max_z}); accepted: 1 to {self.max_z - 1}"
+            )
+        pairs = unordered_pairs(graph)
+        p = pairs.n_pairs
+        # the radial basis of every pair, then of the self pairs (r = 0)
+        rbf = self.rbf(torch.cat([pairs.length, pairs.length.new_zeros(numbers.shape[0])]))
+        phi = cosine_cutoff(pairs.length, self.cutoff)
+        x = self.embedding(numbers)
+        if self.neighbor_embedding is not None:
+            x = self.neighbor_embedding(numbers, x, pairs, rbf[:p], phi)
+        fused = self._use_fused()
+        message = message_pairs(pairs, phi, numbers.shape[0])
+        v = None
+        for layer in self.layers:
+            x, v = layer(x, v, message, rbf, fused)
+        raw = self.head(self.out_norm(x), v)
+        count = raw.new_zeros(graph.n_graphs).index_add_(0, graph.batch, torch.ones_like(raw))
+        return raw + (self.frame_offset / count)[graph.batch]

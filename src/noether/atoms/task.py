@@ -1,0 +1,209 @@
+"""The atomistic training task: energies and forces of a :class:`Potential` (``task: {name: atoms}``).
+
+Loss per batch: ``energy_weight * MSE(E/atom) + forces_weight * MSE(F)`` in eV and eV/Å, each over
+the frames that carry the label (per-sample masks; a weight of 0 drops a term, e.g. force-only
+training as in PolyGET). Compared quantities: ``energy`` (per frame) in meV and ``forces`` (per
+component) in meV/Å, so the stack reports MAE/RMSE in those units and draws their parity plots.
+Per-element reference energies (least squares) and the standardisation (mean per-atom energy,
+RMS force) are measured on the training split and given to the model as constructor arguments
+(``model_defaults``), so they are written into the run's config.yaml.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from noether.atoms.batch import AtomsBatch, collate_atoms
+from noether.atoms.dataset import AtomsDataset
+from noether.atoms.elements import symbol
+from noether.atoms.formats import read_dataset
+from noether.atoms.priors import fit_atomref
+from noether.atoms.splits import load_splits, make_splits
+from noether.atoms.standardize import energy_statistics
+from noether.train.registry import register_task
+from noether.train.task import DataPath, Splits, Task
+
+__all__ = ["AtomisticTask", "load_trained_potential"]
+
+
+@register_task("atoms")
+class AtomisticTask(Task):
+    """Fit energies and forces of an atomistic data file.
+
+    Args:
+        path: the data (extxyz, HDF5, sGDML or rMD17 npz; see :mod:`noether.atoms.formats`).
+        splits: an npz with ``idx_train``, ``idx_val``, ``idx_test``; else ``split`` fractions
+            (or counts) drawn with ``split_seed``.
+        energy_weight, forces_weight: loss weights (eV² per atom², eV²/Å²).
+        energy_key, forces_key: extxyz keys of the labels.
+        energy_unit, length_unit: units of the file (None: the format's own).
+        missing: ``"mask"`` (frames without a label are masked) or ``"error"``.
+        fit_atomref, standardize: measure reference energies / scale and shift on the training split.
+    """
+
+    units: ClassVar[dict[str, str]] = {"energy": "meV", "forces": "meV/Å"}
+
+    def __init__(
+        self,
+        path: DataPath,
+        splits: DataPath | None = None,
+        split: list[float] | None = None,
+        split_seed: int = 0,
+        energy_weight: float = 1.0,
+        forces_weight: float = 10.0,
+        energy_key: str = "REF_energy",
+        forces_key: str = "REF_forces",
+        energy_unit: str | None = None,
+        length_unit: str | None = None,
+        missing: str = "mask",
+        fit_atomref: bool = True,
+        standardize: bool = True,
+    ) -> None:
+        if energy_weight < 0 or forces_weight < 0 or energy_weight + forces_weight == 0:
+            raise ValueError(
+                f"energy_weight and forces_weight must be >= 0 and not both 0, got "
+                f"{energy_weight}, {forces_weight}"
+            )
+        if missing not in ("mask", "error"):
+            raise ValueError(f"missing must be 'mask' or 'error', got {missing!r}")
+        self.path, self.splits_path = path, splits
+        self.split = list(split) if split is not None else [0.8, 0.1, 0.1]
+        if len(self.split) != 3:
+            raise ValueError(f"split needs three sizes (train, val, test), got {self.split}")
+        self.split_seed = split_seed
+        self.energy_weight, self.forces_weight = float(energy_weight), float(forces_weight)
+        self.energy_key, self.forces_key = energy_key, forces_key
+        self.energy_unit, self.length_unit, self.missing = energy_unit, length_unit, missing
+        self.fit_atomref, self.standardize = fit_atomref, standardize
+        self._data: AtomsDataset | None = None
+        self._indices: dict[str, np.ndarray] | None = None
+
+    # ------------------------------------------------------------------------------------ data
+    def _load(self) -> tuple[AtomsDataset, dict[str, np.ndarray]]:
+        if self._data is None:
+            options: dict[str, Any] = {}
+            if str(self.path).endswith((".xyz", ".extxyz")):
+                options.update(
+                    energy_key=self.energy_key, forces_key=self.forces_key, missing=self.missing
+                )
+            if self.energy_unit:
+                options["energy_unit"] = self.energy_unit
+            if self.length_unit:
+                options["length_unit"] = self.length_unit
+            data = read_dataset(self.path, **options)
+            if self.splits_path is not None:
+                indices = load_splits(self.splits_path, n_frames=len(data))
+            else:
+                sizes: list[int | float | None] = [
+                    int(s) if float(s).is_integer() and s >= 1 else float(s) for s in self.split
+                ]
+                if all(isinstance(s, float) for s in sizes) and abs(sum(sizes) - 1.0) < 1e-9:
+                    sizes[2] = None  # the test split takes what rounding leaves
+                indices = make_splits(len(data), *sizes, seed=self.split_seed)
+            self._data, self._indices = data, indices
+        return self._data, self._indices
+
+    def datasets(self) -> Splits:
+        data, idx = self._load()
+        return Splits(
+            train=data.subset(idx["idx_train"]),
+            val=data.subset(idx["idx_val"]),
+            test=data.subset(idx["idx_test"]),
+        )
+
+    def model_defaults(self) -> dict[str, Any]:
+        data, idx = self._load()
+        train = data.subset(idx["idx_train"])
+        defaults: dict[str, Any] = {}
+        atomref = None
+        if self.fit_atomref and train.label_mask("energy").any():
+            atomref = fit_atomref(train)
+            present = np.unique(train.numbers)
+            defaults["atomref"] = {symbol(int(z)): float(atomref[z]) for z in present}
+        if self.standardize:
+            scale, shift = energy_statistics(train, atomref)
+            defaults.update(energy_scale=scale, energy_shift=shift)
+        return defaults
+
+    def collate(self, samples: list) -> AtomsBatch:
+        return collate_atoms(samples)
+
+    def batch_size(self, batch: AtomsBatch) -> int:
+        return batch.n_graphs
+
+    # ------------------------------------------------------------------------ model and loss
+    def forward(self, model: nn.Module, batch: AtomsBatch) -> dict[str, Tensor]:
+        with torch.enable_grad():
+            return model(
+                batch.numbers,
+                batch.positions,
+                batch.batch,
+                batch.cell,
+                batch.pbc,
+                compute_forces=self.forces_weight > 0 or batch.forces is not None,
+                create_graph=model.training and self.forces_weight > 0,
+            )
+
+    def _masks(self, batch: AtomsBatch) -> tuple[Tensor | None, Tensor | None]:
+        energy = None
+        if batch.energy is not None and batch.energy_mask is not None:
+            energy = batch.energy_mask
+        forces = None
+        if batch.forces is not None and batch.forces_mask is not None:
+            forces = batch.forces_mask[batch.batch]
+        return energy, forces
+
+    def loss(self, pred: dict[str, Tensor], batch: AtomsBatch) -> Tensor:
+        energy_mask, forces_mask = self._masks(batch)
+        total = pred["energy"].sum() * 0.0  # keeps every parameter in the graph (DDP)
+        if self.energy_weight > 0 and energy_mask is not None and energy_mask.any():
+            n = batch.n_atoms.to(pred["energy"].dtype)
+            err = (pred["energy"] - batch.energy.to(pred["energy"].dtype)) / n
+            total = total + self.energy_weight * err[energy_mask].square().mean()
+        if self.forces_weight > 0 and forces_mask is not None and forces_mask.any():
+            err = pred["forces"] - batch.forces.to(pred["forces"].dtype)
+            total = total + self.forces_weight * err[forces_mask].square().mean()
+        return total
+
+    def compare(
+        self, pred: dict[str, Tensor], batch: AtomsBatch
+    ) -> dict[str, tuple[Tensor, Tensor]]:
+        energy_mask, forces_mask = self._masks(batch)
+        out = {}
+        if energy_mask is not None:
+            out["energy"] = (
+                1e3 * pred["energy"][energy_mask],
+                1e3 * batch.energy[energy_mask].to(pred["energy"].dtype),
+            )
+        if forces_mask is not None and "forces" in pred:
+            out["forces"] = (
+                1e3 * pred["forces"][forces_mask].reshape(-1),
+                1e3 * batch.forces[forces_mask].to(pred["forces"].dtype).reshape(-1),
+            )
+        return out
+
+
+def load_trained_potential(path: str, map_location: str = "cpu") -> nn.Module:
+    """The model of a training run (a run folder or one of its ``.ckpt`` files), in eval mode.
+
+    Rebuilt from the run's config through the training registry, in float64 if the run trained in
+    float64; with EMA the checkpoint holds the averaged weights.
+    """
+    from noether.train.checkpoints import find_checkpoint, load_checkpoint
+    from noether.train.config import build, load_config
+
+    checkpoint = load_checkpoint(find_checkpoint(path))
+    config = load_config(checkpoint["noether"]["config"])
+    model = build(config.model, "model")
+    prefix = "model."
+    state = {
+        k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)
+    }
+    if str(config.trainer.precision) in ("64", "64-true", "double"):
+        model = model.double()  # trained in float64: keep it (the config's dtype was cast)
+    model.load_state_dict(state)
+    return model.to(map_location).eval()

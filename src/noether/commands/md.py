@@ -1,0 +1,131 @@
+"""`noether md`: NVE or Langevin MD through ASE with a noether potential (or xTB for reference).
+
+Writes ``<out>/trajectory.xyz`` (logged frames), ``<out>/log.csv`` (time, energies, temperature),
+``<out>/md.png`` (energies, temperature, stability) and ``<out>/summary.json``; prints the energy
+drift in meV/atom/ps and whether the stability monitor (bond stretch, closest approach, NaN) held.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        required=True,
+        help="a checkpoint (.pt, .ckpt), an exported model (.pt2), or 'xtb' for GFN2-xTB",
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--structure", help="starting structure: any file ASE reads (first frame)")
+    source.add_argument(
+        "--molecule", default="ethanol", help="or a molecule name / SMILES (default ethanol)"
+    )
+    parser.add_argument("--ensemble", choices=("nve", "langevin"), default="nve")
+    parser.add_argument("--temperature", type=float, default=300.0, help="K")
+    parser.add_argument("--timestep", type=float, default=0.5, help="fs")
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--friction", type=float, default=0.01, help="Langevin friction, 1/fs")
+    parser.add_argument("--log-every", type=int, default=10, help="steps between logged frames")
+    parser.add_argument("--max-bond-stretch", type=float, default=0.5, help="Å")
+    parser.add_argument("--min-distance", type=float, default=0.5, help="Å")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", default="runs/md", help="output folder")
+
+
+def _calculator(model: str, device: str):
+    if model == "xtb":
+        from noether.atoms.xtb import xtb_calculator
+
+        return xtb_calculator()
+    from noether.atoms.calculator import NoetherCalculator
+
+    return NoetherCalculator(model, device=device)
+
+
+def main(args: argparse.Namespace) -> int:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import numpy as np
+
+    from noether.atoms._io import atomic_path
+    from noether.atoms.md import run_md
+    from noether.atoms.plots import plot_md
+    from noether.atoms.stability import StabilityMonitor
+
+    try:
+        if args.structure:
+            from ase.io import read
+
+            atoms = read(args.structure, index=0)
+            label = Path(args.structure).name
+        else:
+            from noether.atoms.molecules import build_molecule
+
+            label, atoms = build_molecule(args.molecule, seed=args.seed)
+        calc = _calculator(args.model, args.device)
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        print(f"noether md: {err}")
+        return 2
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    print(
+        f"{args.ensemble} MD of {label} ({len(atoms)} atoms) with {args.model}: {args.steps} steps "
+        f"of {args.timestep} fs at {args.temperature} K"
+    )
+    monitor = StabilityMonitor(args.max_bond_stretch, args.min_distance)
+    start = time.perf_counter()
+    result = run_md(
+        atoms,
+        calc,
+        ensemble=args.ensemble,
+        timestep=args.timestep,
+        steps=args.steps,
+        temperature=args.temperature,
+        friction=args.friction,
+        seed=args.seed,
+        log_every=args.log_every,
+        trajectory=out / "trajectory.xyz",
+        monitor=monitor,
+        progress=True,
+    )
+    elapsed = time.perf_counter() - start
+    table = np.column_stack(
+        [result.time_fs, result.potential, result.kinetic, result.total, result.temperature]
+    )
+    with atomic_path(out / "log.csv", ".csv") as tmp:
+        np.savetxt(tmp, table, delimiter=",", header="time_fs,epot_eV,ekin_eV,etot_eV,T_K")
+    plot_md(result, out / "md.png", title=f"{label}, {args.ensemble}, {args.model}")
+    summary = {
+        "structure": label,
+        "model": args.model,
+        "ensemble": args.ensemble,
+        "steps": result.steps,
+        "seconds": elapsed,
+        "ms_per_step": 1e3 * elapsed / max(result.steps, 1),
+        "mean_temperature_K": float(result.temperature.mean()),
+        "drift_meV_per_atom_per_ps": result.drift if len(result.time_fs) > 1 else None,
+        "fluctuation_meV_per_atom": result.fluctuation,
+        "stable": result.stable,
+        "failure": result.failure,
+        "failure_time_fs": result.failure_time_fs,
+    }
+    with atomic_path(out / "summary.json", ".json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2))
+    drift = summary["drift_meV_per_atom_per_ps"]
+    print(
+        f"  {result.steps} steps in {elapsed:.1f} s ({summary['ms_per_step']:.2f} ms/step); "
+        f"<T> = {summary['mean_temperature_K']:.0f} K; drift "
+        f"{'n/a' if drift is None else f'{drift:+.3g}'} meV/atom/ps; "
+        + (
+            "stable"
+            if result.stable
+            else f"UNSTABLE at {result.failure_time_fs:.0f} fs: {result.failure}"
+        )
+    )
+    print(f"  wrote {out}/trajectory.xyz, log.csv, md.png, summary.json")
+    return 0 if result.stable else 1

@@ -1,0 +1,45 @@
+"""`noether train CONFIG.yaml [--section.key=value ...] [--resume RUN_DIR]`: train a model on a task.
+
+Every ``--section.key=value`` that is not an option of this command overrides the config file.
+Run it under ``torchrun --nproc_per_node=N`` or ``srun`` for data-parallel training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.usage = "noether train [CONFIG.yaml] [--section.key=VALUE ...] [--resume RUN_DIR]"
+    parser.add_argument("config", nargs="?", help="YAML config (optional with --resume)")
+    parser.add_argument(
+        "--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint, exactly"
+    )
+    parser.epilog = (
+        "Any --section.key=value overrides the config file, e.g. --optim.lr=3e-4 "
+        "--trainer.max_epochs=50. See docs/training.md."
+    )
+    parse_known = parser.parse_known_args
+
+    # Overrides are open-ended (--model.<any constructor argument>=...), so the tokens argparse
+    # does not know are collected here instead of being rejected.
+    def parse_known_args(args=None, namespace=None):
+        namespace, extra = parse_known(args, namespace)
+        namespace.overrides = list(extra)
+        return namespace, []
+
+    parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
+
+
+def main(args: argparse.Namespace) -> int:
+    from noether.train.config import ConfigError
+
+    try:
+        from noether.train.run import train
+
+        train(args.config, getattr(args, "overrides", []), resume=args.resume)
+    except ConfigError as error:
+        print(f"noether train: error: {error}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,1 @@
+"""Simulators that make data: gravitational n-body systems and MuJoCo rigid-body scenes."""

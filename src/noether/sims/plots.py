@@ -1,0 +1,154 @@
+"""Overview figures of generated datasets (matplotlib, Agg backend), written atomically as PNG."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from noether.sims import gravity
+
+
+def _save(fig, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def nbody_overview(splits: dict, meta: dict, path: str | os.PathLike, n_examples: int = 3) -> Path:
+    """Trajectories of a few test systems (x-y projection), the energy drift and the step counts."""
+    cfg = meta["config"]
+    test = splits["test"]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    ax = axes[0]
+    segments = 50
+    for k in range(min(n_examples, len(test["masses"]))):
+        m, x, v = (test[a][k : k + 1] for a in ("masses", "x_initial", "v_initial"))
+        steps = max(1, int(test["n_steps"][k]) // segments)
+        path_x = [x[0]]
+        for _ in range(segments):
+            x, v = gravity.integrate(
+                x,
+                v,
+                m,
+                cfg["time"] / segments,
+                steps,
+                softening=cfg["softening"],
+                scheme=cfg["scheme"],
+            )
+            path_x.append(x[0])
+        track = np.stack(path_x)  # (segments + 1, bodies, 3)
+        colour = f"C{k}"
+        for b in range(track.shape[1]):
+            ax.plot(track[:, b, 0], track[:, b, 1], color=colour, lw=1)
+        size = 12 + 30 * np.log10(m[0] / m[0].min() + 1)
+        ax.scatter(
+            track[0, :, 0], track[0, :, 1], s=size, color=colour, marker="o", label=f"system {k}"
+        )
+        ax.scatter(test["x_final"][k, :, 0], test["x_final"][k, :, 1], s=30, color="k", marker="x")
+    ax.set_title("test systems: start (o), target (x), path")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.legend(fontsize=8)
+
+    ax = axes[1]
+    drift = np.log10(np.maximum(splits["train"]["energy_error"], 1e-17))
+    ax.hist(drift, bins=60, color="C0")
+    ax.set_xlabel("log10 relative energy drift |E(T) - E(0)| / |E(0)|")
+    ax.set_ylabel("train systems")
+    eq = meta["equivariance_error"]
+    ax.set_title(
+        f"energy drift (max {10 ** drift.max():.1e}); simulator equivariance\n"
+        f"rotation {eq['rotation']:.1e}, translation {eq['translation']:.1e}"
+    )
+
+    ax = axes[2]
+    counts = splits["train"]["n_steps"]
+    levels, freq = np.unique(counts, return_counts=True)
+    ax.bar([str(c) for c in levels], freq, color="C1")
+    ax.set_yscale("log")
+    ax.set_xlabel("integrator steps (step doubling until converged)")
+    ax.set_ylabel("train systems")
+    ax.set_title(f"{cfg['scheme']}, softening {cfg['softening']:g}, tolerance {cfg['tolerance']:g}")
+    fig.suptitle(
+        f"n-body dataset: {meta['sizes']['train']} train systems of {meta['bodies']['train']} bodies, "
+        f"time {cfg['time']:g}, {meta['systems_per_second']:.0f} systems/s"
+    )
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def rigid_overview(dataset, path: str | os.PathLike, n_scenes: int = 200) -> Path:
+    """Side view of one scene's motion, the mean energy per frame and the body-count histogram.
+
+    ``dataset`` is a :class:`noether.sims.shards.RigidShards`; the first ``n_scenes`` are used.
+    """
+    cfg = dataset.config
+    scenes = [dataset[i] for i in range(min(n_scenes, len(dataset)))]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    ax = axes[0]
+    s = scenes[0]
+    for b in range(int(s["n_bodies"])):
+        colour = f"C{b}"
+        ax.plot(s["position"][:, b, 0], s["position"][:, b, 2], color=colour, lw=1)
+        for f, marker in ((0, "o"), (-1, "s")):
+            ax.scatter(
+                s["points"][f, b, :, 0], s["points"][f, b, :, 2], s=6, color=colour, marker=marker
+            )
+    ax.axhline(0.0, color="k", lw=1)
+    ax.set_xlabel("x (m)")
+    ax.set_ylabel("z (m)")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_title("scene 0, side view: hull points at the first (o) and last (s) frame")
+
+    ax = axes[1]
+    g = np.asarray(scenes[0]["gravity"])
+    frame_time = cfg["timestep"] * cfg["steps_per_frame"]
+    t = frame_time * np.arange(cfg["n_frames"])
+    kinetic, potential = [], []
+    for s in scenes:
+        m = s["mass"].astype(np.float64)
+        rot = _quat_mats(s["quaternion"].astype(np.float64))
+        inertia = np.einsum("fnij,njk,fnlk->fnil", rot, s["inertia"], rot)
+        w = s["angular_velocity"].astype(np.float64)
+        ke = 0.5 * np.einsum("n,fnk,fnk->f", m, s["velocity"], s["velocity"])
+        ke = ke + 0.5 * np.einsum("fni,fnij,fnj->f", w, inertia, w)
+        kinetic.append(ke)
+        potential.append(-np.einsum("n,fnk,k->f", m, s["position"], g))
+    kinetic, potential = np.mean(kinetic, axis=0), np.mean(potential, axis=0)
+    ax.plot(t, kinetic, label="kinetic")
+    ax.plot(t, potential, label="potential (gravity)")
+    ax.plot(t, kinetic + potential, label="total", color="k")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("mean energy per scene (J)")
+    ax.set_title("energy: free fall conserves it, contacts dissipate it")
+    ax.legend(fontsize=8)
+
+    ax = axes[2]
+    counts = np.array([int(s["n_bodies"]) for s in scenes])
+    values, freq = np.unique(counts, return_counts=True)
+    ax.bar(values, freq, color="C2")
+    ax.set_xlabel("bodies per scene")
+    ax.set_ylabel("scenes")
+    ax.set_title(f"{len(scenes)} scenes, {cfg['points_per_body']} surface points per body")
+    fig.suptitle(
+        f"rigid-body dataset: {len(dataset)} scenes, {cfg['n_frames']} frames "
+        f"{frame_time:g} s apart, gravity {tuple(float(v) for v in g)} m/s^2"
+    )
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _quat_mats(q: np.ndarray) -> np.ndarray:
+    from noether.sims.rigid_scene import quaternion_matrices
+
+    return quaternion_matrices(q)

@@ -1,0 +1,125 @@
+"""``evaluate``: a checkpoint's errors on the test (or validation) split, as a table and plots."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import lightning as L
+import torch
+
+from noether.train.checkpoints import BEST, LAST, find_checkpoint, load_checkpoint
+from noether.train.config import build, load_config
+from noether.train.console import quiet_lightning, want_progress_bar
+from noether.train.datamodule import load_splits, make_datamodule
+from noether.train.files import atomic_write_json
+from noether.train.module import TrainingModule
+from noether.train.plots import plot_learning_curve, plot_parity
+from noether.train.rundir import CURVE, METRICS, SPLITS
+
+
+def run_folder_of(checkpoint: Path) -> Path:
+    """The run folder a checkpoint belongs to (``<run>/checkpoints/x.ckpt``) or its folder."""
+    parent = checkpoint.resolve().parent
+    return parent.parent if parent.name == "checkpoints" else parent
+
+
+def format_table(results: dict[str, float], units: dict[str, str]) -> str:
+    """Rows ``quantity  MAE  RMSE  unit`` under the loss."""
+    lines = [
+        f"{'quantity':<16}{'MAE':>12}{'RMSE':>12}  unit",
+        f"{'loss':<16}{results['loss']:>12.4g}",
+    ]
+    names = sorted({k.rsplit("_", 1)[0] for k in results if k.endswith(("_mae", "_rmse"))})
+    for name in names:
+        mae, rmse = results.get(f"{name}_mae", math.nan), results.get(f"{name}_rmse", math.nan)
+        lines.append(f"{name:<16}{mae:>12.4g}{rmse:>12.4g}  {units.get(name, '')}")
+    return "\n".join(lines)
+
+
+def evaluate(
+    target: str | Path,
+    *,
+    split: Literal["test", "val"] = "test",
+    prefer: str = BEST,
+    out: str | Path | None = None,
+    plots: bool = True,
+    verbose: bool = True,
+) -> dict[str, Any]:
+    """Evaluate a run folder (its ``best.ckpt``, else ``last.ckpt``) or a checkpoint file.
+
+    Writes ``<out>/<split>_metrics.json`` and, for each quantity the task compares,
+    ``<out>/<split>_parity_<quantity>.png``; ``out`` defaults to ``<run folder>/evaluation``.
+
+    Returns:
+        ``{"loss", "<q>_mae", "<q>_rmse", "samples", "checkpoint", ...}``.
+    """
+    quiet_lightning()
+    path = find_checkpoint(target, prefer=prefer)
+    checkpoint = load_checkpoint(path)
+    config = load_config(checkpoint["noether"]["config"])
+    run_dir = run_folder_of(path)
+    out = Path(out) if out is not None else run_dir / "evaluation"
+
+    task = build(config.task, "task")
+    model = build(config.model, "model")
+    module = TrainingModule(model, task, config)
+    module.load_state_dict(checkpoint["state_dict"])
+    splits = load_splits(run_dir / SPLITS) if (run_dir / SPLITS).is_file() else None
+    datamodule = make_datamodule(task, config.data, config.seed, splits)
+    own = getattr(datamodule, "splits", None)
+    if own is not None and len(own[split]) == 0:
+        raise ValueError(f"the {split} split of this run is empty: nothing to evaluate")
+    module.collect_parity = plots
+
+    from noether.train.run import resolve_precision
+
+    trainer = L.Trainer(
+        accelerator=config.trainer.accelerator,
+        devices=1,
+        num_nodes=1,
+        precision=resolve_precision(config.trainer.precision, config.trainer.accelerator),
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=want_progress_bar("auto"),
+        enable_model_summary=False,
+        inference_mode=False,
+        default_root_dir=str(run_dir),
+    )
+    if split == "test":
+        trainer.test(module, datamodule=datamodule, verbose=False)
+    else:
+        trainer.validate(module, datamodule=datamodule, verbose=False)
+    results: dict[str, Any] = dict(module.results[split])
+    results.update(
+        samples=module.evaluated_samples,
+        checkpoint=str(path),
+        epoch=int(checkpoint.get("epoch", -1)),
+        global_step=int(checkpoint.get("global_step", -1)),
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / f"{split}_metrics.json", results)
+    figures = []
+    if plots:
+        for name, pairs in module.parity.items():
+            pred = torch.cat([p.reshape(-1) for p, _ in pairs]).numpy()
+            ref = torch.cat([r.reshape(-1) for _, r in pairs]).numpy()
+            figures.append(
+                plot_parity(
+                    pred, ref, name, task.units.get(name, ""), out / f"{split}_parity_{name}.png"
+                )
+            )
+        if (run_dir / METRICS).is_file():
+            plot_learning_curve(run_dir / METRICS, run_dir / CURVE)
+    results["figures"] = [str(f) for f in figures]
+    if verbose:
+        kind = "best" if path.name == BEST else "last" if path.name == LAST else "checkpoint"
+        print(
+            f"{split} split of {run_dir}: {results['samples']} samples, {kind} weights "
+            f"(epoch {results['epoch'] + 1}, step {results['global_step']})"
+        )
+        print(format_table(module.results[split], task.units))
+        for figure in figures:
+            print(f"parity plot: {figure}")
+    return results

@@ -1,0 +1,269 @@
+"""``train``: from a config to a finished run folder, on one process or many, fresh or resumed."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, EMAWeightAveraging
+from torch import nn
+
+from noether.train.checkpoints import LAST, AtomicCheckpointIO, RunCheckpoints
+from noether.train.config import Config, ConfigError, build, load_config
+from noether.train.console import EpochLines, quiet_lightning, want_progress_bar
+from noether.train.csv_log import RunCSVLogger
+from noether.train.datamodule import TaskDataModule, load_splits, make_datamodule
+from noether.train.distributed import Launch, detect_launch
+from noether.train.module import TrainingModule
+from noether.train.plots import CurvePlotter
+from noether.train.rundir import (
+    CONFIG,
+    CURVE,
+    ENV_RUN_DIR,
+    METRICS,
+    SPLITS,
+    RunFolder,
+    check_fresh,
+    resolve_run_dir,
+)
+
+# Keys a resumed run may change: how long it goes on and how it is run, not what it computes.
+RESUMABLE_CHANGES = (
+    "trainer.max_epochs",
+    "trainer.max_steps",
+    "trainer.progress_bar",
+    "trainer.checkpoint_every_n_steps",
+    "trainer.log_every_n_steps",
+    "trainer.tensorboard",
+    "trainer.accelerator",
+    "trainer.devices",
+    "trainer.num_nodes",
+    "data.num_workers",
+    "run.dir",
+    "run.root",
+    "run.name",
+)
+
+
+def resolve_precision(setting: str, accelerator: str) -> str:
+    """Lightning's precision string for ``trainer.precision``."""
+    gpu = accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+    if setting == "auto":
+        return "bf16-mixed" if gpu and torch.cuda.is_bf16_supported() else "32-true"
+    if setting == "16-mixed" and not gpu:
+        raise ConfigError(
+            "trainer.precision: got '16-mixed', which needs a CUDA GPU; "
+            "accepted here: 'auto', '32', '64', 'bf16-mixed'"
+        )
+    return {"32": "32-true", "64": "64-true"}.get(setting, setting)
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, dotted + "."))
+        else:
+            out[dotted] = value
+    return out
+
+
+def check_resume_changes(saved: Config, new: Config) -> None:
+    """A resumed run continues the same computation: only :data:`RESUMABLE_CHANGES` may differ."""
+    before, after = _flatten(saved.to_dict()), _flatten(new.to_dict())
+    changed = sorted(
+        k
+        for k in before.keys() | after.keys()
+        if before.get(k) != after.get(k) and k not in RESUMABLE_CHANGES
+    )
+    if changed:
+        details = "; ".join(f"{k}: {before.get(k)!r} -> {after.get(k)!r}" for k in changed)
+        raise ConfigError(
+            f"--resume continues a run exactly, but these keys differ from its config.yaml: "
+            f"{details}; only {', '.join(RESUMABLE_CHANGES[:-3])} may change"
+        )
+
+
+def _resume_config(
+    run_dir: Path, config: Config | str | Path | None, overrides: Sequence[str] | Mapping[str, Any]
+) -> tuple[Config, Path]:
+    saved_path = run_dir / CONFIG
+    if not saved_path.is_file():
+        raise ConfigError(f"--resume: {str(run_dir)!r} is not a run folder (no {CONFIG})")
+    checkpoint = run_dir / "checkpoints" / LAST
+    if not checkpoint.is_file():
+        raise ConfigError(
+            f"--resume: {str(run_dir)!r} has no checkpoint to resume ({checkpoint} is missing)"
+        )
+    saved = load_config(saved_path)
+    if config is None:
+        new = load_config(saved_path, overrides)
+    elif isinstance(config, Config):
+        new = config
+    else:
+        new = load_config(config, overrides)
+    check_resume_changes(saved, new)
+    new.source = saved.source
+    return new, checkpoint
+
+
+def check_batches(config: Config, datamodule: TaskDataModule, launch: Launch) -> None:
+    """The global batch splits evenly over the processes and fits in the training set."""
+    t, batch = config.trainer, config.data.batch_size
+    world = (launch.devices if t.devices == "auto" else t.devices) * (
+        launch.num_nodes if t.num_nodes == "auto" else t.num_nodes
+    )
+    if batch % world:
+        raise ConfigError(
+            f"data.batch_size: got {batch}, which {world} processes cannot share evenly; "
+            f"accepted: a multiple of {world}"
+        )
+    n_train = len(datamodule.splits["train"])
+    if datamodule.steps_per_epoch < 1:
+        raise ConfigError(
+            f"data.batch_size: got {batch}, more than the {n_train} training samples; "
+            f"accepted: at most {n_train}"
+        )
+    for name in ("val", "test"):
+        n = len(datamodule.splits[name])
+        if 0 < n < world:
+            raise ConfigError(
+                f"data.split: the {name} split has {n} samples, fewer than the {world} processes"
+            )
+
+
+def _loggers(config: Config, run_dir: Path, keep_until_step: int | None) -> list:
+    loggers: list = [RunCSVLogger(run_dir / METRICS, keep_until_step)]
+    if config.trainer.tensorboard:
+        from importlib.util import find_spec
+
+        if find_spec("tensorboard") is None and find_spec("tensorboardX") is None:
+            raise ConfigError(
+                "trainer.tensorboard: true needs the tensorboard package "
+                "(pip install tensorboard); accepted here: false"
+            )
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        loggers.append(TensorBoardLogger(str(run_dir), name="tensorboard", version=""))
+    return loggers
+
+
+def make_trainer(
+    config: Config,
+    run_dir: Path,
+    launch: Launch,
+    callbacks: Sequence[Callback],
+    keep_until_step: int | None,
+    own_sampler: bool = True,
+) -> L.Trainer:
+    """The Lightning Trainer of a run (DDP when there are several processes)."""
+    t = config.trainer
+    devices = launch.devices if t.devices == "auto" else t.devices
+    num_nodes = launch.num_nodes if t.num_nodes == "auto" else t.num_nodes
+    progress = want_progress_bar(t.progress_bar)
+    stack: list[Callback] = [RunCheckpoints(run_dir / "checkpoints", t.checkpoint_every_n_steps)]
+    if config.optim.ema_decay is not None:
+        stack.append(EMAWeightAveraging(decay=config.optim.ema_decay))
+    stack.append(CurvePlotter(run_dir / METRICS, run_dir / CURVE))
+    if not progress:
+        stack.append(EpochLines(t.max_epochs))
+    return L.Trainer(
+        accelerator=t.accelerator,
+        devices=devices,
+        num_nodes=num_nodes,
+        strategy="ddp" if devices * num_nodes > 1 else "auto",
+        precision=resolve_precision(t.precision, t.accelerator),
+        max_epochs=t.max_epochs,
+        max_steps=t.max_steps,
+        gradient_clip_val=config.optim.clip_grad_norm,
+        gradient_clip_algorithm="norm",
+        check_val_every_n_epoch=t.val_every_n_epochs,
+        log_every_n_steps=t.log_every_n_steps,
+        logger=_loggers(config, run_dir, keep_until_step),
+        callbacks=[*callbacks, *stack],
+        enable_checkpointing=True,  # with RunCheckpoints: Lightning adds no checkpoint of its own
+        enable_progress_bar=progress,
+        enable_model_summary=progress,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=not own_sampler,
+        inference_mode=False,
+        deterministic=t.deterministic or None,
+        default_root_dir=str(run_dir),
+        plugins=[AtomicCheckpointIO()],
+    )
+
+
+def train(
+    config: Config | str | Path | None,
+    overrides: Sequence[str] | Mapping[str, Any] = (),
+    *,
+    resume: str | Path | None = None,
+    callbacks: Sequence[Callback] = (),
+) -> Path:
+    """Train a model on a task and return the run folder.
+
+    Args:
+        config: a :class:`Config`, a YAML file, or None with ``resume`` (the run's own config).
+        overrides: ``["--optim.lr=3e-4"]`` or ``{"optim.lr": 3e-4}``; they win over the file.
+        resume: a run folder to continue from its ``checkpoints/last.ckpt``, exactly.
+        callbacks: extra Lightning callbacks (they run before the stack's own).
+    """
+    quiet_lightning()
+    launch = detect_launch()
+    keep_until_step = None
+    if resume is not None:
+        run_dir = Path(resume)
+        config, checkpoint = _resume_config(run_dir, config, overrides)
+        header = torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)
+        keep_until_step = int(header["global_step"]) - 1  # rows of steps 0 .. G-1 are done
+        del header
+    else:
+        if config is None:
+            raise ConfigError("give a config file, or --resume RUN_DIR to continue a run")
+        if not isinstance(config, Config):
+            config = load_config(config, overrides)
+        checkpoint = None
+        run_dir = resolve_run_dir(config, launch)
+        check_fresh(run_dir)
+    config.run.dir = str(run_dir)
+    os.environ[ENV_RUN_DIR] = str(run_dir)
+
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    task = build(config.task, "task")
+    model = build(config.model, "model")
+    if not isinstance(model, nn.Module):
+        raise ConfigError(
+            f"model.name: {config.model.name!r} built a {type(model).__name__}; accepted: an nn.Module"
+        )
+    splits = load_splits(run_dir / SPLITS) if resume is not None else None
+    try:
+        datamodule = make_datamodule(task, config.data, config.seed, splits)
+    except (ValueError, OSError) as error:
+        raise ConfigError(f"task {config.task.name!r}: cannot set up its data: {error}") from error
+    if isinstance(datamodule, TaskDataModule):
+        check_batches(config, datamodule, launch)
+        module = TrainingModule(model, task, config, datamodule.steps_per_epoch)
+        folder = RunFolder(run_dir, config, launch, datamodule.splits, datamodule.mode, checkpoint)
+    else:  # the task's own LightningDataModule: its loaders, Lightning's distributed sampler
+        module = TrainingModule(model, task, config, None)
+        folder = RunFolder(run_dir, config, launch, None, "datamodule", checkpoint)
+    trainer = make_trainer(
+        config,
+        run_dir,
+        launch,
+        [folder, *callbacks],
+        keep_until_step,
+        own_sampler=isinstance(datamodule, TaskDataModule),
+    )
+    trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint, weights_only=False)
+    if trainer.is_global_zero:
+        best = trainer.callback_metrics.get("val/loss")
+        print(f"run folder: {run_dir}")
+        if best is not None:
+            print(f"last val/loss: {float(best):.4g}; evaluate with: noether evaluate {run_dir}")
+    return run_dir

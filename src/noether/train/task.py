@@ -1,0 +1,104 @@
+"""What a task is: its data, how samples become a batch, the loss and the compared quantities.
+
+A task subclasses :class:`Task`, takes its options as keyword arguments of ``__init__`` (these are
+the keys of the config's ``task:`` section) and is registered with
+:func:`noether.train.registry.register_task`. The training stack calls, in order::
+
+    task.datasets()                     once, on every process
+    task.collate(samples) -> batch      in the data-loader workers
+    task.forward(model, batch) -> pred  train, validation and test steps
+    task.loss(pred, batch) -> scalar    train, validation and test steps
+    task.compare(pred, batch)           validation and test: MAE, RMSE and parity plots
+
+Validation and test run under ``torch.no_grad()``: a ``forward`` that needs autograd (forces as
+``-dE/dr``) wraps its own work in ``torch.enable_grad()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar
+
+from torch import Tensor, nn
+from torch.utils.data import Dataset, default_collate
+
+
+class MustExist:
+    """Marker for :data:`DataPath`: the config validator checks that the path exists."""
+
+    def __repr__(self) -> str:
+        return "MustExist()"
+
+
+DataPath = Annotated[str, MustExist()]
+"""Type hint of a task option that names a data file or folder: a missing path stops the run
+before training with a message naming the key."""
+
+
+@dataclass
+class Splits:
+    """Train, validation and (optional) test datasets, when the task splits its data itself.
+
+    A task that returns one :class:`~torch.utils.data.Dataset` instead has it split by the
+    stack with the fractions ``data.split`` and the run's seed; the indices go to ``splits.npz``.
+    """
+
+    train: Dataset
+    val: Dataset
+    test: Dataset | None = None
+
+
+class Task:
+    """Base class of training tasks. Subclasses override the methods marked *required*."""
+
+    units: ClassVar[dict[str, str]] = {}
+    """Unit of each quantity returned by :meth:`compare` (for tables and plot labels)."""
+
+    def datasets(self) -> Dataset | Splits:
+        """*Required.* The data: one dataset (the stack splits it) or :class:`Splits`."""
+        raise NotImplementedError(f"{type(self).__name__} must implement datasets()")
+
+    def collate(self, samples: list[Any]) -> Any:
+        """Turn a list of samples into a batch; PyTorch's ``default_collate`` unless overridden."""
+        return default_collate(samples)
+
+    def forward(self, model: nn.Module, batch: Any) -> Any:
+        """*Required.* The model's prediction for a batch (a tensor or a dict of tensors)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement forward()")
+
+    def loss(self, pred: Any, batch: Any) -> Tensor:
+        """*Required.* The scalar training loss of a batch (a mean over its samples)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement loss()")
+
+    def compare(self, pred: Any, batch: Any) -> dict[str, tuple[Tensor, Tensor]]:
+        """``{quantity: (predicted, reference)}``: the stack reports each quantity's MAE and RMSE
+        over the whole split, and evaluation draws a parity plot of each. Empty by default."""
+        return {}
+
+    def batch_size(self, batch: Any) -> int:
+        """Number of samples in a batch, for weighting batch means; first tensor's leading axis
+        by default."""
+        for value in _tensors(batch):
+            return int(value.shape[0])
+        raise ValueError(
+            f"{type(self).__name__}: cannot find a tensor in the batch; override batch_size()"
+        )
+
+    def model_defaults(self) -> dict[str, Any]:
+        """Model constructor arguments this task implies (input and output widths, say); used
+        for the arguments the model accepts and the config leaves out."""
+        return {}
+
+
+def _tensors(batch: Any):
+    if isinstance(batch, Tensor):
+        yield batch
+    elif isinstance(batch, dict):
+        for value in batch.values():
+            yield from _tensors(value)
+    elif isinstance(batch, list | tuple):
+        for value in batch:
+            yield from _tensors(value)
+
+
+__all__ = ["DataPath", "MustExist", "Splits", "Task"]

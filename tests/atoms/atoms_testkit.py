@@ -1,0 +1,40 @@
+"""Helpers for the atomistic tests: test geometries and a learnable pair potential."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from noether.atoms.potential import Graph, Potential
+from noether.atoms.reference import smoothstep_cutoff
+
+
+def random_molecule(n: int, rng: np.random.Generator, min_distance: float = 0.9) -> np.ndarray:
+    """``(n, 3)`` positions in a ball, no two atoms closer than ``min_distance`` Å."""
+    out: list[np.ndarray] = []
+    radius = 0.9 * n ** (1 / 3) + 0.5
+    while len(out) < n:
+        p = rng.uniform(-radius, radius, 3)
+        if all(np.linalg.norm(p - q) >= min_distance for q in out):
+            out.append(p)
+    return np.array(out)
+
+
+class PairMLP(Potential):
+    """Learnable, element-aware pair potential: ``Σ_j MLP(r_ij, z_i, z_j) φ(r_ij)``."""
+
+    def __init__(self, cutoff: float = 4.0, hidden: int = 16, *, dtype=torch.float32):
+        super().__init__(cutoff)
+        self.embed = nn.Embedding(10, 4)
+        self.mlp = nn.Sequential(nn.Linear(9, hidden), nn.SiLU(), nn.Linear(hidden, 1))
+        self.to(dtype)
+
+    def atomic_energies(self, graph: Graph) -> Tensor:
+        i, j = graph.edge_index
+        r = graph.lengths
+        zi, zj = self.embed(graph.numbers[i] % 10), self.embed(graph.numbers[j] % 10)
+        features = torch.cat([r[:, None], zi + zj, zi * zj], dim=1)
+        pair = self.mlp(features)[:, 0] * smoothstep_cutoff(r, 0.5 * self.cutoff, self.cutoff)
+        out = torch.zeros(graph.numbers.shape[0], dtype=pair.dtype)
+        return out.index_add(0, i, pair)

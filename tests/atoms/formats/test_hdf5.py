@@ -1,0 +1,68 @@
+import h5py
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from noether.atoms.batch import AtomsBatch, collate_atoms
+from noether.atoms.formats import HDF5Dataset, HDF5Writer, read_dataset, read_hdf5, write_dataset
+
+
+def test_round_trip_is_exact(tmp_path, mixed):
+    write_dataset(tmp_path / "m.h5", mixed)
+    back = read_dataset(tmp_path / "m.h5")
+    for name in (
+        "numbers",
+        "positions",
+        "offsets",
+        "energy",
+        "forces",
+        "cell",
+        "pbc",
+        "stress",
+        "charges",
+        "energy_mask",
+        "forces_mask",
+        "stress_mask",
+    ):
+        np.testing.assert_array_equal(getattr(back, name), getattr(mixed, name), err_msg=name)
+
+
+def test_appending_and_lazy_reading_with_workers(tmp_path, ethanol_like):
+    with HDF5Writer(tmp_path / "big.h5") as writer:
+        for k in range(len(ethanol_like)):
+            writer.append(ethanol_like.subset([k]))
+    lazy = HDF5Dataset(tmp_path / "big.h5")
+    assert len(lazy) == 5
+    loader = DataLoader(lazy, batch_size=5, collate_fn=collate_atoms, num_workers=1)
+    batch = next(iter(loader))
+    expected = AtomsBatch.from_dataset(ethanol_like, range(5))
+    assert torch.equal(batch.positions, expected.positions)
+    assert torch.equal(batch.energy, expected.energy)
+
+
+def test_foreign_units_are_converted(tmp_path, ethanol_like):
+    write_dataset(tmp_path / "a.h5", ethanol_like)
+    with h5py.File(tmp_path / "a.h5", "r+") as f:
+        f.attrs["energy_unit"] = "Hartree"
+        f.attrs["length_unit"] = "Bohr"
+    back = read_hdf5(tmp_path / "a.h5")
+    np.testing.assert_allclose(back.energy, ethanol_like.energy * 27.211386024367243)
+    np.testing.assert_allclose(back.positions, ethanol_like.positions * 0.5291772105638411)
+
+
+def test_bad_files_and_nothing_half_written(tmp_path, ethanol_like):
+    (tmp_path / "empty.h5").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"empty.h5: the file is empty"):
+        read_hdf5(tmp_path / "empty.h5")
+    (tmp_path / "junk.h5").write_bytes(b"not hdf5 at all")
+    with pytest.raises(ValueError, match=r"junk.h5: not a readable HDF5"):
+        read_hdf5(tmp_path / "junk.h5")
+    with h5py.File(tmp_path / "other.h5", "w") as f:
+        f["x"] = [1]
+    with pytest.raises(ValueError, match=r"attribute 'format' is None"):
+        read_hdf5(tmp_path / "other.h5")
+    with pytest.raises(RuntimeError, match=r"boom"), HDF5Writer(tmp_path / "partial.h5") as writer:
+        writer.append(ethanol_like)
+        raise RuntimeError("boom")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.h5", "junk.h5", "other.h5"]

@@ -1,0 +1,56 @@
+"""torch.export: the exported file gives the model's energies, forces and stress."""
+
+import numpy as np
+import pytest
+import torch
+from ase.build import bulk
+from atoms_testkit import PairMLP, random_molecule
+
+from noether.atoms.export import export_potential, load_exported
+from noether.atoms.reference import Morse
+
+
+def test_molecule_export_matches_the_model_for_any_size(tmp_path):
+    model = PairMLP(dtype=torch.float64).eval()
+    model.scale_shift.set(0.8, -2.0)
+    export_potential(model, tmp_path / "m.pt2")
+    exported = load_exported(tmp_path / "m.pt2")
+    rng = np.random.default_rng(0)
+    for n in (3, 11):
+        z = torch.tensor(rng.integers(1, 9, n))
+        pos = torch.tensor(random_molecule(n, rng))
+        a, b = model(z, pos), exported(z, pos)
+        assert torch.allclose(a["energy"], b["energy"], atol=1e-12, rtol=0)
+        assert torch.allclose(a["forces"], b["forces"], atol=1e-12, rtol=0)
+        assert torch.allclose(a["atomic_energies"], b["atomic_energies"], atol=1e-12, rtol=0)
+
+
+def test_periodic_export_matches_energy_forces_stress_and_refuses_small_cells(tmp_path):
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((2, 2, 2))
+    atoms.rattle(0.05, seed=1)
+    cell, pbc = torch.tensor(atoms.cell[:]), torch.tensor(atoms.pbc)
+    model = Morse(0.3, 2.5, 4.0, dtype=torch.float64).eval()
+    export_potential(model, tmp_path / "cu.pt2", cell=cell, pbc=pbc)
+    exported = load_exported(tmp_path / "cu.pt2")
+    z, pos = torch.tensor(atoms.numbers), torch.tensor(atoms.positions)
+    a = model(z, pos, None, cell, pbc, compute_stress=True)
+    b = exported(z, pos, None, cell, pbc, compute_stress=True)
+    for key in ("energy", "forces", "stress"):
+        assert torch.allclose(a[key], b[key], atol=1e-12, rtol=0), key
+    small = bulk("Cu", "fcc", a=3.6)
+    with pytest.raises(ValueError, match=r"needs periodic images \[.*\] .* exported with"):
+        exported(
+            torch.tensor(small.numbers).repeat(2),
+            torch.zeros(2, 3, dtype=torch.float64) + torch.tensor([[0.0], [1.0]]),
+            None,
+            torch.tensor(small.cell[:]),
+            pbc,
+        )
+    with pytest.raises(ValueError, match="exported for periodic frames"):
+        exported(z, pos)
+
+
+def test_loading_a_file_that_is_not_an_export(tmp_path):
+    (tmp_path / "x.pt2").write_bytes(b"nope")
+    with pytest.raises(ValueError, match=r"x.pt2: not a readable torch.export file"):
+        load_exported(tmp_path / "x.pt2")

@@ -1,0 +1,88 @@
+"""The atomistic task on the training stack: a learnable Morse potential recovers its parameters."""
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from atoms_testkit import random_molecule
+
+from noether.atoms.calculator import NoetherCalculator
+from noether.atoms.dataset import AtomsDataset
+from noether.atoms.formats import write_dataset
+from noether.atoms.reference import Morse
+from noether.atoms.task import AtomisticTask
+
+
+def morse_data(path, n_frames=48, seed=0):
+    """Clusters of 6 atoms labelled by a Morse potential (epsilon 0.5, r0 1.6, rho0 3.5)."""
+    truth = Morse(0.5, 1.6, 3.5, dtype=torch.float64).eval()
+    rng = np.random.default_rng(seed)
+    z = np.array([6, 6, 1, 1, 8, 1])
+    pos = np.stack([random_molecule(6, rng, 1.2) * 1.3 for _ in range(n_frames)])
+    energy, forces = [], []
+    for p in pos:
+        out = truth(torch.tensor(z), torch.tensor(p))
+        energy.append(out["energy"].item() - 10.0)  # a constant offset for the reference energies
+        forces.append(out["forces"].numpy())
+    energy_mask = np.ones(n_frames, bool)
+    energy_mask[::5] = False  # some frames come without energies
+    ds = AtomsDataset.from_arrays(z, pos, np.array(energy), np.array(forces))
+    ds.energy_mask = energy_mask
+    write_dataset(path, ds)
+    return ds
+
+
+def test_task_loss_masks_and_units(tmp_path):
+    morse_data(tmp_path / "d.xyz")
+    task = AtomisticTask(str(tmp_path / "d.xyz"), energy_weight=1.0, forces_weight=10.0)
+    splits = task.datasets()
+    assert len(splits.train) + len(splits.val) + len(splits.test) == 48
+    defaults = task.model_defaults()
+    assert set(defaults["atomref"]) == {"C", "H", "O"} and defaults["energy_scale"] > 0
+    batch = task.collate([splits.train[k] for k in range(4)])
+    model = Morse(0.5, 1.6, 3.5, dtype=torch.float64).eval()
+    pred = task.forward(model, batch)
+    compared = task.compare(pred, batch)
+    e_pred, e_ref = compared["energy"]
+    assert e_pred.shape == e_ref.shape == (int(batch.energy_mask.sum()),)
+    np.testing.assert_allclose((e_pred - e_ref).numpy(), 10_000.0, rtol=1e-9)  # offset in meV
+    f_pred, f_ref = compared["forces"]
+    assert torch.allclose(f_pred, f_ref, atol=1e-9)  # the true potential: forces exact
+    loss = task.loss(pred, batch)
+    n = batch.n_atoms[batch.energy_mask].double()
+    assert loss.item() == pytest.approx((10.0 / n).square().mean().item(), rel=1e-9)
+    with pytest.raises(ValueError, match="not both 0"):
+        AtomisticTask(str(tmp_path / "d.xyz"), energy_weight=0.0, forces_weight=0.0)
+
+
+def test_training_recovers_morse_parameters_and_the_calculator_loads_the_run(tmp_path):
+    from noether.train.evaluate import evaluate
+    from noether.train.run import train
+
+    morse_data(tmp_path / "d.xyz")
+    config = {
+        "seed": 0,
+        "model": {"name": "morse", "epsilon": 0.3, "r0": 1.5, "rho0": 3.0, "learnable": True},
+        "task": {
+            "name": "atoms",
+            "path": str(tmp_path / "d.xyz"),
+            "standardize": False,
+            "fit_atomref": True,
+            "energy_weight": 1.0,
+            "forces_weight": 10.0,
+        },
+        "data": {"batch_size": 8},
+        "optim": {"lr": 0.05},
+        "trainer": {"max_epochs": 12, "precision": "64", "progress_bar": False},
+        "run": {"dir": str(tmp_path / "run")},
+    }
+    (tmp_path / "morse.yaml").write_text(yaml.safe_dump(config))
+    run = train(str(tmp_path / "morse.yaml"))
+    resolved = yaml.safe_load((run / "config.yaml").read_text())
+    assert set(resolved["model"]["atomref"]) == {"C", "H", "O"}
+    results = evaluate(run, plots=True)
+    assert results["forces_mae"] < 20.0  # meV/Å, from about 400 before training
+    assert (run / "evaluation" / "test_parity_forces.png").exists()
+    calc = NoetherCalculator(run)
+    assert calc.model.epsilon.item() == pytest.approx(0.5, rel=0.05)
+    assert calc.model.r0.item() == pytest.approx(1.6, rel=0.02)

@@ -1,0 +1,88 @@
+import json
+
+import pytest
+
+from noether.cli import main
+from noether.studies.algebras import MODELS, ModelSpec, StudyPlan, preset, study
+
+SPECS = {
+    "geo": ModelSpec("tiny PGA", {"name": "test-tiny-geometric", "algebra": "pga", "hidden": 4}),
+    "raw-aug": ModelSpec("tiny raw + aug.", {"name": "test-tiny-raw"}, augment=True),
+}
+
+
+def _plan(nbody_dir, out, **kw) -> StudyPlan:
+    settings = {
+        "data": nbody_dir,
+        "out": str(out),
+        "models": tuple(SPECS),
+        "sizes": (8, 32),
+        "seeds": (0, 1),
+        "steps": 6,
+        "batch_size": 4,
+        "eval_every": 3,
+        "n_val": 8,
+        "workers": 0,
+        "specs": SPECS,
+    }
+    return StudyPlan(**{**settings, **kw})
+
+
+def test_a_tiny_study_trains_evaluates_and_reports(nbody_dir, tmp_path, tiny_geometric):
+    plan = _plan(nbody_dir, tmp_path / "study")
+    out = study(plan, "noether study algebras --test", progress=False)
+    results = out["results"]
+    assert len(results) == 8
+    for r in results:
+        assert set(r["test"]) == {"test", "test_rotated", "test_translated", "test_more_bodies"}
+        assert all(v["mse"] > 0 for v in r["test"].values())
+        assert (tmp_path / "study" / "runs" / f"{r['model']}-n{r['size']}-s{r['seed']}").is_dir()
+    geo = [r for r in results if r["model"] == "geo"]
+    # an SE(3)-equivariant model errs the same on rotated and plain test systems
+    for r in geo:
+        assert r["test"]["test_rotated"]["mse"] == pytest.approx(r["test"]["test"]["mse"], 1e-4)
+    costs = out["costs"]
+    assert costs["geo"]["parameters"] == sum(p.numel() for p in tiny_geometric().parameters())
+    assert costs["geo"]["flops_per_token"] > 0 and costs["raw-aug"]["step_seconds"] > 0
+    table = out["paths"]["table"].read_text()
+    assert "| tiny PGA |" in table and "test MSE, n=32" in table and "± " in table
+    assert out["paths"]["plot"].stat().st_size > 10_000
+    document = json.loads(out["paths"]["json"].read_text())
+    assert document["summary"]["geo"]["32"]["test"]["seeds"] == 2
+
+    # a second call reuses every finished run
+    again = study(plan, "again", progress=False)
+    assert sorted(r["train_seconds"] for r in again["results"]) == sorted(
+        r["train_seconds"] for r in results
+    )
+
+
+def test_a_failing_run_is_reported_and_the_others_go_on(nbody_dir, tmp_path):
+    specs = {**SPECS, "broken": ModelSpec("broken", {"name": "test-tiny-geometric", "hidden": -1})}
+    plan = _plan(nbody_dir, tmp_path, models=("geo", "broken"), sizes=(8,), seeds=(0,), specs=specs)
+    out = study(plan, "test", progress=False)
+    assert [r["model"] for r in out["results"]] == ["geo"]
+    (failed,) = out["failed"]
+    assert failed["model"] == "broken" and "Error" in failed["error"]
+    assert "broken" not in out["paths"]["table"].read_text()
+
+
+def test_plans_refuse_bad_settings_and_presets_scale(tmp_path):
+    with pytest.raises(ValueError, match="unknown models"):
+        StudyPlan(models=("ega", "hga"))
+    with pytest.raises(ValueError, match="sizes"):
+        StudyPlan(sizes=(0, 10))
+    with pytest.raises(ValueError, match="preset"):
+        preset("huge")
+    default, large = preset("default"), preset("large")
+    assert default.models == MODELS and len(default.seeds) >= 3
+    assert len(large.jobs()) > len(default.jobs()) and large.steps > default.steps
+    assert preset("default", width="base").specs["ipga"].model["hidden_mv_channels"] == 16
+    config = default.config("transformer-aug", 100, 2)
+    assert config["task"]["augment"] is True and config["seed"] == 2
+    assert config["task"]["n_train"] == 100 and config["trainer"]["max_steps"] == default.steps
+
+
+def test_the_command_refuses_unknown_models(capsys):
+    assert main(["study", "algebras", "--models", "ega,xga"]) == 2
+    assert "unknown models" in capsys.readouterr().err
