@@ -179,8 +179,11 @@ def measure(configs, models, rounds: int, steps: int, threads: int) -> dict:
             for name in models:
                 if results.get((config, name), {}).get("skip"):
                     continue
-                print(f"round {r + 1}/{rounds}: {name:12s} blocks={blocks} batch={batch} "
-                      f"tokens={tokens}", flush=True)
+                print(
+                    f"round {r + 1}/{rounds}: {name:12s} blocks={blocks} batch={batch} "
+                    f"tokens={tokens}",
+                    flush=True,
+                )
                 out = _run([name, str(blocks), str(batch), str(tokens), str(steps), str(threads)])
                 key = (config, name)
                 if out is None:
@@ -199,7 +202,8 @@ def measure(configs, models, rounds: int, steps: int, threads: int) -> dict:
 
 def table(results, configs, models, gflops: float) -> str:
     lines = [
-        "| blocks | batch x tokens | " + " | ".join(f"{m} ms" for m in models)
+        "| blocks | batch x tokens | "
+        + " | ".join(f"{m} ms" for m in models)
         + " | lgatr/ours | ezgatr/ours | ours/transformer | ours peak MB | transformer peak MB"
         " | ours FLOP floor ms |",
         "|" + "---|" * (len(models) + 8),
@@ -209,7 +213,7 @@ def table(results, configs, models, gflops: float) -> str:
         row = {m: results.get((config, m), {}) for m in models}
         ms = {m: row[m].get("best_ms") for m in models}
 
-        def ratio(a, b):
+        def ratio(a, b, ms=ms):
             return f"{ms[a] / ms[b]:.1f}x" if ms.get(a) and ms.get(b) else "n/a"
 
         cells = [f"{ms[m]:.1f}" if ms[m] else "n/a" for m in models]
