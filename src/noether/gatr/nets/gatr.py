@@ -14,6 +14,7 @@ from noether.gatr.layers.linear import EquiLinear
 from noether.gatr.primitives.layout import from_internal, to_internal
 from noether.gatr.primitives.masks import attention_mask, check_token_mask
 from noether.gatr.variants import Variant, resolve_variant
+from noether.train.registry import register_model
 
 __all__ = ["GATr"]
 
@@ -33,6 +34,7 @@ def _checkpoint_parts(checkpoint: bool | str | Sequence[str]) -> tuple[bool, tup
     return "block" in parts, tuple(p for p in parts if p != "block")
 
 
+@register_model("gatr")
 class GATr(nn.Module):
     """Geometric Algebra Transformer (Brehmer et al. 2023; de Haan et al. 2023) over any algebra.
 
@@ -87,7 +89,7 @@ class GATr(nn.Module):
         multi_query: bool = False,
         mlp_factor: int = 2,
         dropout: float = 0.0,
-        checkpoint: bool | str | Sequence[str] = False,
+        checkpoint: bool | str | list[str] = False,
         check_finite: bool = False,
         norm_eps: float = 0.01,
         distance_eps: float = 1e-3,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 from torch import Tensor, nn
 
@@ -13,6 +11,7 @@ from noether.gatr.nets.gatr import GATr
 from noether.gatr.nets.points import PointOutputs, check_point_inputs, mask_outputs
 from noether.gatr.primitives.masks import check_token_mask
 from noether.gatr.variants import Variant, resolve_variant
+from noether.train.registry import register_model
 
 __all__ = ["PointGATr", "embed_objects", "extract_objects"]
 
@@ -74,6 +73,7 @@ def extract_objects(
     return points, vectors
 
 
+@register_model("point-gatr")
 class PointGATr(nn.Module):
     """:class:`GATr` on raw 3D inputs, with the interface of the baseline
     :class:`~noether.gatr.nets.transformer.Transformer`.
@@ -110,7 +110,7 @@ class PointGATr(nn.Module):
         in_points: int = 1,
         in_vectors: int = 0,
         in_scalars: int = 0,
-        out_points: int = 0,
+        out_points: int = 1,
         out_vectors: int = 0,
         out_scalars: int = 0,
         hidden_mv_channels: int = 16,
@@ -123,7 +123,7 @@ class PointGATr(nn.Module):
         multi_query: bool = False,
         mlp_factor: int = 2,
         dropout: float = 0.0,
-        checkpoint: bool | str | Sequence[str] = False,
+        checkpoint: bool | str | list[str] = False,
         check_finite: bool = False,
         orientation: str = "fixed",
     ) -> None:

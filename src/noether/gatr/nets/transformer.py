@@ -17,6 +17,7 @@ from noether.gatr.nets.points import (
 )
 from noether.gatr.primitives.attention import scaled_dot_product
 from noether.gatr.primitives.masks import attention_mask, check_token_mask
+from noether.train.registry import register_model
 
 __all__ = ["Transformer", "TransformerBlock"]
 
@@ -78,6 +79,7 @@ class TransformerBlock(nn.Module):
         return self._block(x, mask)
 
 
+@register_model("transformer")
 class Transformer(nn.Module):
     """A plain Transformer on raw 3D inputs, the baseline GATr is measured against.
 
@@ -112,7 +114,7 @@ class Transformer(nn.Module):
         in_points: int = 1,
         in_vectors: int = 0,
         in_scalars: int = 0,
-        out_points: int = 0,
+        out_points: int = 1,
         out_vectors: int = 0,
         out_scalars: int = 0,
         hidden_channels: int = 128,

@@ -8,10 +8,14 @@ kernel with the adjoint tables, so it costs twice the forward and stays differen
 backward, for forces from energies).
 
 Channel slices of a larger tensor are accepted as inputs: the rows are then strided views and
-nothing is copied.
+nothing is copied. Few numbers per component (``n * channels <= GATHER_MAX``: small batches,
+where the hundreds of row operations would cost more in dispatch than in arithmetic) use a
+gather schedule instead: every term at once, padded per output, then one signed sum.
 """
 
 from __future__ import annotations
+
+from functools import cache
 
 import torch
 from torch import Tensor
@@ -31,7 +35,40 @@ __all__ = [
 ]
 
 
+GATHER_MAX = 1024
+"""Up to this many numbers per component (``n * channels``) products use the gather schedule."""
+
+
+@cache
+def _padded(table: Table, device: torch.device) -> tuple[Tensor, Tensor, Tensor, int]:
+    """Gather indices and signs with every output's terms padded to the same count."""
+    width = max(len(terms) for terms in table.by_output)
+    left, right, signs = [], [], []
+    for terms in table.by_output:
+        for t in range(width):
+            i, j, c = terms[t] if t < len(terms) else (0, 0, 0)
+            left.append(i)
+            right.append(j)
+            signs.append(float(c))
+    as_long = lambda v: torch.tensor(v, dtype=torch.long, device=device)  # noqa: E731
+    return as_long(left), as_long(right), torch.tensor(signs, device=device), width
+
+
+def _gather(x: Tensor, y: Tensor, table: Table, out: Tensor | None = None) -> Tensor:
+    """All terms at once: two gathers, a product, a signed sum (few numbers per component)."""
+    left, right, signs, width = _padded(table, x.device)
+    terms = x.index_select(0, left) * y.index_select(0, right)
+    shape = (table.dims[2], width, *x.shape[1:])
+    signs = signs.to(x.dtype).view(table.dims[2], width, *([1] * (x.ndim - 1)))
+    result = (terms.view(shape) * signs).sum(1)
+    if out is None:
+        return result
+    return out.copy_(result)
+
+
 def _rows(x: Tensor, y: Tensor, table: Table, out: Tensor | None = None) -> Tensor:
+    if x[0].numel() <= GATHER_MAX:
+        return _gather(x, y, table, out)
     if out is None:
         out = x.new_empty(table.dims[2], *x.shape[1:])
     for k, terms in enumerate(table.by_output):
