@@ -41,7 +41,7 @@ def _row(name: str, values: list[str]) -> str:
 
 def main(args: argparse.Namespace) -> int:
     from noether.studies.nbody_eval import equivariance_errors, load_trained_model
-    from noether.studies.nbody_task import load_systems
+    from noether.studies.nbody_task import horizon_of, load_systems
 
     start = time.perf_counter()
     try:
@@ -73,7 +73,7 @@ def main(args: argparse.Namespace) -> int:
     equivariance = {}
     for model in plan.models:
         trained = load_trained_model(by_model[model]["run_dir"])
-        equivariance[model] = equivariance_errors(trained, batch)
+        equivariance[model] = equivariance_errors(trained, batch, horizon_of(plan.data))
 
     print()
     print(_row("", labels))
