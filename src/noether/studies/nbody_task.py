@@ -32,7 +32,15 @@ from noether.studies.nbody_tokens import (
 )
 from noether.train import DataPath, Splits, Task, register_task
 
-__all__ = ["INPUTS", "NBodySystems", "NBodyTask", "RepeatedDataset", "horizon_of", "load_systems", "predict"]
+__all__ = [
+    "INPUTS",
+    "NBodySystems",
+    "NBodyTask",
+    "RepeatedDataset",
+    "horizon_of",
+    "load_systems",
+    "predict",
+]
 
 INPUTS = ("masses", "x_initial", "v_initial", "x_final")
 TEST_SETS = tuple(s for s in SPLITS if s.startswith("test"))
