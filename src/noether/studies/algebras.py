@@ -31,6 +31,8 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from noether.studies.nbody_eval import evaluate_sets, load_trained_model
+from noether.studies.nbody_tokens import TOKENS_VERSION
+from noether.train.config import Config
 from noether.train.files import atomic_write_json
 
 __all__ = [
@@ -241,21 +243,48 @@ def _median(values: list[float]) -> float:
     return ordered[len(ordered) // 2] if ordered else float("nan")
 
 
-def run_one(plan: StudyPlan, model: str, size: int, seed: int) -> dict[str, Any]:
-    """Train one run (or resume it, or reuse its result) and evaluate it on every test set."""
+def _stamp(plan: StudyPlan, model: str, size: int, seed: int) -> dict[str, Any]:
+    """What a finished run must match to be reused: its config and the tokens' version."""
+    return {"config": plan.config(model, size, seed), "tokens_version": TOKENS_VERSION}
+
+
+def _resumable(run_dir: Path, config: Config) -> bool:
+    """A run folder with a last checkpoint whose config may continue as ``config``."""
     from noether.train.checkpoints import LAST
+    from noether.train.config import ConfigError, load_config
+    from noether.train.run import check_resume_changes
+
+    if not (run_dir / "checkpoints" / LAST).is_file():
+        return False
+    try:
+        check_resume_changes(load_config(run_dir / "config.yaml"), config)
+    except (ConfigError, OSError, ValueError):
+        return False
+    return True
+
+
+def run_one(plan: StudyPlan, model: str, size: int, seed: int) -> dict[str, Any]:
+    """Train one run (or resume it, or reuse its result) and evaluate it on every test set.
+
+    A finished run is reused only if its config and the tokens' version are the current ones,
+    an unfinished one resumes only if its config may continue; anything else starts again.
+    """
     from noether.train.config import load_config
     from noether.train.run import train
 
     run_dir = plan.run_dir(model, size, seed)
     done = run_dir / RESULT
+    stamp = _stamp(plan, model, size, seed)
     if done.is_file():
-        return json.loads(done.read_text())
+        result = json.loads(done.read_text())
+        if all(result.get(k) == v for k, v in stamp.items()):
+            return result
+    config = load_config(stamp["config"])
     timer = StepTimer()
     start = time.perf_counter()
-    resume = (run_dir / "checkpoints" / LAST).is_file()
+    resume = _resumable(run_dir, config)
     if run_dir.exists() and not resume:
-        shutil.rmtree(run_dir)  # started but never checkpointed: start again
+        shutil.rmtree(run_dir)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     with (
         open(run_dir.parent / f"{run_dir.name}.log", "a") as log,
@@ -265,7 +294,7 @@ def run_one(plan: StudyPlan, model: str, size: int, seed: int) -> dict[str, Any]
         if resume:
             train(None, resume=run_dir, callbacks=[timer])
         else:
-            train(load_config(plan.config(model, size, seed)), callbacks=[timer])
+            train(config, callbacks=[timer])
     seconds = time.perf_counter() - start
     trained = load_trained_model(run_dir)
     result = {
@@ -277,6 +306,7 @@ def run_one(plan: StudyPlan, model: str, size: int, seed: int) -> dict[str, Any]
         "train_seconds": seconds,
         "step_seconds_median": _median(timer.times),
         "test": evaluate_sets(trained, plan.data),
+        **stamp,
     }
     atomic_write_json(done, result)
     return result
@@ -366,12 +396,21 @@ def run_study(
             torch.set_num_threads(previous)
         return results
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         plan.workers, mp_context=context, initializer=_worker_init, initargs=(1,)
-    ) as pool:
+    )
+    try:
         futures = [pool.submit(_job, plan, job) for job in jobs]
         for future in as_completed(futures):
             finished(future.result())
+    except BaseException:
+        # Ctrl-C or an error here: stop the workers now (Lightning would finish their runs on
+        # SIGTERM). Their checkpoints are written atomically; a rerun resumes them.
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return results
 
 
