@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from noether.algebra import Algebra
 from noether.gatr.primitives.fused import differentiable_backward, save_inputs, saved_inputs
@@ -39,6 +40,42 @@ def head_width(*widths: int) -> int:
     return -(-max(widths) // 8) * 8
 
 
+def _sdpa(q, k, v, mask, scale):
+    return F.scaled_dot_product_attention(
+        q, k, v, attn_mask=mask, scale=scale, enable_gqa=k.shape[1] != q.shape[1]
+    )
+
+
+def _sdpa_math(q, k, v, mask, scale):
+    with sdpa_kernel(SDPBackend.MATH):
+        return _sdpa(q, k, v, mask, scale)
+
+
+class _Attention(torch.autograd.Function):
+    """Fused SDPA whose backward is differentiable too: the fused kernels' backward is not (no
+    double backward on CPU), so a backward with ``create_graph=True`` differentiates the math
+    kernel instead; a plain backward reuses the fused kernel's own."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, mask, scale):
+        save_inputs(ctx, (q, k, v, mask, scale))
+        with torch.enable_grad():
+            inner = [t.detach().requires_grad_(t.requires_grad) for t in (q, k, v)]
+            out = _sdpa(*inner, mask, scale)
+        ctx.inner, ctx.out = inner, out
+        return out.detach()
+
+    @staticmethod
+    def backward(ctx, grad):
+        if torch.is_grad_enabled():
+            return differentiable_backward(ctx, _sdpa_math, (grad,))
+        wanted = [t for t in ctx.inner if t.requires_grad]
+        # retained: the inner graph lives as long as this node (a repeated backward reuses it)
+        found = iter(torch.autograd.grad(ctx.out, wanted, grad, retain_graph=True))
+        grads = [next(found) if t.requires_grad else None for t in (ctx.saved_tensors[:3])]
+        return (*grads, None, None)
+
+
 def scaled_dot_product(
     q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, scale: float | None = None
 ) -> Tensor:
@@ -48,11 +85,11 @@ def scaled_dot_product(
     the heads without being copied). ``mask``: boolean (True: may attend) or additive,
     broadcastable to ``(B, H, Tq, Tk)``. One call of
     :func:`torch.nn.functional.scaled_dot_product_attention`, which picks the fused kernel
-    (flash attention on CPU when the widths agree).
+    (flash attention on CPU when the widths agree); differentiable twice (forces from energies).
     """
-    return F.scaled_dot_product_attention(
-        q, k, v, attn_mask=mask, scale=scale, enable_gqa=k.shape[1] != q.shape[1]
-    )
+    if torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad):
+        return _Attention.apply(q, k, v, mask, scale)
+    return _sdpa(q, k, v, mask, scale)
 
 
 @dataclass(frozen=True)

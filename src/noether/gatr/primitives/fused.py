@@ -47,7 +47,11 @@ def differentiable_backward(
     with torch.enable_grad():
         outputs = reference(*args)
     outputs = outputs if isinstance(outputs, tuple) else (outputs,)
-    pairs = [(o, g) for o, g in zip(outputs, grads) if o is not None and g is not None]
+    pairs = [
+        (o, g)
+        for o, g in zip(outputs, grads)
+        if o is not None and g is not None and o.requires_grad
+    ]
     result: list[Tensor | None] = [None] * len(args)
     if wanted and pairs:
         found = torch.autograd.grad(
