@@ -73,7 +73,7 @@ def _gatr(algebra: str, mv: int, s: int, blocks: int, heads: int) -> dict[str, A
 
 def _transformer(width: int, blocks: int, heads: int) -> dict[str, Any]:
     return {
-        "name": "transformer",
+        "name": "noether.gatr.nets.transformer:Transformer",
         "hidden_channels": width,
         "num_blocks": blocks,
         "num_heads": heads,
