@@ -13,7 +13,8 @@ import argparse
 import sys
 import time
 
-from noether.studies.algebras import WIDTHS, preset, study
+from noether.studies.algebras import WIDTHS, preset
+from noether.studies.algebras_runs import study
 
 _SETS = ("test", "test_rotated", "test_translated", "test_more_bodies")
 
