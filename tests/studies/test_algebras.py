@@ -3,7 +3,8 @@ import json
 import pytest
 
 from noether.cli import main
-from noether.studies.algebras import MODELS, ModelSpec, StudyPlan, preset, study
+from noether.studies.algebras import MODELS, ModelSpec, StudyPlan, preset
+from noether.studies.algebras_runs import study
 
 SPECS = {
     "geo": ModelSpec("tiny PGA", {"name": "test-tiny-geometric", "algebra": "pga", "hidden": 4}),
@@ -50,11 +51,18 @@ def test_a_tiny_study_trains_evaluates_and_reports(nbody_dir, tmp_path, tiny_geo
     document = json.loads(out["paths"]["json"].read_text())
     assert document["summary"]["geo"]["32"]["test"]["seeds"] == 2
 
-    # a second call reuses every finished run
-    again = study(plan, "again", progress=False)
-    assert sorted(r["train_seconds"] for r in again["results"]) == sorted(
-        r["train_seconds"] for r in results
-    )
+    # a second call reuses every finished run whose config and tokens are the current ones
+    stale = tmp_path / "study" / "runs" / "geo-n8-s1" / "result.json"
+    record = json.loads(stale.read_text())
+    stale.write_text(json.dumps({**record, "tokens_version": -1}))
+    again = {
+        (r["model"], r["size"], r["seed"]): r
+        for r in study(plan, "again", progress=False)["results"]
+    }
+    for r in results:
+        key = (r["model"], r["size"], r["seed"])
+        assert (again[key]["train_seconds"] == r["train_seconds"]) == (key != ("geo", 8, 1))
+    assert again[("geo", 8, 1)]["tokens_version"] == record["tokens_version"]
 
 
 def test_a_failing_run_is_reported_and_the_others_go_on(nbody_dir, tmp_path):

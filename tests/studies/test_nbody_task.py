@@ -128,6 +128,9 @@ def test_bad_options_and_data_are_refused(nbody_dir, tmp_path):
         NBodyTask(nbody_dir, n_train=65).datasets()
     broken = tmp_path / "broken"
     broken.mkdir()
+    with pytest.raises(ValueError, match=r"meta\.json"):
+        NBodyTask(str(broken))
+    (broken / "meta.json").write_text(open(f"{nbody_dir}/meta.json").read())
     for name in ("train", "val", "test"):
         with np.load(f"{nbody_dir}/{name}.npz") as npz:
             arrays = dict(npz)

@@ -10,7 +10,8 @@ import shlex
 import sys
 import time
 
-from noether.studies.algebras import PRESETS, WIDTHS, preset, study
+from noether.studies.algebras import PRESETS, WIDTHS, preset
+from noether.studies.algebras_runs import study
 
 
 def _ints(text: str) -> tuple[int, ...]:

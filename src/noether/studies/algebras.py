@@ -1,51 +1,23 @@
 """``noether study algebras``: which geometric algebra makes the best transformer for n-body?
 
 de Haan, Cohen and Brehmer (arXiv 2311.04744) compare GATr over the Euclidean, projective and
-conformal algebras. This study trains every model of :data:`MODELS` on the first ``n`` training
+conformal algebras. A study trains every model of :data:`MODELS` on the first ``n`` training
 systems of an n-body dataset for each ``n`` in ``sizes`` and each seed, all with the same budget
-(optimiser steps, batch size, learning-rate schedule), through the training stack (one run folder
-per run), and evaluates the best checkpoint (by validation loss) on the test, rotated, translated
-and larger test sets. Costs (parameters, FLOPs per token, time per step) are measured once per
-model, after the runs, in one thread. :mod:`noether.studies.algebras_report` writes the table
-and the plot.
+(optimiser steps, batch size, learning-rate schedule), and evaluates the best checkpoint (by
+validation loss) on the test, rotated, translated and larger test sets.
 
-Runs already finished (``result.json`` in their folder) are kept, unfinished ones resume from
-their last checkpoint: rerunning the command continues a study.
+This module says *what* a study is (:class:`StudyPlan`, the models, the presets);
+:mod:`noether.studies.algebras_runs` runs it and :mod:`noether.studies.algebras_report` writes
+the table and the plot.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import multiprocessing
-import os
-import shutil
-import time
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import torch
-from lightning.pytorch.callbacks import Callback
-
-from noether.studies.nbody_eval import evaluate_sets, load_trained_model
-from noether.train.files import atomic_write_json
-
-__all__ = [
-    "MODELS",
-    "PRESETS",
-    "ModelSpec",
-    "StudyPlan",
-    "measure_cost",
-    "model_specs",
-    "preset",
-    "run_one",
-    "run_study",
-]
-
-RESULT = "result.json"
+__all__ = ["MODELS", "PRESETS", "WIDTHS", "ModelSpec", "StudyPlan", "model_specs", "preset"]
 
 
 @dataclass(frozen=True)
@@ -71,7 +43,7 @@ def _gatr(algebra: str, mv: int, s: int, blocks: int, heads: int) -> dict[str, A
 
 def _transformer(width: int, blocks: int, heads: int) -> dict[str, Any]:
     return {
-        "name": "transformer",
+        "name": "noether.gatr.nets.transformer:Transformer",
         "hidden_channels": width,
         "num_blocks": blocks,
         "num_heads": heads,
@@ -222,159 +194,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-class StepTimer(Callback):
-    """Wall time of every optimiser step (forward, backward, update)."""
-
-    def __init__(self) -> None:
-        self.times: list[float] = []
-        self._start = 0.0
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.times.append(time.perf_counter() - self._start)
-
-
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[len(ordered) // 2] if ordered else float("nan")
-
-
-def run_one(plan: StudyPlan, model: str, size: int, seed: int) -> dict[str, Any]:
-    """Train one run (or resume it, or reuse its result) and evaluate it on every test set."""
-    from noether.train.checkpoints import LAST
-    from noether.train.config import load_config
-    from noether.train.run import train
-
-    run_dir = plan.run_dir(model, size, seed)
-    done = run_dir / RESULT
-    if done.is_file():
-        return json.loads(done.read_text())
-    timer = StepTimer()
-    start = time.perf_counter()
-    resume = (run_dir / "checkpoints" / LAST).is_file()
-    if run_dir.exists() and not resume:
-        shutil.rmtree(run_dir)  # started but never checkpointed: start again
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    with (
-        open(run_dir.parent / f"{run_dir.name}.log", "a") as log,
-        contextlib.redirect_stdout(log),
-        contextlib.redirect_stderr(log),
-    ):
-        if resume:
-            train(None, resume=run_dir, callbacks=[timer])
-        else:
-            train(load_config(plan.config(model, size, seed)), callbacks=[timer])
-    seconds = time.perf_counter() - start
-    trained = load_trained_model(run_dir)
-    result = {
-        "model": model,
-        "size": size,
-        "seed": seed,
-        "run_dir": str(run_dir),
-        "steps": plan.steps,
-        "train_seconds": seconds,
-        "step_seconds_median": _median(timer.times),
-        "test": evaluate_sets(trained, plan.data),
-    }
-    atomic_write_json(done, result)
-    return result
-
-
-def measure_cost(plan: StudyPlan, model: str, *, threads: int = 1) -> dict[str, Any]:
-    """Parameters, FLOPs per token (forward + backward) and seconds per training step (forward,
-    backward, AdamW update; best of 5 rounds) of one model at the plan's batch size."""
-    from noether.studies.cost import count_flops, count_parameters, time_per_call
-    from noether.studies.nbody_task import NBodyTask
-    from noether.train.config import build, load_config
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        config = load_config(plan.config(model, plan.sizes[0], 0))
-        torch.manual_seed(0)
-        net = build(config.model, "model").train()
-        task = NBodyTask(**config.task.options)
-        samples = task.datasets().train
-        batch = task.collate([samples[i] for i in range(plan.batch_size)])
-        optimizer = torch.optim.AdamW(net.parameters(), lr=1e-6)
-
-        def forward_backward() -> None:
-            task.loss(task.forward(net, batch), batch).backward()
-
-        def step() -> None:
-            optimizer.zero_grad(set_to_none=True)
-            forward_backward()
-            optimizer.step()
-
-        flops, by_op = count_flops(forward_backward)
-        tokens = batch["masses"].numel()
-        seconds = time_per_call(step, calls=10, repeats=5)
-    finally:
-        torch.set_num_threads(previous)
-    return {
-        "model": model,
-        "parameters": count_parameters(net),
-        "flops_per_token": flops / tokens,
-        "flops_by_op": by_op,
-        "step_seconds": seconds,
-        "batch_size": plan.batch_size,
-        "threads": threads,
-    }
-
-
-def _worker_init(threads: int) -> None:
-    torch.set_num_threads(threads)
-    os.environ.setdefault("MPLBACKEND", "Agg")
-
-
-def _job(plan: StudyPlan, job: tuple[str, int, int]) -> dict[str, Any]:
-    """:func:`run_one`, with a failure returned as ``{"model", "size", "seed", "error"}``."""
-    try:
-        return run_one(plan, *job)
-    except Exception as error:  # one broken run must not stop the others
-        import traceback
-
-        tail = "".join(traceback.format_exception(error)[-3:]).strip()
-        return {"model": job[0], "size": job[1], "seed": job[2], "error": tail}
-
-
-def run_study(
-    plan: StudyPlan, on_result: Callable[[dict[str, Any], int, int], None] | None = None
-) -> list[dict[str, Any]]:
-    """Every run of the plan, ``plan.workers`` at a time (0: in this process), one thread each.
-
-    ``on_result(result, done, total)`` is called as runs finish. A run that raised is returned
-    as ``{"model", "size", "seed", "error"}`` and the others go on.
-    """
-    jobs = plan.jobs()
-    results: list[dict[str, Any]] = []
-
-    def finished(result: dict[str, Any]) -> None:
-        results.append(result)
-        if on_result is not None:
-            on_result(result, len(results), len(jobs))
-
-    if plan.workers == 0:
-        previous = torch.get_num_threads()
-        torch.set_num_threads(1)  # tiny models: one thread is fastest, as in the workers
-        try:
-            for job in jobs:
-                finished(_job(plan, job))
-        finally:
-            torch.set_num_threads(previous)
-        return results
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        plan.workers, mp_context=context, initializer=_worker_init, initargs=(1,)
-    ) as pool:
-        futures = [pool.submit(_job, plan, job) for job in jobs]
-        for future in as_completed(futures):
-            finished(future.result())
-    return results
-
-
 def preset(name: str, **overrides: Any) -> StudyPlan:
     """The plan of a preset with some fields replaced (``None`` values are ignored)."""
     if name not in PRESETS:
@@ -384,64 +203,3 @@ def preset(name: str, **overrides: Any) -> StudyPlan:
     if "width" in changes:
         changes["specs"] = model_specs(changes["width"])
     return replace(plan, **changes)
-
-
-def ensure_data(plan: StudyPlan, *, progress: bool = True) -> bool:
-    """Generate the plan's n-body dataset if ``plan.data`` holds none; True if it generated.
-
-    The dataset has ``max(plan.sizes)`` training systems, ``plan.n_val`` validation and
-    ``plan.n_test`` systems in each test set, with the generator's defaults otherwise.
-    """
-    from noether.sims.nbody import NBodyConfig
-    from noether.sims.nbody_dataset import NBodySizes, generate_dataset, write_dataset
-
-    if (Path(plan.data) / "train.npz").is_file():
-        return False
-    sizes = NBodySizes(
-        train=max(plan.sizes), val=plan.n_val, test=plan.n_test, more_bodies=plan.n_test
-    )
-    splits, meta = generate_dataset(NBodyConfig(), sizes, seed=0, progress=progress)
-    write_dataset(plan.data, splits, meta)
-    return True
-
-
-def study(plan: StudyPlan, command: str, *, progress: bool = True) -> dict[str, Any]:
-    """Run the whole study: data (if missing), every run, costs, then the table and the plot.
-
-    Returns ``{"paths": {...}, "results": [...], "costs": {...}, "failed": [...]}``; raises
-    ``RuntimeError`` when every run failed.
-    """
-    from tqdm.auto import tqdm
-
-    from noether.studies.algebras_report import write_report
-
-    if ensure_data(plan, progress=progress):
-        print(f"generated the n-body dataset in {plan.data}")
-    jobs = plan.jobs()
-    reused = sum((plan.run_dir(*job) / RESULT).is_file() for job in jobs)
-    if reused:
-        print(f"reusing {reused} finished runs of {len(jobs)} in {plan.out} (delete it to retrain)")
-    with tqdm(total=len(jobs), desc="runs", unit="run", disable=not progress) as bar:
-
-        def report(result: dict[str, Any], done: int, total: int) -> None:
-            where = f"{result['model']:>16} n={result['size']:<6} seed {result['seed']}"
-            if "error" in result:
-                bar.write(f"{where}: FAILED\n{result['error']}")
-            else:
-                test = result["test"]["test"]["mse"]
-                bar.write(f"{where}: test MSE {test:.3e} ({result['train_seconds']:.0f} s)")
-            bar.update()
-
-        everything = run_study(plan, report)
-    results = [r for r in everything if "error" not in r]
-    failed = [r for r in everything if "error" in r]
-    if not results:
-        raise RuntimeError(f"every run of the study failed; the first: {failed[0]['error']}")
-    models = [m for m in plan.models if any(r["model"] == m for r in results)]
-    costs = {model: measure_cost(plan, model) for model in models}
-    from noether.studies.nbody_eval import baseline_errors
-
-    labels = {m: plan.specs[m].label for m in models}
-    baselines = baseline_errors(plan.data)
-    paths = write_report(plan.out, results, costs, labels, plan.to_dict(), command, baselines)
-    return {"paths": paths, "results": results, "costs": costs, "failed": failed}

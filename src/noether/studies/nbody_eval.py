@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from noether.studies.nbody_task import TEST_SETS, load_systems, predict
+from noether.studies.nbody_task import TEST_SETS, horizon_of, load_systems, predict
 from noether.testing import check_o3, check_translation
 from noether.train.checkpoints import find_checkpoint, load_checkpoint
 
@@ -30,6 +30,7 @@ def evaluate_sets(
     batch_size: int = 500,
 ) -> dict[str, dict[str, float]]:
     """``{set: {"mse", "mae", "rmse", "systems"}}`` of ``model`` (evaluated in eval mode)."""
+    horizon = horizon_of(data_dir)
     was_training = model.training
     model.eval()
     dtype = next(model.parameters()).dtype
@@ -41,7 +42,8 @@ def evaluate_sets(
             sq, ab = torch.zeros((), dtype=torch.float64), torch.zeros((), dtype=torch.float64)
             for start in range(0, n, batch_size):
                 batch = {k: v[start : start + batch_size] for k, v in arrays.items()}
-                pred = predict(model, batch["masses"], batch["x_initial"], batch["v_initial"])
+                m, x, v = batch["masses"], batch["x_initial"], batch["v_initial"]
+                pred = predict(model, m, x, v, horizon)
                 err = (pred - batch["x_final"]).double()
                 sq += (err**2).sum()
                 ab += err.abs().sum()
@@ -59,9 +61,7 @@ def baseline_errors(
     """Errors of two physical references on every test set, ``{name: {set: {"mse", "mae"}}}``:
     ``"no motion"`` predicts ``x(T) = x(0)``, ``"constant velocity"`` predicts
     ``x(T) = x(0) + T v(0)``, with ``T`` from the dataset's ``meta.json``."""
-    from noether.sims.nbody_dataset import load_meta
-
-    horizon = float(load_meta(data_dir)["config"]["time"])
+    horizon = horizon_of(data_dir)
     out: dict[str, dict[str, dict[str, float]]] = {"no motion": {}, "constant velocity": {}}
     for name in sets:
         arrays = load_systems(data_dir, name)
@@ -73,7 +73,12 @@ def baseline_errors(
 
 
 def equivariance_errors(
-    model: nn.Module, batch: dict[str, Tensor], *, n_samples: int = 4, seed: int = 0
+    model: nn.Module,
+    batch: dict[str, Tensor],
+    horizon: float = 1.0,
+    *,
+    n_samples: int = 4,
+    seed: int = 0,
 ) -> dict[str, float]:
     """Largest change of the predicted positions under random group elements, in float64.
 
@@ -87,7 +92,7 @@ def equivariance_errors(
 
     @torch.no_grad()
     def fn(m: Tensor, x: Tensor, v: Tensor) -> Tensor:
-        return predict(model64, m, x, v)
+        return predict(model64, m, x, v, horizon)
 
     actions = (("scalar", "position", "vector"), ("position",))
     kw = {"n_samples": n_samples, "seed": seed}

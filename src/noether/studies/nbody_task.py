@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from noether.sims.nbody_dataset import SPLITS, load_split
+from noether.sims.nbody_dataset import SPLITS, load_meta, load_split
 from noether.studies.nbody_tokens import (
     GeometricTokens,
     apply_euclidean,
@@ -32,7 +32,15 @@ from noether.studies.nbody_tokens import (
 )
 from noether.train import DataPath, Splits, Task, register_task
 
-__all__ = ["INPUTS", "NBodySystems", "NBodyTask", "RepeatedDataset", "load_systems", "predict"]
+__all__ = [
+    "INPUTS",
+    "NBodySystems",
+    "NBodyTask",
+    "RepeatedDataset",
+    "horizon_of",
+    "load_systems",
+    "predict",
+]
 
 INPUTS = ("masses", "x_initial", "v_initial", "x_final")
 TEST_SETS = tuple(s for s in SPLITS if s.startswith("test"))
@@ -65,10 +73,32 @@ def load_systems(
     return out
 
 
-def predict(model: nn.Module, masses: Tensor, positions: Tensor, velocities: Tensor) -> Tensor:
+def predict(
+    model: nn.Module,
+    masses: Tensor,
+    positions: Tensor,
+    velocities: Tensor,
+    horizon: float = 1.0,
+) -> Tensor:
     """Final positions ``(B, b, 3)`` predicted by ``model`` from ``masses (B, b)``, initial
-    ``positions`` and ``velocities (B, b, 3)``, with the tokens the model needs."""
-    return tokens_for(model).predict(model, masses, positions, velocities)
+    ``positions`` and ``velocities (B, b, 3)``, with the tokens the model needs.
+
+    Velocities enter the model as ``horizon * v``, the displacement they would cause over the
+    time to the target: the same length unit as the positions (a unit choice, so every symmetry
+    is kept; it makes "keep moving" a unit-weight linear map for the model).
+    """
+    return tokens_for(model).predict(model, masses, positions, horizon * velocities)
+
+
+def horizon_of(path: str | Path) -> float:
+    """The time between input and target of a dataset (``config.time`` of its ``meta.json``)."""
+    try:
+        horizon = float(load_meta(path)["config"]["time"])
+    except (FileNotFoundError, KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{path}: no readable meta.json with config.time ({error})") from None
+    if not (math.isfinite(horizon) and horizon > 0):
+        raise ValueError(f"{Path(path) / 'meta.json'}: config.time must be > 0, got {horizon}")
+    return horizon
 
 
 class NBodySystems(Dataset):
@@ -138,6 +168,7 @@ class NBodyTask(Task):
         self.path, self.n_train, self.n_val = path, n_train, n_val
         self.epoch_size, self.test_set = epoch_size, test_set
         self.augment, self.augment_shift = augment, augment_shift
+        self.horizon = horizon_of(path)
 
     def datasets(self) -> Splits:
         train: Dataset = NBodySystems(load_systems(self.path, "train", self.n_train))
@@ -151,11 +182,12 @@ class NBodyTask(Task):
         """Predicted final positions ``(B, b, 3)``."""
         m, x, v = batch["masses"], batch["x_initial"], batch["v_initial"]
         if not (self.augment and model.training):
-            return predict(model, m, x, v)
+            return predict(model, m, x, v, self.horizon)
         rotation, shift = random_euclidean(
             x.shape[0], shift=self.augment_shift, dtype=x.dtype, device=x.device
         )
-        moved = predict(model, m, apply_euclidean(x, rotation, shift), apply_euclidean(v, rotation))
+        x_moved, v_moved = apply_euclidean(x, rotation, shift), apply_euclidean(v, rotation)
+        moved = predict(model, m, x_moved, v_moved, self.horizon)
         return invert_euclidean(moved, rotation, shift)
 
     def loss(self, pred: Tensor, batch: dict[str, Tensor]) -> Tensor:

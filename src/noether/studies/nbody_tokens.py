@@ -61,6 +61,7 @@ from noether.algebra import CGA, EGA, PGA, Algebra, cga, ega, pga
 
 __all__ = [
     "ALGEBRAS",
+    "TOKENS_VERSION",
     "GeometricTokens",
     "RawTokens",
     "apply_euclidean",
@@ -75,6 +76,8 @@ __all__ = [
     "tokens_for",
 ]
 
+TOKENS_VERSION = 2
+"""Bumped whenever tokens or readout change, so that studies do not reuse older runs."""
 ALGEBRAS = {"ega": EGA, "pga": PGA, "cga": CGA}
 OBJECTS = {"ega": ega, "pga": pga, "cga": cga}
 
