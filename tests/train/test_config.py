@@ -137,3 +137,25 @@ def test_data_problems_stop_the_run_before_it_starts(tmp_path):
     with pytest.raises(ConfigError, match=r"task.shards holds 50 samples but task.n_samples=128"):
         train(config)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_torch_dtype_options_read_and_write_as_names():
+    import torch
+    from torch import nn
+
+    from noether.train import register_model
+
+    @register_model("test-dtype-model")
+    class WithDtype(nn.Module):
+        def __init__(self, in_dim: int = 3, out_dim: int = 1, dtype: torch.dtype = torch.float32):
+            super().__init__()
+
+    raw = {**tiny_config(), "model": {"name": "test-dtype-model"}}
+    config = load_config(raw)
+    assert config.model.options["dtype"] is torch.float32
+    assert "dtype: float32" in config.to_yaml()
+    config = load_config(raw, {"model.dtype": "float64"})
+    assert config.model.options["dtype"] is torch.float64
+    assert load_config(config.to_dict()).model.options["dtype"] is torch.float64
+    with pytest.raises(ConfigError, match=r"model.dtype: got 'int8'.*float32, float64"):
+        load_config(raw, {"model.dtype": "int8"})

@@ -126,7 +126,7 @@ class Component:
     options: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, **self.options}
+        return {"name": self.name, **_plain(self.options)}
 
 
 @dataclass
@@ -163,6 +163,8 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
+    if type(value).__module__ == "torch" and type(value).__name__ == "dtype":
+        return str(value).removeprefix("torch.")  # float64, read back by check_value
     return value
 
 

@@ -96,6 +96,8 @@ def describe(annotation: Any) -> str:
         return f"a list of {inner}"
     if origin is dict or annotation is dict:
         return "a mapping"
+    if _is_torch_dtype(annotation):
+        return "a floating dtype name: " + ", ".join(_DTYPE_NAMES)
     if dataclasses.is_dataclass(annotation):
         return "a mapping with keys " + ", ".join(f.name for f in dataclasses.fields(annotation))
     names = {
@@ -107,6 +109,24 @@ def describe(annotation: Any) -> str:
         type(None): "null",
     }
     return names.get(annotation, getattr(annotation, "__name__", str(annotation)))
+
+
+_DTYPE_NAMES = ("float32", "float64", "float16", "bfloat16")
+
+
+def _is_torch_dtype(annotation: Any) -> bool:
+    return getattr(annotation, "__module__", None) == "torch" and annotation.__name__ == "dtype"
+
+
+def _check_dtype(key: str, value: Any, annotation: Any) -> Any:
+    """``torch.float64`` from ``"float64"`` (or ``"torch.float64"``, or a dtype itself)."""
+    import torch
+
+    if isinstance(value, torch.dtype) and str(value).removeprefix("torch.") in _DTYPE_NAMES:
+        return value
+    if isinstance(value, str) and value.removeprefix("torch.") in _DTYPE_NAMES:
+        return getattr(torch, value.removeprefix("torch."))
+    raise _fail(key, value, annotation)
 
 
 def _fail(key: str, value: Any, annotation: Any, why: str = "") -> ConfigError:
@@ -198,6 +218,8 @@ def check_value(key: str, value: Any, annotation: Any) -> Any:
         return {k: check_value(f"{key}.{k}", v, inner) for k, v in value.items()}
     if dataclasses.is_dataclass(annotation):
         return check_mapping(key, value, dataclass_fields(annotation), cls=annotation)
+    if _is_torch_dtype(annotation):
+        return _check_dtype(key, value, annotation)
     if isinstance(annotation, type):
         if isinstance(value, annotation):
             return value
