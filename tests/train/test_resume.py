@@ -84,14 +84,18 @@ def test_crash_mid_epoch_resumes_exactly(reference, tmp_path):
     assert len(meta["resumes"]) == 1 and meta["resumes"][0]["checkpoint"].endswith("last.ckpt")
 
 
-def test_crash_after_an_epoch_resumes_exactly_with_plateau_schedule(tmp_path):
+def test_crash_after_an_epoch_resumes_exactly_with_plateau_schedule(tmp_path, capsys):
     reference = _run(tmp_path, "a", PLATEAU)
     lrs = [r["lr"] for r in read_metrics(reference / "metrics.csv") if "lr" in r]
     assert lrs[:3] == pytest.approx([0.01 / 3, 0.02 / 3, 0.01])  # warm-up
     with pytest.raises(RuntimeError):
         _run(tmp_path, "b", PLATEAU, [Crash(7)])  # last checkpoint: the end of epoch 0
+    capsys.readouterr()
     resumed = train(None, resume=tmp_path / "b")
     assert_same_run(reference, resumed)
+    epoch_lines = [line for line in capsys.readouterr().out.splitlines() if "train/loss" in line]
+    print("LINES", epoch_lines, file=__import__("sys").stderr)
+    assert epoch_lines and not any("train/loss nan" in line for line in epoch_lines)
 
 
 KILLER = """

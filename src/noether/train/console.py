@@ -58,7 +58,7 @@ class EpochLines(Callback):
         metrics = trainer.callback_metrics
         parts = [
             f"epoch {trainer.current_epoch + 1}/{self.max_epochs}",
-            f"train/loss {_fmt(train_loss)}",
+            f"train/loss {'- (resumed at the end of the epoch)' if train_loss is None else _fmt(train_loss)}",
         ]
         for key in sorted(metrics):
             if key.startswith("val/"):

@@ -91,10 +91,11 @@ class TrainingModule(L.LightningModule):
         self.log("lr", lr, on_step=True, on_epoch=False, batch_size=n)
         return loss
 
-    def train_epoch_loss(self) -> float:
-        """Mean training loss of the epoch so far over all processes (a collective call)."""
+    def train_epoch_loss(self) -> float | None:
+        """Mean training loss of the epoch so far over all processes (a collective call);
+        ``None`` if no batch was trained (a run resumed from the end of an epoch)."""
         total = self.trainer.strategy.reduce(self._train_sum.clone(), reduce_op="sum")
-        return float(total[0] / total[1]) if total[1] > 0 else float("nan")
+        return float(total[0] / total[1]) if total[1] > 0 else None
 
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = make_optimizer(self.model.parameters(), self.config.optim)
