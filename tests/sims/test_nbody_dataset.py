@@ -122,3 +122,42 @@ def test_command_writes_dataset_and_plot(tmp_path, capsys):
         == 2
     )
     assert "n_planets must be >= 1" in capsys.readouterr().err
+
+
+def test_an_interrupted_write_leaves_nothing_behind(dataset, tmp_path, monkeypatch):
+    splits, meta = dataset
+    written = []
+
+    def savez_then_fail(path, **arrays):
+        if len(written) == 2:
+            raise KeyboardInterrupt  # killed while writing the third split
+        written.append(path)
+        np.savez(path, **arrays)
+
+    monkeypatch.setattr("noether.sims.nbody_dataset.np.savez", savez_then_fail)
+    with pytest.raises(KeyboardInterrupt):
+        write_dataset(tmp_path / "nbody", splits, meta)
+    assert len(written) == 2
+    assert list(tmp_path.iterdir()) == []  # neither the dataset nor its temporary folder
+
+
+def test_the_larger_test_set_must_have_more_bodies():
+    sizes = NBodySizes(train=2, val=1, test=1, more_bodies=1, more_planets=3)
+    with pytest.raises(ValueError, match="more_planets must exceed n_planets"):
+        generate_dataset(FAST, sizes, seed=0, progress=False)
+
+
+def test_command_refuses_an_existing_folder_before_generating(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "nb"
+    out.mkdir()
+    (out / "train.npz").write_bytes(b"")
+
+    def never(*args, **kwargs):
+        raise AssertionError("generated before checking the output folder")
+
+    monkeypatch.setattr("noether.commands.data_nbody.generate_dataset", never)
+    assert main(["data", "nbody", "--out", str(out), "--no-progress"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    monkeypatch.undo()  # refused at the start of generate_dataset
+    assert main(["data", "nbody", "--out", str(tmp_path / "x"), "--more-planets", "3"]) == 2
+    assert "more_planets must exceed" in capsys.readouterr().err

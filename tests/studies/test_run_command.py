@@ -10,7 +10,15 @@ def test_the_main_job_trains_both_models_and_reports(nbody_dir, tmp_path, capsys
     printed = capsys.readouterr().out
     for expected in ("iPGA-GATr", "Transformer", "test rotated", "rotation", "parameters"):
         assert expected in printed
-    assert (out / "sample_efficiency.png").stat().st_size > 0
+    # label, then one value per model: the test errors side by side, the equivariance errors
+    rows = {" ".join(w[:-2]): w[-2:] for w in map(str.split, printed.splitlines()) if len(w) > 2}
+    for name in ("test", "test rotated", "test translated", "test more bodies"):
+        assert all(float(v) > 0 for v in rows[name])
+    gatr, transformer = (float(v) for v in rows["translation"])
+    assert gatr < 1e-9 < transformer  # iPGA-GATr is exactly translation-equivariant
+    assert all(float(v) >= 0 for v in rows["rotation"] + rows["reflection"])
+    plot = next(line.split()[1] for line in printed.splitlines() if line.startswith("plot:"))
+    assert plot == str(out / "sample_efficiency.png") and (out / plot).stat().st_size > 0
     assert (out / "results.md").read_text().strip()
 
 

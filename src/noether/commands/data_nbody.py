@@ -6,7 +6,12 @@ import argparse
 import sys
 
 from noether.sims.nbody import PLACEMENTS, NBodyConfig
-from noether.sims.nbody_dataset import NBodySizes, generate_dataset, write_dataset
+from noether.sims.nbody_dataset import (
+    NBodySizes,
+    check_writable,
+    generate_dataset,
+    write_dataset,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -97,6 +102,7 @@ def main(args: argparse.Namespace) -> int:
             more_bodies=args.more_bodies,
             more_planets=args.more_planets,
         )
+        check_writable(args.out, overwrite=args.overwrite)
         splits, meta = generate_dataset(
             config, sizes, args.seed, test_shift=args.test_shift, progress=not args.no_progress
         )

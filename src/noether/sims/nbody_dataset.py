@@ -173,6 +173,11 @@ def generate_dataset(
     """
     if not np.isfinite(test_shift) or test_shift < 0:
         raise ValueError(f"test_shift must be finite and >= 0, got {test_shift!r}")
+    if sizes.more_planets <= config.n_planets:
+        raise ValueError(
+            f"more_planets must exceed n_planets (test_more_bodies tests generalisation to more "
+            f"bodies than in training), got {sizes.more_planets} and {config.n_planets}"
+        )
     more = NBodyConfig(**{**config.to_dict(), "n_planets": sizes.more_planets})
     n_base = sizes.train + sizes.val + sizes.test
     total = _candidates(n_base) + _candidates(sizes.more_bodies) + 2 * sizes.test
@@ -220,6 +225,17 @@ def generate_dataset(
     return splits, meta
 
 
+def check_writable(out_dir: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """``out_dir`` as a path; raises ``FileExistsError`` if it holds files and not ``overwrite``
+    (called before generating, so that a long run is not wasted on a refusal at the end)."""
+    out = Path(out_dir)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise FileExistsError(
+            f"{out} exists and is not empty; pass overwrite=True (--overwrite) to replace it"
+        )
+    return out
+
+
 def write_dataset(
     out_dir: str | os.PathLike,
     splits: dict[str, dict[str, np.ndarray]],
@@ -229,11 +245,7 @@ def write_dataset(
 ) -> Path:
     """Write the splits and ``meta.json`` into ``out_dir`` atomically: everything goes to a temporary
     sibling directory that is renamed into place, so an interrupted run leaves no partial dataset."""
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(
-            f"{out} exists and is not empty; pass overwrite=True (--overwrite) to replace it"
-        )
+    out = check_writable(out_dir, overwrite=overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
