@@ -98,8 +98,16 @@ def main(args: argparse.Namespace) -> int:
         return 0
 
     from noether.studies.scaling.report import finish
+    from noether.studies.scaling.runner import SPEC
     from noether.studies.scaling.sweep import prepare, run_chains
 
+    if args.fit_only and not (args.out / SPEC).is_file():
+        print(
+            f"noether scaling: error: {args.out} holds no sweep to fit (no {SPEC}); run "
+            f"`noether scaling --out {args.out}` first",
+            file=sys.stderr,
+        )
+        return 2
     try:
         data = prepare(args.out, spec, data=args.data, progress=not args.no_progress)
     except (ValueError, FileExistsError, FileNotFoundError) as error:
@@ -119,7 +127,11 @@ def main(args: argparse.Namespace) -> int:
             only=args.chain,
         )
     if args.chain is None:
-        finish(args.out, spec, data, n_boot=args.n_boot)
+        try:
+            finish(args.out, spec, data, n_boot=args.n_boot)
+        except ValueError as error:  # no finished point to fit
+            print(f"noether scaling: error: {error}", file=sys.stderr)
+            return 1
     if failed:
         print(
             f"{len(failed)} chain(s) failed: {', '.join(failed)}; re-run to resume them",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -215,7 +216,10 @@ def generate(
         "seconds": seconds,
         "scenes_per_second": todo_scenes / seconds if todo_scenes else None,
     }
-    tmp = out / ".meta.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=2) + "\n")
+    # A temporary name of this process: array jobs that resume the same folder at once (each
+    # `noether scaling --chain` checks the data) must not rename one another's file.
+    fd, tmp = tempfile.mkstemp(prefix=".meta.json.", suffix=".tmp", dir=out)
+    with os.fdopen(fd, "w") as file:
+        file.write(json.dumps(meta, indent=2) + "\n")
     os.replace(tmp, out / "meta.json")
     return meta

@@ -72,6 +72,24 @@ def test_command_refuses_a_bad_spec_before_running(tmp_path, capsys):
     assert not (tmp_path / "sweep").exists()
 
 
+def test_command_refuses_a_model_size_the_model_rejects_before_making_data(tmp_path, capsys):
+    import yaml
+
+    sizes = {**TINY["gatr_sizes"], "b": {**TINY["gatr_sizes"]["b"], "colour": 3}}
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump({**TINY, "gatr_sizes": sizes}))
+    assert cli(["scaling", "--out", str(tmp_path / "sweep"), "--spec", str(spec)]) == 2
+    assert "gatr size 'b'" in capsys.readouterr().err
+    assert not (tmp_path / "sweep" / "data").exists()
+    assert not (tmp_path / "sweep" / "runs").exists()
+
+
+def test_fit_only_without_a_sweep_is_refused(tmp_path, capsys):
+    assert cli(["scaling", "--out", str(tmp_path / "none"), "--fit-only"]) == 2
+    assert "no sweep to fit" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists()  # no data made for nothing
+
+
 def test_command_dry_run_lists_the_points(capsys):
     assert cli(["scaling", "--dry-run"]) == 0
     out = capsys.readouterr().out
