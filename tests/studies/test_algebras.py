@@ -94,3 +94,13 @@ def test_plans_refuse_bad_settings_and_presets_scale(tmp_path):
 def test_the_command_refuses_unknown_models(capsys):
     assert main(["study", "algebras", "--models", "ega,xga"]) == 2
     assert "unknown models" in capsys.readouterr().err
+
+
+def test_sizes_beyond_the_data_are_refused_before_any_run(nbody_dir, tmp_path, capsys):
+    out = tmp_path / "study"
+    argv = ["--data", nbody_dir, "--out", str(out), "--no-progress"]
+    assert main(["study", "algebras", *argv, "--sizes", "8,1000"]) == 2
+    assert "holds 64 training systems" in capsys.readouterr().err
+    assert main(["run", *argv, "--size", "65"]) == 2
+    assert "up to 65" in capsys.readouterr().err
+    assert not out.exists()

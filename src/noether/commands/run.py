@@ -14,7 +14,7 @@ import sys
 import time
 
 from noether.studies.algebras import WIDTHS, preset
-from noether.studies.algebras_runs import study
+from noether.studies.algebras_runs import check_data, study
 
 _SETS = ("test", "test_rotated", "test_translated", "test_more_bodies")
 
@@ -56,6 +56,7 @@ def main(args: argparse.Namespace) -> int:
             width=args.width,
             workers=args.workers,
         )
+        check_data(plan)
     except ValueError as error:
         print(f"noether run: error: {error}", file=sys.stderr)
         return 2

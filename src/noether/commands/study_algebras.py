@@ -11,7 +11,7 @@ import sys
 import time
 
 from noether.studies.algebras import PRESETS, WIDTHS, preset
-from noether.studies.algebras_runs import study
+from noether.studies.algebras_runs import check_data, study
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -74,6 +74,7 @@ def main(args: argparse.Namespace) -> int:
             width=args.width,
             workers=args.workers,
         )
+        check_data(plan)
     except (ValueError, TypeError) as error:
         print(f"noether study algebras: error: {error}", file=sys.stderr)
         return 2

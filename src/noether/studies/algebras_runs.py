@@ -30,7 +30,7 @@ from noether.studies.nbody_tokens import TOKENS_VERSION
 from noether.train.config import Config
 from noether.train.files import atomic_write_json
 
-__all__ = ["ensure_data", "measure_cost", "run_one", "run_study", "study"]
+__all__ = ["check_data", "ensure_data", "measure_cost", "run_one", "run_study", "study"]
 
 RESULT = "result.json"
 
@@ -225,8 +225,25 @@ def run_study(
     return results
 
 
+def check_data(plan: StudyPlan) -> None:
+    """Raise ``ValueError`` if ``plan.data`` holds a dataset with fewer training systems than the
+    plan's largest size (so the study is refused before any run, not failed run by run); a
+    missing dataset passes (:func:`ensure_data` makes it)."""
+    from noether.sims.nbody_dataset import load_meta
+
+    if not (Path(plan.data) / "meta.json").is_file():
+        return
+    held = load_meta(plan.data)["sizes"]["train"]
+    if held < max(plan.sizes):
+        raise ValueError(
+            f"{plan.data} holds {held} training systems but the study trains on up to "
+            f"{max(plan.sizes)}; choose sizes up to {held} or another dataset"
+        )
+
+
 def ensure_data(plan: StudyPlan, *, progress: bool = True) -> bool:
     """Generate the plan's n-body dataset if ``plan.data`` holds none; True if it generated.
+    Raises ``ValueError`` if an existing dataset is too small (:func:`check_data`).
 
     The dataset has ``max(plan.sizes)`` training systems, ``plan.n_val`` validation and
     ``plan.n_test`` systems in each test set, with the generator's defaults otherwise.
@@ -235,6 +252,7 @@ def ensure_data(plan: StudyPlan, *, progress: bool = True) -> bool:
     from noether.sims.nbody_dataset import NBodySizes, generate_dataset, write_dataset
 
     if (Path(plan.data) / "train.npz").is_file():
+        check_data(plan)
         return False
     sizes = NBodySizes(
         train=max(plan.sizes), val=plan.n_val, test=plan.n_test, more_bodies=plan.n_test
