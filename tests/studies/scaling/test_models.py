@@ -103,3 +103,11 @@ def test_transformer_is_not_equivariant():
     scene = random_scene()
     f, inputs = _as_function(model, scene)
     assert check_e3(f, inputs, ACTIONS, ("position",), det=1, scale=3.0, n_samples=2) > 1e-3
+
+
+def test_transformer_reads_out_only_the_displacements():
+    """No unused outputs: they would add parameters and FLOPs to the scaling axes (the sizes of
+    docs/scaling.md: 3.5k parameters for `xs`)."""
+    model = RigidTransformer(points_per_body=10, channels=16, blocks=1, heads=2)
+    assert model.output_layer.out_features == 3 * 10
+    assert sum(p.numel() for p in model.parameters()) == 3518

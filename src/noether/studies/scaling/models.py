@@ -111,6 +111,7 @@ class RigidTransformer(nn.Module):
             in_points=points_per_body + 2,
             in_vectors=4,
             in_scalars=N_SCALARS,
+            out_points=0,  # the baseline's default reads out a point too; only displacements here
             out_vectors=points_per_body,
             hidden_channels=channels,
             num_blocks=blocks,
