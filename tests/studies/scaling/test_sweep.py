@@ -180,3 +180,15 @@ def test_another_spec_in_the_same_folder_is_refused(sweep):
     other = SweepSpec(**{**spec.to_dict(), "lr": 0.5})
     with pytest.raises(ValueError, match="another spec"):
         prepare(out, other, data=json.loads((out / "spec.json").read_text())["data"])
+
+
+def test_one_chain_of_an_array_skips_timing_and_finished_points(sweep, monkeypatch, capsys):
+    from noether.studies.scaling import sweep as sweep_module
+
+    def never(*args, **kwargs):
+        raise AssertionError("timed every model for one chain")
+
+    out, spec = sweep
+    monkeypatch.setattr(sweep_module, "step_seconds", never)
+    failed = sweep_module.run_chains(out, spec, progress=False, only="transformer-a-n10")
+    assert failed == [] and "0 chain(s) to run" in capsys.readouterr().out

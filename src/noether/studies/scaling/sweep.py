@@ -163,17 +163,20 @@ def run_chains(
     from noether.studies.scaling.runner import read_spec
 
     chains = plan(spec)
-    seconds = step_seconds(spec, read_spec(sweep)[1], threads)
-    chains.sort(key=lambda c: -chain_cost(c, seconds))
-    todo = [c for c in chains if _done(sweep, c) < len(c.points)]
     if only is not None:
-        todo = [c for c in todo if c.name == only]
-    estimate = sum(chain_cost(c, seconds) for c in todo) / min(workers, max(len(todo), 1))
-    print(
-        f"{len(todo)} chain(s) to run on {workers} process(es); estimated {estimate / 60:.0f} "
-        f"min at the measured speed (more if the cores are shared)",
-        flush=True,
-    )
+        # One job of an array: no ordering to do, so no timing of every model on this CPU.
+        todo = [c for c in chains if c.name == only and _done(sweep, c) < len(c.points)]
+        print(f"{len(todo)} chain(s) to run: {only}", flush=True)
+    else:
+        seconds = step_seconds(spec, read_spec(sweep)[1], threads)
+        chains.sort(key=lambda c: -chain_cost(c, seconds))
+        todo = [c for c in chains if _done(sweep, c) < len(c.points)]
+        estimate = sum(chain_cost(c, seconds) for c in todo) / min(workers, max(len(todo), 1))
+        print(
+            f"{len(todo)} chain(s) to run on {workers} process(es); estimated {estimate / 60:.0f} "
+            f"min at the measured speed (more if the cores are shared)",
+            flush=True,
+        )
     total = sum(len(c.points) for c in chains)
     (sweep / "logs").mkdir(exist_ok=True)
     env = dict(
