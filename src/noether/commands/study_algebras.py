@@ -35,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--preset",
         choices=tuple(PRESETS),
         default="default",
-        help="default: about 30 minutes on 2 cores; large: closer to the paper (hours); "
+        help="default: about 20 minutes on 2 idle cores (estimated from step times, docs/nbody.md); "
+        "large: closer to the paper (hours); "
         "quick: the `noether run` job",
     )
     parser.add_argument("--data", help="n-body dataset folder, generated if missing (data/nbody)")
