@@ -221,5 +221,8 @@ def generate(
     fd, tmp = tempfile.mkstemp(prefix=".meta.json.", suffix=".tmp", dir=out)
     with os.fdopen(fd, "w") as file:
         file.write(json.dumps(meta, indent=2) + "\n")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # as an ordinary file, not mkstemp's 0600
     os.replace(tmp, out / "meta.json")
     return meta
