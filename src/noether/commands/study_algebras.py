@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--preset",
         choices=tuple(PRESETS),
         default="default",
-        help="default: about 20 minutes on 2 idle cores (estimated from step times, docs/nbody.md); "
+        help="default: about 30 minutes on 2 idle cores (estimated, docs/nbody.md); "
         "large: closer to the paper (hours); "
         "quick: the `noether run` job",
     )

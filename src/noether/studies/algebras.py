@@ -180,7 +180,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "eval_every": 200,
         "n_test": 500,
     },
-    # the documented study: about 20 minutes on 2 idle cores (estimated, docs/nbody.md)
+    # the documented study: about 30 minutes on 2 idle cores (estimated, docs/nbody.md)
     "default": {},
     # closer to the paper: more sizes, seeds, steps and a wider model (hours to days on CPU)
     "large": {
