@@ -32,6 +32,16 @@ def test_presets_and_structure():
         PGA.p = 4  # immutable
 
 
+def test_blades_are_canonical_for_every_signature(alg):
+    assert alg.blades == sorted(
+        alg.blades, key=lambda b: (len(b), b)
+    )  # by grade, then lexicographic
+    assert len(set(alg.blades)) == alg.dim == 2 ** len(alg.metric)
+    assert alg.grades == tuple(len(b) for b in alg.blades)
+    assert alg.metric == (0,) * alg.r + (1,) * alg.p + (-1,) * alg.q
+    assert len(set(alg.blade_names)) == alg.dim and alg.blade_names[0] == "1"
+
+
 def test_pickles_as_its_signature():
     PGA.linear_basis  # noqa: B018  (fill the caches)
     data = pickle.dumps(PGA)
