@@ -1,4 +1,5 @@
-# noether: two commands. `make run` and `make test` each set up .venv on first use.
+# noether: two commands. `make run` and `make test` each set up .venv on first use: torch first,
+# then the package with the dev, chem and rigid extras (one install shared by both).
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
@@ -10,10 +11,6 @@ $(VENV)/.torch:
 	python3 -m venv $(VENV)
 	$(PIP) install --upgrade pip
 	$(PIP) install $(TORCH)
-	touch $@
-
-$(VENV)/.base: $(VENV)/.torch pyproject.toml
-	$(PIP) install -e .
 	touch $@
 
 $(VENV)/.test: $(VENV)/.torch pyproject.toml

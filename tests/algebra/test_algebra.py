@@ -32,6 +32,16 @@ def test_presets_and_structure():
         PGA.p = 4  # immutable
 
 
+def test_blades_are_canonical_for_every_signature(alg):
+    assert alg.blades == sorted(
+        alg.blades, key=lambda b: (len(b), b)
+    )  # by grade, then lexicographic
+    assert len(set(alg.blades)) == alg.dim == 2 ** len(alg.metric)
+    assert alg.grades == tuple(len(b) for b in alg.blades)
+    assert alg.metric == (0,) * alg.r + (1,) * alg.p + (-1,) * alg.q
+    assert len(set(alg.blade_names)) == alg.dim and alg.blade_names[0] == "1"
+
+
 def test_pickles_as_its_signature():
     PGA.linear_basis  # noqa: B018  (fill the caches)
     data = pickle.dumps(PGA)
@@ -47,6 +57,27 @@ def test_tables_are_shared_and_sparse():
     x = torch.randn(3, 16)
     a = kernels.constant(PGA.blade_metric, x.device, x.dtype)
     assert a is kernels.constant(PGA.blade_metric, x.device, x.dtype)
+
+
+def test_tensors_are_built_once_per_device_and_dtype():
+    from noether.algebra import linear
+
+    cpu = torch.device("cpu")
+    for dtype in (torch.float32, torch.float64):
+        x = torch.randn(5, 3, 16, dtype=dtype)
+        PGA.geometric_product(x, x)
+        PGA.equivariant_linear(x, torch.randn(2, 3, 9, dtype=dtype))
+        plan = linear._sparse_plan(PGA.linear_basis, cpu, dtype)
+        assert plan is linear._sparse_plan(Algebra(3, 0, 1).linear_basis, cpu, dtype)
+        assert plan[0].dtype == dtype
+        signs = kernels.constant(PGA.blade_metric, cpu, dtype)
+        assert signs is kernels.constant(Algebra(3, 0, 1).blade_metric, cpu, dtype)
+    f32, f64 = (
+        linear._sparse_plan(PGA.linear_basis, cpu, t)[0] for t in (torch.float32, torch.float64)
+    )
+    assert f32 is not f64
+    gathered = kernels._padded_indices(PGA.tables.geometric, cpu)
+    assert gathered is kernels._padded_indices(Algebra(3, 0, 1).tables.geometric, cpu)
 
 
 @pytest.mark.parametrize(

@@ -94,8 +94,19 @@ def test_crash_after_an_epoch_resumes_exactly_with_plateau_schedule(tmp_path, ca
     resumed = train(None, resume=tmp_path / "b")
     assert_same_run(reference, resumed)
     epoch_lines = [line for line in capsys.readouterr().out.splitlines() if "train/loss" in line]
-    print("LINES", epoch_lines, file=__import__("sys").stderr)
     assert epoch_lines and not any("train/loss nan" in line for line in epoch_lines)
+
+
+def test_float64_run_with_ema_resumes_exactly(tmp_path):
+    # the weights and their average stay float64 through the checkpoint and the resume
+    sections = {**STEPPED, "trainer": {**STEPPED["trainer"], "max_epochs": 2, "precision": "64"}}
+    reference = _run(tmp_path, "a", sections)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        _run(tmp_path, "b", sections, [Crash(10)])
+    resumed = train(None, resume=tmp_path / "b")
+    assert_same_run(reference, resumed)
+    averaged, current = _weights(resumed)
+    assert {w.dtype for w in [*averaged.values(), *current.values()]} == {torch.float64}
 
 
 KILLER = """

@@ -198,3 +198,53 @@ def test_a_task_may_bring_its_own_lightning_datamodule(tmp_path):
     assert "LightningDataModule" in json.loads((run_dir / "meta.json").read_text())["splits"]
     results = evaluate(run_dir, plots=False, verbose=False)
     assert results["samples"] == 16 and np.isfinite(results["y_rmse"])
+
+
+class _RecordWeights(L.Callback):
+    """The model's weights after every optimiser step."""
+
+    def __init__(self) -> None:
+        self.steps: list[dict[str, torch.Tensor]] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.steps.append({k: v.detach().clone() for k, v in pl_module.state_dict().items()})
+
+
+def test_ema_is_the_running_average_and_validation_and_evaluate_use_it(tmp_path):
+    from noether.train.checkpoints import LAST
+
+    decay = 0.9
+    record = _RecordWeights()
+    config = tiny_config(
+        optim={"ema_decay": decay},
+        trainer={"max_epochs": 2, "precision": "64"},
+        run={"dir": str(tmp_path / "ema")},
+    )
+    run_dir = train(load_config(config), callbacks=[record])
+    assert len(record.steps) == 12  # 96 training samples, batch 16, 2 epochs
+    expected = dict(record.steps[0])  # the first update copies the weights
+    for weights in record.steps[1:]:
+        expected = {k: decay * expected[k] + (1 - decay) * weights[k] for k in expected}
+    last = load_checkpoint(run_dir / "checkpoints" / LAST)
+    current = last["current_model_state"]
+    for key, value in expected.items():
+        torch.testing.assert_close(last["state_dict"][key], value, rtol=1e-12, atol=1e-14)
+        torch.testing.assert_close(current[key], record.steps[-1][key], rtol=0, atol=0)
+    assert any(not torch.allclose(expected[k], current[k]) for k in expected)  # EMA != raw
+
+    # validation logged the averaged weights' loss; evaluate gives it in float64 from last.ckpt
+    x, y = toy_data(128, data_seed=0)
+    with np.load(run_dir / "splits.npz") as splits:
+        idx = torch.from_numpy(splits["idx_val"])
+
+    def val_loss(state: dict[str, torch.Tensor]) -> float:
+        model = ToyMLP(**load_config(run_dir / "config.yaml").model.options).double()
+        model.load_state_dict({k[len("model.") :]: v for k, v in state.items()})
+        with torch.no_grad():
+            return (model(x[idx].double()) - y[idx].double()).pow(2).mean().item()
+
+    val = [r["val/loss"] for r in read_metrics(run_dir / "metrics.csv") if "val/loss" in r]
+    results = evaluate(run_dir, split="val", prefer=LAST, plots=False, verbose=False)
+    assert results["loss"] == pytest.approx(val_loss(last["state_dict"]), rel=1e-12)
+    assert float(np.float32(results["loss"])) == val[-1]  # Lightning logs metrics in float32
+    assert val_loss(current) != pytest.approx(val[-1], rel=1e-3)  # not the current weights

@@ -65,7 +65,6 @@ def evaluate(
     task = build(config.task, "task")
     model = build(config.model, "model")
     module = TrainingModule(model, task, config)
-    module.load_state_dict(checkpoint["state_dict"])
     splits = load_splits(run_dir / SPLITS) if (run_dir / SPLITS).is_file() else None
     datamodule = make_datamodule(task, config.data, config.seed, splits)
     own = getattr(datamodule, "splits", None)
@@ -87,6 +86,9 @@ def evaluate(
         inference_mode=False,
         default_root_dir=str(run_dir),
     )
+    # in the run's precision first, so that float64 weights load without rounding to float32
+    module = trainer.precision_plugin.convert_module(module)
+    module.load_state_dict(checkpoint["state_dict"])
     if split == "test":
         trainer.test(module, datamodule=datamodule, verbose=False)
     else:

@@ -260,6 +260,10 @@ def train(
         keep_until_step,
         own_sampler=isinstance(datamodule, TaskDataModule),
     )
+    # In the training precision before Lightning copies the weights into an EMA or loads a
+    # checkpoint into them (both happen before Lightning itself would convert the model): a
+    # float64 run must not pass through float32 on a resume.
+    module = trainer.precision_plugin.convert_module(module)
     trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint, weights_only=False)
     if trainer.is_global_zero:
         best = trainer.callback_metrics.get("val/loss")
