@@ -248,3 +248,12 @@ def test_ema_is_the_running_average_and_validation_and_evaluate_use_it(tmp_path)
     assert results["loss"] == pytest.approx(val_loss(last["state_dict"]), rel=1e-12)
     assert float(np.float32(results["loss"])) == val[-1]  # Lightning logs metrics in float32
     assert val_loss(current) != pytest.approx(val[-1], rel=1e-3)  # not the current weights
+
+    # the trained model of the run: float64 weights loaded without rounding, the averaged ones
+    from noether.train.trained import load_trained_model
+
+    model = load_trained_model(run_dir, prefer=LAST)
+    assert not model.training
+    for key, value in model.state_dict().items():
+        assert value.dtype == torch.float64
+        torch.testing.assert_close(value, last["state_dict"]["model." + key], rtol=0, atol=0)

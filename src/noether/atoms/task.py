@@ -193,17 +193,6 @@ def load_trained_potential(path: str, map_location: str = "cpu") -> nn.Module:
     Rebuilt from the run's config through the training registry, in float64 if the run trained in
     float64; with EMA the checkpoint holds the averaged weights.
     """
-    from noether.train.checkpoints import find_checkpoint, load_checkpoint
-    from noether.train.config import build, load_config
+    from noether.train.trained import load_trained_model
 
-    checkpoint = load_checkpoint(find_checkpoint(path))
-    config = load_config(checkpoint["noether"]["config"])
-    model = build(config.model, "model")
-    prefix = "model."
-    state = {
-        k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)
-    }
-    if str(config.trainer.precision) in ("64", "64-true", "double"):
-        model = model.double()  # trained in float64: keep it (the config's dtype was cast)
-    model.load_state_dict(state)
-    return model.to(map_location).eval()
+    return load_trained_model(path).to(map_location)

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from noether.studies.nbody_task import TEST_SETS, horizon_of, load_systems, predict
 from noether.testing import check_o3, check_translation
-from noether.train.checkpoints import find_checkpoint, load_checkpoint
+from noether.train.trained import load_trained_model
 
 __all__ = ["baseline_errors", "equivariance_errors", "evaluate_sets", "load_trained_model"]
 
@@ -101,20 +101,3 @@ def equivariance_errors(
         "reflection": check_o3(fn, inputs, *actions, det=-1, **kw),
         "translation": check_translation(fn, inputs, *actions, **kw),
     }
-
-
-def load_trained_model(run_dir: str | Path, prefer: str = "best.ckpt") -> nn.Module:
-    """The model of a run folder with the weights of its best (else last) checkpoint."""
-    from noether.train.config import build, load_config
-
-    path = find_checkpoint(run_dir, prefer=prefer)
-    checkpoint = load_checkpoint(path)
-    config = load_config(checkpoint["noether"]["config"])
-    model = build(config.model, "model")
-    state = {
-        k.removeprefix("model."): v
-        for k, v in checkpoint["state_dict"].items()
-        if k.startswith("model.")
-    }
-    model.load_state_dict(state)
-    return model.eval()

@@ -85,14 +85,12 @@ def _masked_sums(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -
 def evaluate_point(run_dir: Path) -> dict[str, float]:
     """Test MSE (cm^2) of a run's final weights on the test set and on the test set moved by fixed
     rigid motions, exact over all real bodies."""
-    from noether.train.checkpoints import load_checkpoint
+    from noether.train.checkpoints import LAST
     from noether.train.config import build, load_config
+    from noether.train.trained import load_trained_model
 
-    config = load_config(run_dir / "config.yaml")
-    task, model = build(config.task, "task"), build(config.model, "model")
-    state = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")["state_dict"]
-    model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
-    model.eval()
+    task = build(load_config(run_dir / "config.yaml").task, "task")
+    model = load_trained_model(run_dir, prefer=LAST)
     cm2 = (100.0 * task.length_scale) ** 2
     out = {}
     for name, moved in (("test_mse", False), ("test_mse_moved", True)):
