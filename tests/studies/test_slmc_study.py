@@ -1,5 +1,6 @@
 import json
 
+import pytest
 import torch
 
 from noether.cli import main
@@ -26,3 +27,22 @@ def test_slmc_command_writes_table_plots_and_checkpoints(tmp_path):
     assert "reference Metropolis" in table and "SLMC transformer" in table
     checkpoint = torch.load(tmp_path / "model-1-layers.pt")
     assert checkpoint["config"]["n_layers"] == 1 and checkpoint["physics"]["L"] == 3
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--L", "1"], "lattice size L must be an integer >= 2, got 1"),
+        (["--T", "0"], "temperature T must be positive"),
+        (["--T", "-0.1"], "temperature T must be positive"),
+        (["--temperatures", "0.05,-1"], "--temperatures must all be positive and finite, got -1.0"),
+        (["--temperatures", "0.05,x"], "--temperatures must be comma-separated numbers"),
+        (["--max-layers", "-1"], "--max-layers must be at least 0"),
+        (["--chains", "1"], "--chains must be at least 2"),
+        (["--scale", "0"], "--scale must be positive"),
+    ],
+)
+def test_slmc_command_refuses_bad_options_before_sampling(tmp_path, capsys, options, message):
+    assert main(["slmc", *options, "--out", str(tmp_path / "out")]) == 2
+    assert f"noether slmc: {message}" in capsys.readouterr().out
+    assert not (tmp_path / "out").exists()  # nothing started, nothing written

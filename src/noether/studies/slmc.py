@@ -158,19 +158,57 @@ def _data(record: ChainRecord, n_sites: int, seed: int) -> tuple[Dataset, tuple]
     return data, score
 
 
+def check_arguments(args: argparse.Namespace) -> tuple[DoubleExchangeModel, list[float]]:
+    """The physics model and the scan temperatures; a ``ValueError`` naming the first bad option
+    (checked before any sampling starts, so a bad option costs nothing)."""
+    model = DoubleExchangeModel(L=args.L, t=args.t, J=args.J, mu=args.mu, T=args.T)
+    try:
+        scan = [float(x) for x in args.temperatures.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(
+            f"--temperatures must be comma-separated numbers, got {args.temperatures!r}"
+        ) from None
+    bad = [T for T in scan if not (math.isfinite(T) and T > 0)]
+    if bad:
+        raise ValueError(f"--temperatures must all be positive and finite, got {bad[0]!r}")
+    minimum = {
+        "max_layers": 0,
+        "heads": 1,
+        "chains": 2,  # one chain is held out to score the models, the others train them
+        "rounds": 1,
+        "ref_sweeps": 1,
+        "train_steps": 1,
+        "slmc_steps": 1,
+        "scan_sweeps": 1,
+        "threads": 1,
+    }
+    for name, low in minimum.items():
+        if getattr(args, name) < low:
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"{flag} must be at least {low}, got {getattr(args, name)}")
+    if args.n_inner is not None and args.n_inner < 1:
+        raise ValueError(f"--n-inner must be at least 1, got {args.n_inner}")
+    if not (math.isfinite(args.scale) and args.scale > 0):
+        raise ValueError(f"--scale must be positive, got {args.scale}")
+    return model, scan
+
+
 def main(args: argparse.Namespace) -> int:
+    try:
+        model, scan = check_arguments(args)
+    except ValueError as err:
+        print(f"noether slmc: {err}")
+        return 2
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     start = time.perf_counter()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    model = DoubleExchangeModel(L=args.L, t=args.t, J=args.J, mu=args.mu, T=args.T)
     n = model.n_sites
     s = args.scale
     ref_burn, ref_sweeps = _scaled(args.ref_sweeps // 3, s), _scaled(args.ref_sweeps, s)
     train_steps, slmc_steps = _scaled(args.train_steps, s), _scaled(args.slmc_steps, s)
     slmc_burn = _scaled(20, s)
-    scan = [float(x) for x in args.temperatures.split(",") if x.strip()]
     print(f"noether slmc: {model}; {args.chains} chains, models 0..{args.max_layers} layers")
 
     ref_sampler, ref_record = _reference(
