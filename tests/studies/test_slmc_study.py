@@ -25,6 +25,9 @@ def test_slmc_command_writes_table_plots_and_checkpoints(tmp_path):
     assert 0 <= results["models"][1]["acceptance"] <= 1
     table = (tmp_path / "table.md").read_text()
     assert "reference Metropolis" in table and "SLMC transformer" in table
+    assert "Sokal's window not reached" in table
+    for row in [results["reference"], *results["models"]]:
+        assert isinstance(row["tau_m_window"], bool) and isinstance(row["tau_e_window"], bool)
     checkpoint = torch.load(tmp_path / "model-1-layers.pt")
     assert checkpoint["config"]["n_layers"] == 1 and checkpoint["physics"]["L"] == 3
 
