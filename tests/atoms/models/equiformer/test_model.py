@@ -170,9 +170,10 @@ def test_energy_continuous_at_the_cutoff(smooth):
         assert jump > 1e-4  # the paper's hard cutoff is discontinuous
 
 
-def test_float32_equivariance():
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_float32_equivariance(variant):
     torch.manual_seed(0)
-    model = Equiformer.from_preset("tiny").eval()
+    model = Equiformer.from_preset("tiny", **VARIANTS[variant]).eval()
     z, pos = molecule(dtype=torch.float32)
     err = check_e3(
         energy_forces(model), (z, pos), ("scalar", "position"), ("scalar", "vector"), det=1
