@@ -86,3 +86,20 @@ print(repr(energy.item()), *forces.reshape(-1).tolist())
     numbers = [float(v) for v in done.stdout.split()]
     assert numbers[0] == pytest.approx(want["energy"].item(), abs=1e-12)
     np.testing.assert_allclose(numbers[1:], want["forces"].reshape(-1).numpy(), atol=1e-12)
+
+
+def test_export_of_a_2d_cell_with_a_zero_third_vector(tmp_path):
+    slab = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((2, 2, 1))
+    slab.rattle(0.05, seed=2)
+    cell = torch.tensor(slab.cell[:])
+    cell[2] = 0.0
+    pbc = torch.tensor([True, True, False])
+    model = Morse(0.3, 2.5, 4.0, dtype=torch.float64).eval()
+    export_potential(model, tmp_path / "slab.pt2", cell=cell, pbc=pbc)
+    exported = load_exported(tmp_path / "slab.pt2")
+    z, pos = torch.tensor(slab.numbers), torch.tensor(slab.positions)
+    a, b = model(z, pos, None, cell, pbc), exported(z, pos, None, cell, pbc)
+    for key in ("energy", "forces"):
+        assert torch.allclose(a[key], b[key], atol=1e-12, rtol=0), key
+    with pytest.raises(ValueError, match="stress needs a periodic cell of positive volume"):
+        exported(z, pos, None, cell, pbc, compute_stress=True)

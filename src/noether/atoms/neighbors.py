@@ -26,7 +26,7 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["AUTO_ALL_PAIRS_MAX", "METHODS", "edge_vectors", "neighbor_list"]
+__all__ = ["AUTO_ALL_PAIRS_MAX", "METHODS", "complete_cell", "edge_vectors", "neighbor_list"]
 
 METHODS = ("auto", "all_pairs", "cell_list", "vesin")
 #: Largest molecule (non-periodic frame) that "auto" treats with all pairs.
@@ -118,7 +118,7 @@ def neighbor_list(
         a, b = int(ptr[g]), int(ptr[g + 1])
         if a == b:
             continue
-        frame_cell = _complete_cell(cell[g], pbc[g], g)
+        frame_cell = complete_cell(cell[g], pbc[g], g)
         edge, shift = _one_frame(positions[a:b], frame_cell, pbc[g], cutoff, method)
         edges.append(edge + a)
         shifts.append(shift)
@@ -127,7 +127,7 @@ def neighbor_list(
     return torch.cat(edges, dim=1), torch.cat(shifts)
 
 
-def _complete_cell(cell: Tensor, pbc: Tensor, frame: int) -> Tensor:
+def complete_cell(cell: Tensor, pbc: Tensor, frame: int = 0) -> Tensor:
     """``cell (3, 3)`` with its non-periodic lattice vectors replaced by unit vectors orthogonal to
     the periodic ones when the cell is singular (ASE writes a 2D system as a cell with a zero third
     vector). Shifts along non-periodic axes are always zero, so the pairs do not depend on those
