@@ -49,3 +49,17 @@ def test_calculator_on_an_exported_model_and_dtype_cast(tmp_path):
         atoms.get_stress()
     with pytest.warns(UserWarning, match="casting the model from torch.float64 to torch.float32"):
         NoetherCalculator(Morse(dtype=torch.float64), dtype=torch.float32)
+
+
+def test_a_2d_cell_with_a_zero_third_vector_works():
+    """ASE writes 2D systems with a zero cell vector along the non-periodic axis."""
+    slab = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((2, 2, 1))
+    slab.rattle(0.05, seed=0)
+    slab.pbc = (True, True, False)
+    slab.cell[2] = [0.0, 0.0, 0.0]
+    vacuum = slab.copy()
+    vacuum.cell[2] = [0.0, 0.0, 30.0]
+    model = Morse(0.3, 2.5, 4.0, dtype=torch.float64)
+    slab.calc, vacuum.calc = NoetherCalculator(model), NoetherCalculator(model)
+    assert slab.get_potential_energy() == pytest.approx(vacuum.get_potential_energy(), abs=1e-10)
+    np.testing.assert_allclose(slab.get_forces(), vacuum.get_forces(), atol=1e-10)

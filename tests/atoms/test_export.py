@@ -54,3 +54,52 @@ def test_loading_a_file_that_is_not_an_export(tmp_path):
     (tmp_path / "x.pt2").write_bytes(b"nope")
     with pytest.raises(ValueError, match=r"x.pt2: not a readable torch.export file"):
         load_exported(tmp_path / "x.pt2")
+
+
+def test_exported_file_runs_without_noether(tmp_path):
+    """The .pt2 file alone: a fresh interpreter where `import noether` fails loads and runs it."""
+    import subprocess
+    import sys
+
+    model = Morse(0.2, 1.3, 4.0, dtype=torch.float64).eval()
+    export_potential(model, tmp_path / "m.pt2")
+    z = torch.tensor([6, 1, 1])
+    pos = torch.tensor([[0.0, 0, 0], [1.2, 0, 0], [0, 1.1, 0.3]], dtype=torch.float64)
+    want = model(z, pos)
+    script = f"""
+import sys
+sys.modules["noether"] = None  # any import of noether now raises
+import torch
+program = torch.export.load({str(tmp_path / "m.pt2")!r}).module()
+pos = torch.tensor({pos.tolist()}, dtype=torch.float64, requires_grad=True)
+strain = torch.zeros(3, 3, dtype=torch.float64, requires_grad=True)
+cell, pbc = torch.zeros(3, 3, dtype=torch.float64), torch.zeros(3, dtype=torch.bool)
+atomic, energy = program(torch.tensor({z.tolist()}), pos, cell, pbc, strain)
+forces = -torch.autograd.grad(energy.sum(), pos)[0]
+print(repr(energy.item()), *forces.reshape(-1).tolist())
+"""
+    env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    numbers = [float(v) for v in done.stdout.split()]
+    assert numbers[0] == pytest.approx(want["energy"].item(), abs=1e-12)
+    np.testing.assert_allclose(numbers[1:], want["forces"].reshape(-1).numpy(), atol=1e-12)
+
+
+def test_export_of_a_2d_cell_with_a_zero_third_vector(tmp_path):
+    slab = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((2, 2, 1))
+    slab.rattle(0.05, seed=2)
+    cell = torch.tensor(slab.cell[:])
+    cell[2] = 0.0
+    pbc = torch.tensor([True, True, False])
+    model = Morse(0.3, 2.5, 4.0, dtype=torch.float64).eval()
+    export_potential(model, tmp_path / "slab.pt2", cell=cell, pbc=pbc)
+    exported = load_exported(tmp_path / "slab.pt2")
+    z, pos = torch.tensor(slab.numbers), torch.tensor(slab.positions)
+    a, b = model(z, pos, None, cell, pbc), exported(z, pos, None, cell, pbc)
+    for key in ("energy", "forces"):
+        assert torch.allclose(a[key], b[key], atol=1e-12, rtol=0), key
+    with pytest.raises(ValueError, match="stress needs a periodic cell of positive volume"):
+        exported(z, pos, None, cell, pbc, compute_stress=True)

@@ -129,3 +129,29 @@ def test_bad_input_names_the_problem():
         neighbor_list(torch.zeros(3, 3), 1.0, method="kd")
     with pytest.raises(ValueError, match="batch must be sorted"):
         neighbor_list(torch.zeros(3, 3), 1.0, torch.tensor([0, 1, 0]))
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize(
+    ("pbc", "cell"),
+    [
+        ((1, 1, 0), [[3.6, 0.4, 0.0], [0.3, 3.2, 0.0], [0.0, 0.0, 0.0]]),  # 2D, ASE's zero c
+        ((1, 0, 0), [[3.0, 0.5, 0.2], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]),  # 1D, a wire
+        ((0, 1, 1), [[0.0, 0.0, 0.0], [0.2, 4.0, 0.0], [0.0, 1.0, 5.0]]),
+    ],
+)
+def test_zero_vectors_along_non_periodic_axes(method, pbc, cell):
+    rng = np.random.default_rng(3)
+    pos, cell, pbc = rng.uniform(-2, 5, (15, 3)), np.array(cell), np.array(pbc, bool)
+    edge, shifts = neighbor_list(
+        torch.tensor(pos), 4.0, cell=torch.tensor(cell), pbc=torch.tensor(pbc), method=method
+    )
+    assert as_set(edge, shifts) == brute_force(pos, cell, pbc, 4.0, reach=4)
+
+
+def test_dependent_periodic_vectors_are_refused():
+    cell = torch.tensor([[3.0, 0, 0], [6.0, 0, 0], [0, 0, 5.0]])
+    with pytest.raises(
+        ValueError, match=r"frame 0: the periodic lattice vectors .* not independent"
+    ):
+        neighbor_list(torch.zeros(2, 3), 2.0, cell=cell, pbc=torch.tensor([True, True, False]))

@@ -176,10 +176,20 @@ def test_training_mode_keeps_the_force_graph():
 @pytest.mark.parametrize(
     ("z", "pos", "error", "message"),
     [
-        ([1, 0], [[0, 0, 0], [1, 0, 0]], ValueError, r"atom 1: atomic number 0 is not an element"),
-        ([1, 200], [[0, 0, 0], [1, 0, 0]], ValueError, r"atom 1: atomic number 200"),
-        ([1, 1], [[0, 0, 0], [1, float("inf"), 0]], ValueError, r"atom 1: positions .*inf"),
-        ([1, 1], [[0, 0, 0], [float("nan"), 0, 0]], ValueError, r"atom 1: positions .*nan"),
+        ([1, 0], [[0, 0, 0], [1, 0, 0]], ValueError, r"frame 0, atom 1: atomic number 0 is not an"),
+        ([1, 200], [[0, 0, 0], [1, 0, 0]], ValueError, r"frame 0, atom 1: atomic number 200"),
+        (
+            [1, 1],
+            [[0, 0, 0], [1, float("inf"), 0]],
+            ValueError,
+            r"frame 0, atom 1: positions .*inf",
+        ),
+        (
+            [1, 1],
+            [[0, 0, 0], [float("nan"), 0, 0]],
+            ValueError,
+            r"frame 0, atom 1: positions .*nan",
+        ),
         ([1, 1, 1], [[0, 0, 0], [1, 0, 0]], ValueError, r"numbers has shape \(3,\)"),
         ([1, 1], [[0, 0], [1, 0]], ValueError, r"positions must have shape \(n_atoms, 3\)"),
         ([1.0, 1.0], [[0, 0, 0], [1, 0, 0]], TypeError, "numbers must be an integer tensor"),
@@ -188,6 +198,18 @@ def test_training_mode_keeps_the_force_graph():
 def test_bad_input(z, pos, error, message):
     with pytest.raises(error, match=message):
         Morse()(torch.tensor(z), torch.tensor(pos, dtype=F64))
+
+
+def test_bad_input_in_a_batch_names_the_frame_and_its_atom():
+    z = torch.tensor([1, 1, 6, 1, 1])
+    pos = torch.tensor(random_molecule(5, np.random.default_rng(0)))
+    pos[3, 2] = float("nan")
+    batch = torch.tensor([0, 0, 1, 1, 1])
+    with pytest.raises(ValueError, match=r"frame 1, atom 1: positions .*nan"):
+        Morse()(z, pos, batch)
+    z[4] = 0
+    with pytest.raises(ValueError, match=r"frame 1, atom 2: atomic number 0"):
+        Morse()(z, pos.nan_to_num(), batch)
 
 
 def test_stress_needs_a_cell():

@@ -3,7 +3,11 @@ import math
 import pytest
 import torch
 
-from noether.lattice.statistics import integrated_autocorrelation_time, mean_and_error
+from noether.lattice.statistics import (
+    autocorrelation_window,
+    integrated_autocorrelation_time,
+    mean_and_error,
+)
 
 
 def ar1(rho: float, chains: int, n: int, seed: int = 0) -> torch.Tensor:
@@ -33,3 +37,11 @@ def test_error_bar_covers_the_true_mean_with_the_right_frequency():
 def test_constant_series_has_no_tau():
     assert math.isnan(integrated_autocorrelation_time(torch.ones(2, 10)))
     assert mean_and_error(torch.ones(2, 10)) == (1.0, 0.0)
+
+
+def test_window_is_reported_when_the_run_is_too_short():
+    tau, reached = autocorrelation_window(ar1(0.5, 16, 4000))
+    assert reached and tau == pytest.approx(3.0, rel=0.1)
+    tau, reached = autocorrelation_window(ar1(0.98, 4, 60))  # tau about 99 steps: run < 5 tau
+    assert not reached and tau > 12  # 60 steps cannot reach the window W >= 5 tau
+    assert autocorrelation_window(torch.ones(2, 10))[1] is False

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from noether import __version__
 from noether.atoms._io import atomic_path
+from noether.atoms.neighbors import complete_cell
 from noether.atoms.potential import Potential, energy_derivatives
 
 __all__ = ["ExportedPotential", "export_potential", "load_exported"]
@@ -111,6 +112,7 @@ def export_potential(
     pbc = (
         torch.zeros(3, dtype=torch.bool) if pbc is None else torch.as_tensor(pbc, dtype=torch.bool)
     )
+    cell = complete_cell(cell, pbc)  # a zero vector along a non-periodic axis (2D, 1D)
     reach = _reach(cell, pbc, model.cutoff)
     program = _EnergyProgram(model, reach).eval()
     n = 4
@@ -202,7 +204,12 @@ class ExportedPotential(nn.Module):
                 f"this model was exported for {'periodic' if self.meta['periodic'] else 'molecular'} "
                 f"frames but got pbc={pbc.tolist()}; export again with a matching cell"
             )
-        needed = _reach(cell, pbc, self.cutoff)
+        if compute_stress and not bool(torch.linalg.det(cell).abs() > 1e-8):
+            raise ValueError(
+                f"stress needs a periodic cell of positive volume, got {cell.tolist()}"
+            )
+        run_cell = complete_cell(cell, pbc)  # only differs along non-periodic axes
+        needed = _reach(run_cell, pbc, self.cutoff)
         if any(a > b for a, b in zip(needed, self.meta["reach"])):
             raise ValueError(
                 f"the cell needs periodic images {needed} within the cutoff but the model was "
@@ -211,7 +218,7 @@ class ExportedPotential(nn.Module):
         with torch.enable_grad():
             positions = positions.detach().requires_grad_(compute_forces)
             strain = torch.zeros(3, 3, dtype=self.dtype, requires_grad=compute_stress)
-            atomic, energy = self.program(numbers.long(), positions, cell, pbc, strain)
+            atomic, energy = self.program(numbers.long(), positions, run_cell, pbc, strain)
             out = {"energy": energy, "atomic_energies": atomic}
             volume = torch.linalg.det(cell).abs() if compute_stress else None
             out.update(

@@ -26,7 +26,7 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["AUTO_ALL_PAIRS_MAX", "METHODS", "edge_vectors", "neighbor_list"]
+__all__ = ["AUTO_ALL_PAIRS_MAX", "METHODS", "complete_cell", "edge_vectors", "neighbor_list"]
 
 METHODS = ("auto", "all_pairs", "cell_list", "vesin")
 #: Largest molecule (non-periodic frame) that "auto" treats with all pairs.
@@ -118,12 +118,39 @@ def neighbor_list(
         a, b = int(ptr[g]), int(ptr[g + 1])
         if a == b:
             continue
-        edge, shift = _one_frame(positions[a:b], cell[g], pbc[g], cutoff, method)
+        frame_cell = complete_cell(cell[g], pbc[g], g)
+        edge, shift = _one_frame(positions[a:b], frame_cell, pbc[g], cutoff, method)
         edges.append(edge + a)
         shifts.append(shift)
     if not edges:
         return torch.zeros(2, 0, dtype=torch.long, device=device), positions.new_zeros(0, 3)
     return torch.cat(edges, dim=1), torch.cat(shifts)
+
+
+def complete_cell(cell: Tensor, pbc: Tensor, frame: int = 0) -> Tensor:
+    """``cell (3, 3)`` with its non-periodic lattice vectors replaced by unit vectors orthogonal to
+    the periodic ones when the cell is singular (ASE writes a 2D system as a cell with a zero third
+    vector). Shifts along non-periodic axes are always zero, so the pairs do not depend on those
+    vectors; only the binning needs an invertible cell. Dependent periodic vectors are an error."""
+    if not bool(pbc.any()):
+        return cell
+    lengths = cell.norm(dim=1)
+    volume = torch.linalg.det(cell).abs()
+    if bool(lengths.min() > 0) and bool(volume > 1e-10 * lengths.prod()):
+        return cell
+    periodic = cell[pbc]
+    k = periodic.shape[0]
+    gram = periodic @ periodic.T
+    scale = periodic.norm(dim=1).prod() ** 2
+    if not bool(scale > 0) or not bool(torch.linalg.det(gram) > 1e-10 * scale):
+        raise ValueError(
+            f"frame {frame}: the periodic lattice vectors {periodic.tolist()} (pbc "
+            f"{pbc.tolist()}) are not independent; a periodic axis needs its own cell vector"
+        )
+    q, _ = torch.linalg.qr(periodic.T, mode="complete")  # columns k..2 span the complement
+    out = cell.clone()
+    out[~pbc] = q[:, k:].T.to(cell.dtype)
+    return out
 
 
 def _one_frame(pos: Tensor, cell: Tensor, pbc: Tensor, cutoff: float, method: str):

@@ -204,23 +204,30 @@ class Potential(nn.Module):
             )
         if numbers.is_floating_point() or numbers.dtype == torch.bool:
             raise TypeError(f"numbers must be an integer tensor, got {numbers.dtype}")
+        if batch is not None and batch.shape != numbers.shape:
+            raise ValueError(
+                f"batch has shape {tuple(batch.shape)}, expected {tuple(numbers.shape)}"
+            )
+
+        def where(k: int) -> str:
+            if batch is None:
+                return f"frame 0, atom {k}"
+            frame = int(batch[k])
+            return f"frame {frame}, atom {k - int(torch.count_nonzero(batch[:k] < frame))}"
+
         if numbers.numel():
             bad = (numbers < 1) | (numbers > MAX_Z)
             if bad.any():
                 k = int(torch.nonzero(bad)[0, 0])
                 raise ValueError(
-                    f"atom {k}: atomic number {int(numbers[k])} is not an element; accepted: "
+                    f"{where(k)}: atomic number {int(numbers[k])} is not an element; accepted: "
                     f"1 (H) to {MAX_Z} (Og)"
                 )
         finite = torch.isfinite(positions).all(dim=1)
         if not finite.all():
             k = int(torch.nonzero(~finite)[0, 0])
             raise ValueError(
-                f"atom {k}: positions {positions[k].tolist()} are not finite; accepted: finite Å"
-            )
-        if batch is not None and batch.shape != numbers.shape:
-            raise ValueError(
-                f"batch has shape {tuple(batch.shape)}, expected {tuple(numbers.shape)}"
+                f"{where(k)}: positions {positions[k].tolist()} are not finite; accepted: finite Å"
             )
         if cell is not None and cell.shape[-2:] != (3, 3):
             raise ValueError(

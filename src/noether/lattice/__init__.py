@@ -14,7 +14,11 @@ from noether.lattice.model import DoubleExchangeModel, grand_potential
 from noether.lattice.shells import ShellEnergy
 from noether.lattice.slmc import SLMC
 from noether.lattice.spins import magnetisation, random_spins
-from noether.lattice.statistics import integrated_autocorrelation_time, mean_and_error
+from noether.lattice.statistics import (
+    autocorrelation_window,
+    integrated_autocorrelation_time,
+    mean_and_error,
+)
 from noether.lattice.training import FitResult, fit
 
 __all__ = [
@@ -26,6 +30,7 @@ __all__ = [
     "ShellEnergy",
     "SpinAttention",
     "SquareLattice",
+    "autocorrelation_window",
     "fit",
     "grand_potential",
     "integrated_autocorrelation_time",

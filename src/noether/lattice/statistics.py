@@ -25,20 +25,32 @@ def autocorrelation(series: Tensor) -> Tensor:
     return acf / acf[0] if acf[0] > 0 else torch.ones_like(acf)
 
 
-def integrated_autocorrelation_time(series: Tensor, c: float = 5.0) -> float:
-    """``tau_int`` of ``series`` ``(chains, n)`` (or ``(n,)``) in steps, windowed (Sokal)."""
+def autocorrelation_window(series: Tensor, c: float = 5.0) -> tuple[float, bool]:
+    """``(tau_int, reached)`` of ``series`` ``(chains, n)`` (or ``(n,)``), in steps.
+
+    ``reached`` says whether Sokal's window ``W >= c tau_int(W)`` was found within the run. When it
+    was not (a run shorter than about ``c tau_int`` steps), ``tau_int`` is the sum over the whole
+    run: a rough estimate, not a bound. A constant series gives ``(nan, False)``.
+    """
     if series.dim() == 1:
         series = series[None]
     if series.shape[-1] < 2:
         raise ValueError(f"need at least 2 steps per chain, got {series.shape[-1]}")
     rho = autocorrelation(series)
     if rho[0] == 1 and torch.all(series == series.flatten()[0]):
-        return float("nan")  # a constant series has no autocorrelation time
+        return float("nan"), False  # a constant series has no autocorrelation time
     tau = 2 * torch.cumsum(rho, 0) - 1
     window = torch.arange(len(tau), dtype=tau.dtype)
     ok = window >= c * tau
-    w = int(torch.nonzero(ok)[0]) if ok.any() else len(tau) - 1
-    return max(float(tau[w]), 1e-12)
+    reached = bool(ok.any())
+    w = int(torch.nonzero(ok)[0]) if reached else len(tau) - 1
+    return max(float(tau[w]), 1e-12), reached
+
+
+def integrated_autocorrelation_time(series: Tensor, c: float = 5.0) -> float:
+    """``tau_int`` of ``series`` ``(chains, n)`` (or ``(n,)``) in steps, windowed (Sokal); see
+    :func:`autocorrelation_window` for whether the window was reached."""
+    return autocorrelation_window(series, c)[0]
 
 
 def mean_and_error(series: Tensor, tau: float | None = None) -> tuple[float, float]:

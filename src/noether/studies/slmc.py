@@ -29,7 +29,7 @@ from noether.lattice.attention import EffectiveModel
 from noether.lattice.loop import Dataset, self_learning
 from noether.lattice.metropolis import ChainRecord, ExactMetropolis
 from noether.lattice.model import DoubleExchangeModel
-from noether.lattice.statistics import integrated_autocorrelation_time, mean_and_error
+from noether.lattice.statistics import autocorrelation_window, mean_and_error
 from noether.lattice.training import mse
 from noether.studies import slmc_plots
 
@@ -87,8 +87,8 @@ def _save_model(effective: EffectiveModel, model: DoubleExchangeModel, path: Pat
 def summarise(record: ChainRecord, n_sites: int) -> dict:
     """Acceptance, autocorrelation (in diagonalisations) and cost of one sampler's record."""
     chains, steps = record.energy.shape
-    tau_m = integrated_autocorrelation_time(record.magnetisation)
-    tau_e = integrated_autocorrelation_time(record.energy)
+    tau_m, window_m = autocorrelation_window(record.magnetisation)
+    tau_e, window_e = autocorrelation_window(record.energy)
     per_ed = record.diagonalisations_per_step
     acceptance, acceptance_err = mean_and_error(record.accepted)
     m, m_err = mean_and_error(record.magnetisation, tau_m)
@@ -100,6 +100,8 @@ def summarise(record: ChainRecord, n_sites: int) -> dict:
         "acceptance_err": acceptance_err,
         "tau_m_ed": tau_m * per_ed,
         "tau_e_ed": tau_e * per_ed,
+        "tau_m_window": window_m,  # False: the run is shorter than ~5 tau, tau is rough
+        "tau_e_window": window_e,
         "ed_per_effective_sample": tau * per_ed,
         "seconds_per_effective_sample": seconds_per_step * tau,
         "m": m,
@@ -110,6 +112,12 @@ def summarise(record: ChainRecord, n_sites: int) -> dict:
     }
 
 
+def _tau(row: dict, name: str, digits: int) -> str:
+    """τ in EDs, starred when Sokal's window was not reached within the run."""
+    star = "" if row.get(f"tau_{name}_window", True) else "*"
+    return f"{row[f'tau_{name}_ed']:.{digits}f}{star}"
+
+
 def _table(reference: dict, rows: list[dict], model: DoubleExchangeModel) -> str:
     head = (
         "| sampler | layers | parameters | test MSE (t²) | β·RMSE | erfc(β·RMSE/2) | acceptance "
@@ -118,7 +126,7 @@ def _table(reference: dict, rows: list[dict], model: DoubleExchangeModel) -> str
     )
     lines = [
         f"| reference Metropolis | – | – | – | – | – | {reference['acceptance']:.3f} (1-spin) "
-        f"| {reference['tau_m_ed']:.0f} | {reference['tau_e_ed']:.0f} "
+        f"| {_tau(reference, 'm', 0)} | {_tau(reference, 'e', 0)} "
         f"| {reference['m']:.4f} ± {reference['m_err']:.4f} "
         f"| {reference['energy']:.5f} ± {reference['energy_err']:.5f} "
         f"| {reference['seconds_per_effective_sample']:.3g} |"
@@ -128,14 +136,16 @@ def _table(reference: dict, rows: list[dict], model: DoubleExchangeModel) -> str
         lines.append(
             f"| {name} | {r['layers']} | {r['parameters']} | {r['test_mse']:.3e} "
             f"| {r['beta_rmse']:.2f} | {r['predicted_acceptance']:.3f} "
-            f"| {r['acceptance']:.3f} ± {r['acceptance_err']:.3f} | {r['tau_m_ed']:.1f} "
-            f"| {r['tau_e_ed']:.1f} | {r['m']:.4f} ± {r['m_err']:.4f} "
+            f"| {r['acceptance']:.3f} ± {r['acceptance_err']:.3f} | {_tau(r, 'm', 1)} "
+            f"| {_tau(r, 'e', 1)} | {r['m']:.4f} ± {r['m_err']:.4f} "
             f"| {r['energy']:.5f} ± {r['energy_err']:.5f} "
             f"| {r['seconds_per_effective_sample']:.3g} |"
         )
     caption = (
         f"{model.L}x{model.L}, t={model.t:g}, J={model.J:g}, mu={model.mu:g}, T={model.T:g}. "
-        "EDs = exact diagonalisations; a reference sweep costs N of them, an SLMC update one."
+        "EDs = exact diagonalisations; a reference sweep costs N of them, an SLMC update one. "
+        "τ* : the run is shorter than about 5 τ (Sokal's window not reached), so τ and the error "
+        "bars that use it are rough; --scale lengthens the runs."
     )
     return caption + "\n\n" + head + "\n".join(lines) + "\n"
 
@@ -158,19 +168,57 @@ def _data(record: ChainRecord, n_sites: int, seed: int) -> tuple[Dataset, tuple]
     return data, score
 
 
+def check_arguments(args: argparse.Namespace) -> tuple[DoubleExchangeModel, list[float]]:
+    """The physics model and the scan temperatures; a ``ValueError`` naming the first bad option
+    (checked before any sampling starts, so a bad option costs nothing)."""
+    model = DoubleExchangeModel(L=args.L, t=args.t, J=args.J, mu=args.mu, T=args.T)
+    try:
+        scan = [float(x) for x in args.temperatures.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(
+            f"--temperatures must be comma-separated numbers, got {args.temperatures!r}"
+        ) from None
+    bad = [T for T in scan if not (math.isfinite(T) and T > 0)]
+    if bad:
+        raise ValueError(f"--temperatures must all be positive and finite, got {bad[0]!r}")
+    minimum = {
+        "max_layers": 0,
+        "heads": 1,
+        "chains": 2,  # one chain is held out to score the models, the others train them
+        "rounds": 1,
+        "ref_sweeps": 1,
+        "train_steps": 1,
+        "slmc_steps": 1,
+        "scan_sweeps": 1,
+        "threads": 1,
+    }
+    for name, low in minimum.items():
+        if getattr(args, name) < low:
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"{flag} must be at least {low}, got {getattr(args, name)}")
+    if args.n_inner is not None and args.n_inner < 1:
+        raise ValueError(f"--n-inner must be at least 1, got {args.n_inner}")
+    if not (math.isfinite(args.scale) and args.scale > 0):
+        raise ValueError(f"--scale must be positive, got {args.scale}")
+    return model, scan
+
+
 def main(args: argparse.Namespace) -> int:
+    try:
+        model, scan = check_arguments(args)
+    except ValueError as err:
+        print(f"noether slmc: {err}")
+        return 2
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     start = time.perf_counter()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    model = DoubleExchangeModel(L=args.L, t=args.t, J=args.J, mu=args.mu, T=args.T)
     n = model.n_sites
     s = args.scale
     ref_burn, ref_sweeps = _scaled(args.ref_sweeps // 3, s), _scaled(args.ref_sweeps, s)
     train_steps, slmc_steps = _scaled(args.train_steps, s), _scaled(args.slmc_steps, s)
     slmc_burn = _scaled(20, s)
-    scan = [float(x) for x in args.temperatures.split(",") if x.strip()]
     print(f"noether slmc: {model}; {args.chains} chains, models 0..{args.max_layers} layers")
 
     ref_sampler, ref_record = _reference(

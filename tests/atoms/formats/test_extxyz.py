@@ -54,8 +54,13 @@ def test_empty_and_corrupt_files(tmp_path):
     with pytest.raises(ValueError, match=r"empty.xyz: the file is empty"):
         read_extxyz(tmp_path / "empty.xyz")
     (tmp_path / "bad.xyz").write_text("3\nProperties=species:S:1:pos:R:3\nH 0 0\n")
-    with pytest.raises(ValueError, match=r"bad.xyz: not readable as extended XYZ"):
+    with pytest.raises(ValueError, match=r"bad.xyz: frame 0: not readable as extended XYZ"):
         read_extxyz(tmp_path / "bad.xyz")
+    good = "2\nProperties=species:S:1:pos:R:3 REF_energy=1.0\nH 0 0 0\nH 1 0 0\n"
+    (tmp_path / "xx.xyz").write_text(good + good.replace("H 1", "Xx 1"))
+    with pytest.raises(ValueError, match=r"xx.xyz: frame 1: .*unknown element symbol 'Xx'"):
+        read_extxyz(tmp_path / "xx.xyz", forces_key=None)
+    assert len(read_extxyz(tmp_path / "xx.xyz", forces_key=None, index=0)) == 1
     (tmp_path / "nan.xyz").write_text(
         "2\nProperties=species:S:1:pos:R:3 REF_energy=1.0\nH 0 0 0\nH nan 0 0\n"
     )

@@ -62,6 +62,12 @@ def test_bad_files_and_nothing_half_written(tmp_path, ethanol_like):
         f["x"] = [1]
     with pytest.raises(ValueError, match=r"attribute 'format' is None"):
         read_hdf5(tmp_path / "other.h5")
+    write_dataset(tmp_path / "nokey.h5", ethanol_like)
+    with h5py.File(tmp_path / "nokey.h5", "r+") as f:
+        del f["positions"]
+    with pytest.raises(KeyError, match=r"nokey.h5: the HDF5 file has no 'positions' dataset"):
+        read_hdf5(tmp_path / "nokey.h5")
+    (tmp_path / "nokey.h5").unlink()
     with pytest.raises(RuntimeError, match=r"boom"), HDF5Writer(tmp_path / "partial.h5") as writer:
         writer.append(ethanol_like)
         raise RuntimeError("boom")

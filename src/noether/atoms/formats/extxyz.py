@@ -41,6 +41,25 @@ def _stress_3x3(value: np.ndarray, where: str) -> np.ndarray:
     raise ValueError(f"{where}: stress has {value.size} numbers; expected 9 or 6 (Voigt)")
 
 
+def _read_frames(path, index: str | int | slice) -> list:
+    """The frames of ``path`` through ASE, one at a time, so that a parse error names its frame
+    (an unknown element symbol raises ASE's bare ``KeyError: 'Xx'``)."""
+    from ase.io import iread
+
+    frames: list = []
+    try:
+        for atoms in iread(path, index=index, format="extxyz"):
+            frames.append(atoms)
+    except Exception as err:  # ASE raises many types for malformed text
+        what = f"{type(err).__name__}: {err}"
+        if isinstance(err, KeyError) and err.args and isinstance(err.args[0], str):
+            what = f"unknown element symbol {err.args[0]!r} in the species column"
+        raise ValueError(
+            f"{path}: frame {len(frames)}: not readable as extended XYZ ({what})"
+        ) from err
+    return frames
+
+
 def read_extxyz(
     path: str | os.PathLike,
     *,
@@ -62,19 +81,10 @@ def read_extxyz(
         missing: ``"error"`` (a frame without energy or forces raises, naming frame and key) or
             ``"mask"`` (the label is masked out for that frame).
     """
-    from ase.io import read
-
     if missing not in ("error", "mask"):
         raise ValueError(f"missing must be 'error' or 'mask', got {missing!r}")
     path = check_file(path, "extended XYZ frames")
-    try:
-        frames = read(path, index=index, format="extxyz")
-    except Exception as err:  # ASE raises many types for malformed text
-        raise ValueError(
-            f"{path}: not readable as extended XYZ ({type(err).__name__}: {err})"
-        ) from err
-    if not isinstance(frames, list):
-        frames = [frames]
+    frames = _read_frames(path, index)
     if not frames:
         raise ValueError(f"{path}: the file holds no frames")
 

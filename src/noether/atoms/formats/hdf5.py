@@ -70,8 +70,9 @@ def _open(path: str | os.PathLike) -> h5py.File:
         )
     for key in ("numbers", "positions", "offsets"):
         if key not in f:
+            have = sorted(f)
             f.close()
-            raise KeyError(f"{path}: the HDF5 file has no '{key}' dataset; it has {sorted(f)}")
+            raise KeyError(f"{path}: the HDF5 file has no '{key}' dataset; it has {have}")
     return f
 
 

@@ -170,9 +170,10 @@ def test_energy_continuous_at_the_cutoff(smooth):
         assert jump > 1e-4  # the paper's hard cutoff is discontinuous
 
 
-def test_float32_equivariance():
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_float32_equivariance(variant):
     torch.manual_seed(0)
-    model = Equiformer.from_preset("tiny").eval()
+    model = Equiformer.from_preset("tiny", **VARIANTS[variant]).eval()
     z, pos = molecule(dtype=torch.float32)
     err = check_e3(
         energy_forces(model), (z, pos), ("scalar", "position"), ("scalar", "vector"), det=1
@@ -263,3 +264,18 @@ def test_torch_export_round_trip(tmp_path):
     got, want = exported(z, pos), model(z, pos)
     assert torch.allclose(got["energy"], want["energy"], atol=1e-12)
     assert torch.allclose(got["forces"], want["forces"], atol=1e-12)
+
+
+def test_dtype_is_per_model_and_the_global_default_is_untouched():
+    default = torch.get_default_dtype()
+    z, pos = molecule(4)
+    m64 = Equiformer.from_preset("tiny", dtype="float64").eval()
+    m32 = Equiformer.from_preset("tiny", dtype=torch.float32).eval()
+    assert {p.dtype for p in m64.parameters()} == {torch.float64}
+    assert m64(z, pos)["forces"].dtype == torch.float64
+    assert m32(z, pos)["forces"].dtype == torch.float32
+    props = EquiformerProperties(2, dtype="float64", **preset("tiny"))
+    assert props(z, pos).dtype == torch.float64
+    assert torch.get_default_dtype() == default
+    with pytest.raises(ValueError, match="dtype must be 'float32' or 'float64'"):
+        Equiformer.from_preset("tiny", dtype="float16")

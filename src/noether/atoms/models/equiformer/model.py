@@ -20,7 +20,7 @@ from noether.atoms.models.equiformer.backbone import EquiformerBackbone
 from noether.atoms.models.equiformer.gate import NormalizedActivation
 from noether.atoms.models.equiformer.linear import EquivariantLinear
 from noether.atoms.neighbors import edge_vectors, neighbor_list
-from noether.atoms.potential import Graph, Potential
+from noether.atoms.potential import Graph, Potential, as_dtype
 from noether.train.registry import register_model
 
 __all__ = ["PRESETS", "Equiformer", "EquiformerProperties", "preset"]
@@ -70,6 +70,14 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def _model_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    """float32 or float64 from a name or a torch dtype (torch's default dtype is never changed)."""
+    resolved = as_dtype(dtype)
+    if resolved not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    return resolved
+
+
 def preset(name: str, **overrides: Any) -> dict[str, Any]:
     """The keyword arguments of preset ``name`` with ``overrides`` applied."""
     if name not in PRESETS:
@@ -117,6 +125,7 @@ class Equiformer(Potential):
         neighbor_method: see :func:`noether.atoms.neighbors.neighbor_list`.
         atomref, energy_scale, energy_shift: see :class:`~noether.atoms.Potential` (set by the
             training task from the training split).
+        dtype: the model's floating dtype, ``"float32"`` or ``"float64"``.
     """
 
     def __init__(
@@ -144,6 +153,7 @@ class Equiformer(Potential):
         atomref: dict[str, float] | None = None,
         energy_scale: float = 1.0,
         energy_shift: float = 0.0,
+        dtype: str | torch.dtype = "float32",
     ):
         super().__init__(
             cutoff, neighbor_method=neighbor_method, atomref=atomref,
@@ -152,6 +162,7 @@ class Equiformer(Potential):
         options = {k: v for k, v in locals().items() if k in _BACKBONE_KEYS}
         self.backbone = EquiformerBackbone(**options)
         self.head = _ScalarHead(self.backbone.irreps_feature, 1)
+        self.to(_model_dtype(dtype))
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> Equiformer:
@@ -170,7 +181,7 @@ class EquiformerProperties(nn.Module):
     ``forward(numbers (N,), positions (N, 3) Å, batch (N,) | None) -> (G, n_targets)`` in the
     targets' own units: per-atom outputs are pooled (``reduce``: 'sum' or 'mean') and mapped back
     through ``target_mean + target_std * y``. The other keyword arguments are those of
-    :class:`Equiformer` (``neighbor_method`` included).
+    :class:`Equiformer` (``neighbor_method`` and ``dtype`` included).
     """
 
     def __init__(
@@ -181,6 +192,7 @@ class EquiformerProperties(nn.Module):
         target_mean: list[float] | None = None,
         target_std: list[float] | None = None,
         neighbor_method: str = "auto",
+        dtype: str | torch.dtype = "float32",
         **kwargs: Any,
     ):
         super().__init__()
@@ -198,6 +210,7 @@ class EquiformerProperties(nn.Module):
                 torch.tensor(target_mean if target_mean is not None else [0.0] * n_targets),
                 torch.tensor(target_std if target_std is not None else [1.0] * n_targets),
             )
+        self.to(_model_dtype(dtype))
 
     def set_standardization(self, mean: Tensor, std: Tensor) -> None:
         """Targets are predicted as ``mean + std * raw``."""
