@@ -32,6 +32,10 @@ COMMANDS: dict[str, tuple] = {
                 "noether.commands.data_molecules",
                 "GFN2-xTB MD reference data for molecules (rMD17-style set by default)",
             ),
+            "polymers": (
+                "noether.commands.data_polymers",
+                "GFN2-xTB MD of capped polymer oligomers with family labels (PolyGET)",
+            ),
             "properties": (
                 "noether.commands.data_properties",
                 "GFN2-xTB gap, dipole and energy of small organic molecules (QM9-style)",
