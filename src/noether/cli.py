@@ -49,6 +49,10 @@ COMMANDS: dict[str, tuple] = {
                 "noether.commands.study_algebras",
                 "EGA / PGA / iPGA / CGA GATr and the Transformer on n-body",
             ),
+            "polyget": (
+                "noether.commands.study_polyget",
+                "PolyGET: force-only vs joint ET on polymer families (held out, longer, MD)",
+            ),
         },
     ),
     "md": ("noether.commands.md", "molecular dynamics with a trained potential (NVE or Langevin)"),
