@@ -217,15 +217,16 @@ def main(args: argparse.Namespace) -> int:
 
 
 def finished_parts(out: str | os.PathLike) -> list[tuple[str, int]]:
-    """``(family, units)`` of every finished part in ``<out>/parts``, in the order of
-    :data:`POLYMERS`, then by length."""
+    """``(family, units)`` of every finished part in ``<out>/parts``, by length, then in the order
+    of :data:`POLYMERS`: adding longer chains later appends to the file, so the indices of the
+    frames already there do not change."""
     found = []
     for meta in Path(out, "parts").glob("*.json"):
         if meta.with_suffix(".h5").is_file():
             record = json.loads(meta.read_text())
             found.append((record["family"], int(record["n_units"])))
     order = list(POLYMERS)
-    return sorted(found, key=lambda job: (order.index(job[0]), job[1]))
+    return sorted(found, key=lambda job: (job[1], order.index(job[0])))
 
 
 def merge_parts(out: str | os.PathLike, jobs: list[tuple[str, int]]) -> Path:

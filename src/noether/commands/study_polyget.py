@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", type=_names, help="force-only,joint")
     parser.add_argument("--train-units", type=int, help="oligomer length trained on (2)")
     parser.add_argument("--long-units", type=int, help="longer oligomer length tested (3)")
-    parser.add_argument("--steps", type=int, help="optimiser steps per model (1500)")
+    parser.add_argument("--steps", type=int, help="optimiser steps per model (1000)")
     parser.add_argument("--batch-size", type=int, help="frames per step (8)")
     parser.add_argument("--lr", type=float, help="peak AdamW learning rate (2e-3)")
     parser.add_argument("--hidden", type=int, help="ET width (64)")

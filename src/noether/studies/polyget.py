@@ -57,7 +57,7 @@ class PolyGETPlan:
     heads: int = 4
     num_rbf: int = 16
     cutoff: float = 5.0
-    steps: int = 1500
+    steps: int = 1000
     batch_size: int = 8
     lr: float = 2e-3
     seed: int = 0
@@ -65,7 +65,7 @@ class PolyGETPlan:
     md_steps: int = 2000
     md_timestep: float = 0.5
     md_friction: float = 0.01
-    md_log_every: int = 10
+    md_log_every: int = 20
     workers: int = 2
 
     def __post_init__(self) -> None:

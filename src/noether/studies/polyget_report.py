@@ -183,7 +183,6 @@ def _plot_structure(plan: PolyGETPlan, results: dict[str, Any], path: Path) -> N
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from ase.io import read
 
     from noether.atoms.formats import read_dataset, read_frame_info
     from noether.atoms.structure import (
@@ -214,9 +213,11 @@ def _plot_structure(plan: PolyGETPlan, results: dict[str, Any], path: Path) -> N
         triples = bonded_angles(bonds, n)
         series = {"xTB MD": ref}
         for m in results["forces"]:
-            traj = Path(plan.out) / "md" / m / f"{f}_{t:g}K.xyz"
+            traj = Path(plan.out) / "md" / f"{m}.npz"
             if traj.is_file():
-                series[m] = np.stack([a.positions for a in read(traj, index=":")])
+                with np.load(traj) as saved:
+                    if len(saved[f"{f}_{t:g}K"]):
+                        series[m] = saved[f"{f}_{t:g}K"]
         for ax, (title, fn, bins) in zip(
             row,
             (

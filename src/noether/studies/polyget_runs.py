@@ -2,9 +2,9 @@
 
 Each model is one ``noether.train`` run folder under ``<out>/runs/<model>``; its
 ``result.json`` (config, training time) marks it finished, and a rerun reuses it while the config
-is the same. MD runs write ``<out>/md/<model>/<family>_<T>K.xyz`` and their records
-``<out>/md/<model>/<family>_<T>K.json`` (reused likewise). Trainings and MD runs go
-``plan.workers`` at a time in processes of one thread each.
+is the same. The MD of a model (every family and temperature in one batch) writes
+``<out>/md/<model>.json`` and ``<out>/md/<model>.npz`` (reused likewise). The two models train
+(and run MD) ``plan.workers`` at a time in processes of one thread each.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import torch
 
 from noether.studies.polyget import PolyGETPlan, study_indices
 
-__all__ = ["evaluate_forces", "md_run", "prepare", "study", "train_model"]
+__all__ = ["evaluate_forces", "md_model", "prepare", "study", "train_model"]
 
 RESULT = "result.json"
 
@@ -154,101 +154,118 @@ def _start_frame(info: dict[str, np.ndarray], family: str, units: int) -> int:
     return int(frames[info["temperature"][frames] == coldest][0])
 
 
-def md_run(plan: PolyGETPlan, model: str, family: str, temperature: float) -> dict[str, Any]:
-    """One Langevin run of ``model`` on ``family`` at ``temperature`` K, with its structural
-    fidelity against the xTB frames of the data at that temperature (Wasserstein-1 distances of
-    bond lengths in Å, angles in degrees and pair distances in Å; ``xtb_floor_*`` is the same
-    distance between the two halves of the xTB trajectory, the noise of the reference)."""
-    from ase.io import read
-
-    from noether.atoms.calculator import NoetherCalculator
-    from noether.atoms.md import run_md
+def _structure(pos: np.ndarray, ref: np.ndarray, bonds: np.ndarray, n: int) -> dict:
+    """Wasserstein-1 distances of bond lengths (Å), bonded angles (°) and pair distances (Å)
+    between the frames ``pos (K, n, 3)`` and the xTB frames ``ref``, and the same distance
+    between the two halves of ``ref`` (``xtb_floor_*``: how far xTB's own sample is from itself)."""
     from noether.atoms.structure import (
         bond_angles,
         bond_lengths,
         bonded_angles,
-        covalent_bonds,
         pair_distances,
         wasserstein,
     )
+
+    if len(pos) < 5 or len(ref) < 4:
+        return {}
+    triples = bonded_angles(bonds, n)
+    half = len(ref) // 2
+    out = {}
+    for name, fn in (
+        ("bond", lambda p: bond_lengths(p, bonds)),
+        ("angle", lambda p: bond_angles(p, triples)),
+        ("rdf", pair_distances),
+    ):
+        out[f"w1_{name}"] = wasserstein(fn(pos), fn(ref))
+        out[f"xtb_floor_{name}"] = wasserstein(fn(ref[:half]), fn(ref[half:]))
+    return out
+
+
+def md_model(plan: PolyGETPlan, model: str) -> list[dict[str, Any]]:
+    """Langevin MD of ``model`` on every family at every ``md_temperatures``, all in one batch
+    (:func:`noether.atoms.batched_md.langevin_batch`), each run from the first xTB frame of the
+    family, with its stability verdict, time to failure and structural fidelity against the xTB
+    frames of the data at that temperature. Writes ``<out>/md/<model>.json`` (the records) and
+    ``<out>/md/<model>.npz`` (logged positions per ``<family>_<T>K``)."""
+    from noether.atoms.batched_md import langevin_batch
+    from noether.atoms.structure import covalent_bonds
     from noether.atoms.task import load_trained_potential
     from noether.train.files import atomic_write_json
 
-    folder = Path(plan.out) / "md" / model
-    stem = f"{family}_{temperature:g}K"
-    record_path = folder / f"{stem}.json"
+    folder = Path(plan.out) / "md"
+    record_path = folder / f"{model}.json"
     stamp = {
         "md_steps": plan.md_steps,
         "md_timestep": plan.md_timestep,
         "md_friction": plan.md_friction,
         "md_log_every": plan.md_log_every,
+        "md_temperatures": list(plan.md_temperatures),
         "config": json.loads(json.dumps(plan.config(model))),
     }
     if record_path.is_file():
-        record = json.loads(record_path.read_text())
-        if record.get("stamp") == stamp:
-            return record
+        saved = json.loads(record_path.read_text())
+        if saved.get("stamp") == stamp:
+            return saved["runs"]
     data, info = _read(plan)
-    start = data.to_atoms(_start_frame(info, family, plan.train_units))
+    families = list(dict.fromkeys(info["family"][info["n_units"] == plan.train_units].tolist()))
+    jobs = [(f, t) for f in families for t in plan.md_temperatures]
+    starts = {f: data.to_atoms(_start_frame(info, f, plan.train_units)) for f in families}
     net = load_trained_potential(str(plan.run_dir(model)))
-    folder.mkdir(parents=True, exist_ok=True)
     begin, cpu = time.perf_counter(), time.process_time()
-    result = run_md(
-        start,
-        NoetherCalculator(net),
-        ensemble="langevin",
+    runs = langevin_batch(
+        [starts[f] for f, _ in jobs],
+        net,
+        [t for _, t in jobs],
         timestep=plan.md_timestep,
         steps=plan.md_steps,
-        temperature=temperature,
         friction=plan.md_friction,
         seed=plan.seed,
         log_every=plan.md_log_every,
-        trajectory=folder / f"{stem}.xyz",
     )
     seconds, cpu = time.perf_counter() - begin, time.process_time() - cpu
-    frames = read(folder / f"{stem}.xyz", index=":")
-    if result.failure is not None:
-        frames = frames[:-1]  # the failing frame is not a structure of the model's MD
-    reference = (info["family"] == family) & (info["n_units"] == plan.train_units)
-    reference &= info["temperature"] == temperature
-    ref_idx = np.flatnonzero(reference)
-    n = len(start)
-    ref = np.stack([data.positions[data.frame_slice(k)] for k in ref_idx]).reshape(-1, n, 3)
-    bonds = covalent_bonds(start.numbers, start.get_all_distances())
-    triples = bonded_angles(bonds, n)
-    structure: dict[str, float | None] = {}
-    if len(frames) >= 5 and len(ref) >= 4:
-        pos = np.stack([f.positions for f in frames])
-        half = len(ref) // 2
-        for name, fn in (
-            ("bond", lambda p: bond_lengths(p, bonds)),
-            ("angle", lambda p: bond_angles(p, triples)),
-            ("rdf", pair_distances),
-        ):
-            structure[f"w1_{name}"] = wasserstein(fn(pos), fn(ref))
-            structure[f"xtb_floor_{name}"] = wasserstein(fn(ref[:half]), fn(ref[half:]))
-    record = {
-        "model": model,
-        "family": family,
-        "temperature": temperature,
-        "atoms": n,
-        "stable": result.stable,
-        "failure": result.failure,
-        "time_ps": float(result.time_fs[-1] / 1000.0) if result.time_fs.size else 0.0,
-        "failure_time_ps": None
-        if result.failure_time_fs is None
-        else float(result.failure_time_fs / 1000.0),
-        "target_ps": plan.md_steps * plan.md_timestep / 1000.0,
-        "mean_temperature": float(np.mean(result.temperature)),
-        "frames": len(frames),
-        "reference_frames": len(ref),
-        "seconds": seconds,
-        "cpu_seconds": cpu,
-        "structure": structure,
-        "stamp": stamp,
-    }
-    atomic_write_json(record_path, record)
-    return record
+    records, arrays = [], {}
+    for (family, temperature), run in zip(jobs, runs):
+        result, start = run.result, starts[family]
+        n = len(start)
+        ref_idx = np.flatnonzero(
+            (info["family"] == family)
+            & (info["n_units"] == plan.train_units)
+            & (info["temperature"] == temperature)
+        )
+        ref = np.zeros((0, n, 3))
+        if ref_idx.size:
+            ref = np.stack([data.positions[data.frame_slice(k)] for k in ref_idx])
+        bonds = covalent_bonds(start.numbers, start.get_all_distances())
+        arrays[f"{family}_{temperature:g}K"] = run.positions
+        records.append(
+            {
+                "model": model,
+                "family": family,
+                "temperature": temperature,
+                "atoms": n,
+                "stable": result.stable,
+                "failure": result.failure,
+                "time_ps": float(result.time_fs[-1] / 1000.0) if result.time_fs.size else 0.0,
+                "failure_time_ps": None
+                if result.failure_time_fs is None
+                else float(result.failure_time_fs / 1000.0),
+                "target_ps": plan.md_steps * plan.md_timestep / 1000.0,
+                "mean_temperature": float(np.mean(result.temperature))
+                if result.temperature.size
+                else float("nan"),
+                "frames": len(run.positions),
+                "reference_frames": len(ref),
+                "structure": _structure(run.positions, ref, bonds, n),
+            }
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    from noether.atoms._io import atomic_path
+
+    with atomic_path(folder / f"{model}.npz", ".npz") as tmp:
+        np.savez_compressed(tmp, **arrays)
+    summary = {"stamp": stamp, "seconds": seconds, "cpu_seconds": cpu, "runs": records}
+    atomic_write_json(record_path, summary)
+    return records
 
 
 def _pool(plan: PolyGETPlan):
@@ -302,18 +319,16 @@ def study(plan: PolyGETPlan, command: str, *, log=print) -> dict[str, Any]:
         [(m,) for m in plan.models],
         lambda r: log(f"trained {r['model']} in {r['train_seconds']:.0f} s"),
     )
+    sets = prepare(plan)  # again: longer chains may have been added to the data meanwhile
     forces = {m: evaluate_forces(plan, m, sets) for m in plan.models}
     families = list(dict.fromkeys(info["family"][info["n_units"] == plan.train_units].tolist()))
-    jobs = [(m, f, t) for m in plan.models for f in families for t in plan.md_temperatures]
-    # the largest molecules first, so the pool does not end on one long run
-    size = {f: int(np.sum(info["family"] == f)) for f in families}
-    jobs.sort(key=lambda j: -size[j[1]])
 
-    def said(r: dict) -> None:
-        state = "stable" if r["stable"] else f"failed at {r['failure_time_ps']:.3f} ps"
-        log(f"MD {r['model']:>10} {r['family']:>7} {r['temperature']:.0f} K: {state}")
+    def said(runs: list[dict]) -> None:
+        for r in runs:
+            state = "stable" if r["stable"] else f"failed at {r['failure_time_ps']:.3f} ps"
+            log(f"MD {r['model']:>10} {r['family']:>7} {r['temperature']:.0f} K: {state}")
 
-    md = _map(plan, md_run, jobs, said)
+    md = [r for runs in _map(plan, md_model, [(m,) for m in plan.models], said) for r in runs]
     results = {
         "plan": plan.to_dict(),
         "command": command,
