@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--md-temperatures", type=_floats, help="Langevin temperatures, K (300,500)"
     )
-    parser.add_argument("--md-steps", type=int, help="MD steps per run (2000)")
+    parser.add_argument("--md-steps", type=int, help="MD steps per run (1000)")
     parser.add_argument("--md-timestep", type=float, help="MD timestep, fs (0.5)")
     parser.add_argument("--seed", type=int, help="training and MD seed (0)")
     parser.add_argument(

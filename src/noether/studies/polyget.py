@@ -62,10 +62,10 @@ class PolyGETPlan:
     lr: float = 2e-3
     seed: int = 0
     md_temperatures: tuple[float, ...] = (300.0, 500.0)
-    md_steps: int = 2000
+    md_steps: int = 1000
     md_timestep: float = 0.5
     md_friction: float = 0.01
-    md_log_every: int = 20
+    md_log_every: int = 10
     workers: int = 2
 
     def __post_init__(self) -> None:
