@@ -67,7 +67,8 @@ def langevin_batch(
         work = m.copy()
         thermalize(work, temperatures[k], np.random.default_rng([seed, k]))
         Stationary(work)
-        ZeroRotation(work)
+        with np.errstate(invalid="ignore", divide="ignore"):  # linear molecules: 0/0 -> 0
+            ZeroRotation(work)
         v.append(work.get_velocities())
     v = np.concatenate(v)
     rng = np.random.default_rng([seed, len(molecules)])
