@@ -32,6 +32,10 @@ COMMANDS: dict[str, tuple] = {
                 "noether.commands.data_molecules",
                 "GFN2-xTB MD reference data for molecules (rMD17-style set by default)",
             ),
+            "polymers": (
+                "noether.commands.data_polymers",
+                "GFN2-xTB MD of capped polymer oligomers with family labels (PolyGET)",
+            ),
             "properties": (
                 "noether.commands.data_properties",
                 "GFN2-xTB gap, dipole and energy of small organic molecules (QM9-style)",
@@ -44,6 +48,10 @@ COMMANDS: dict[str, tuple] = {
             "algebras": (
                 "noether.commands.study_algebras",
                 "EGA / PGA / iPGA / CGA GATr and the Transformer on n-body",
+            ),
+            "polyget": (
+                "noether.commands.study_polyget",
+                "PolyGET: force-only vs joint ET on polymer families (held out, longer, MD)",
             ),
         },
     ),

@@ -55,6 +55,21 @@ def test_task_loss_masks_and_units(tmp_path):
         AtomisticTask(str(tmp_path / "d.xyz"), energy_weight=0.0, forces_weight=0.0)
 
 
+def test_force_only_loss_ignores_missing_and_offset_energies(tmp_path):
+    morse_data(tmp_path / "d.xyz")
+    force_only = AtomisticTask(str(tmp_path / "d.xyz"), energy_weight=0.0, forces_weight=10.0)
+    joint = AtomisticTask(str(tmp_path / "d.xyz"), energy_weight=1.0, forces_weight=10.0)
+    samples = [force_only.datasets().train[k] for k in range(6)]
+    batch = force_only.collate(samples)
+    model = Morse(0.45, 1.5, 3.5, dtype=torch.float64).eval()  # not the truth: forces are off
+    pred = force_only.forward(model, batch)
+    shifted = force_only.collate(samples)
+    shifted.energy = shifted.energy + torch.arange(6, dtype=shifted.energy.dtype) * 3.0
+    shifted.energy_mask = torch.tensor([True, False, True, False, True, False])
+    assert force_only.loss(pred, shifted).item() == force_only.loss(pred, batch).item() > 0
+    assert joint.loss(pred, shifted).item() != joint.loss(pred, batch).item()
+
+
 def test_training_recovers_morse_parameters_and_the_calculator_loads_the_run(tmp_path):
     from noether.train.evaluate import evaluate
     from noether.train.run import train

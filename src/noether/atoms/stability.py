@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from ase.data import covalent_radii
+
+from noether.atoms.structure import covalent_bonds
 
 __all__ = ["StabilityMonitor", "energy_drift"]
 
@@ -30,11 +31,8 @@ class StabilityMonitor:
     def start(self, atoms) -> None:
         """Record the bonds of the starting structure."""
         d = atoms.get_all_distances(mic=bool(atoms.pbc.any()))
-        radii = covalent_radii[atoms.numbers]
-        limit = self.bond_scale * (radii[:, None] + radii[None, :])
-        i, j = np.nonzero(np.triu(d < limit, k=1))
-        self.bonds = np.stack([i, j], axis=1)
-        self.reference = d[i, j]
+        self.bonds = covalent_bonds(atoms.numbers, d, self.bond_scale)
+        self.reference = d[self.bonds[:, 0], self.bonds[:, 1]]
 
     def check(self, atoms, energy: float | None = None) -> str | None:
         """None while stable; otherwise why not."""

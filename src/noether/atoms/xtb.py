@@ -15,7 +15,7 @@ import numpy as np
 
 from noether.atoms.dataset import AtomsDataset
 
-__all__ = ["XTBSampling", "sample_molecule", "xtb_calculator"]
+__all__ = ["XTBSampling", "frame_temperatures", "sample_molecule", "xtb_calculator"]
 
 
 @dataclass
@@ -49,6 +49,18 @@ class XTBSampling:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def counts(self) -> np.ndarray:
+        """Frames per temperature, ``(len(temperatures),)``: ``frames`` split evenly, the first
+        temperatures taking the remainder."""
+        counts = np.full(len(self.temperatures), self.frames // len(self.temperatures))
+        counts[: self.frames % len(self.temperatures)] += 1
+        return counts
+
+
+def frame_temperatures(settings: XTBSampling) -> np.ndarray:
+    """The bath temperature (K) of each frame :func:`sample_molecule` returns, ``(frames,)``."""
+    return np.repeat(np.asarray(settings.temperatures, dtype=np.float64), settings.counts())
+
 
 def xtb_calculator(method: str = "GFN2-xTB", accuracy: float = 0.01):
     """A quiet ``tblite.ase.TBLite`` calculator (energies in eV, forces in eV/Å)."""
@@ -75,8 +87,7 @@ def sample_molecule(atoms, settings: XTBSampling, *, seed: int = 0, progress=Non
     if settings.relax_fmax:
         BFGS(atoms, logfile=None).run(fmax=settings.relax_fmax, steps=500)
     start = atoms.positions.copy()
-    counts = np.full(len(settings.temperatures), settings.frames // len(settings.temperatures))
-    counts[: settings.frames % len(settings.temperatures)] += 1
+    counts = settings.counts()
     positions, energies, forces = [], [], []
     for k, (temperature, count) in enumerate(zip(settings.temperatures, counts)):
         rng = np.random.default_rng([seed, k])

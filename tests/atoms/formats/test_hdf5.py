@@ -72,3 +72,36 @@ def test_bad_files_and_nothing_half_written(tmp_path, ethanol_like):
         writer.append(ethanol_like)
         raise RuntimeError("boom")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.h5", "junk.h5", "other.h5"]
+
+
+def test_frame_info_round_trips_through_appends_and_is_ignored_by_frame_readers(
+    tmp_path, ethanol_like
+):
+    from noether.atoms.formats import read_frame_info
+
+    path = tmp_path / "info.h5"
+    with HDF5Writer(path) as writer:
+        writer.append(ethanol_like.subset([0, 1]), {"family": ["pe", "pét"], "n": [2, 3]})
+        writer.append(ethanol_like.subset([2, 3, 4]), {"family": ["ps"] * 3, "n": [2, 2, 4]})
+    info = read_frame_info(path)
+    assert info["family"].tolist() == ["pe", "pét", "ps", "ps", "ps"]
+    assert info["n"].dtype == np.int64 and info["n"].tolist() == [2, 3, 2, 2, 4]
+    back = read_hdf5(path)
+    np.testing.assert_array_equal(back.positions, ethanol_like.positions)
+    assert len(HDF5Dataset(path)) == 5 and HDF5Dataset(path)[4].positions.shape[1] == 3
+    write_dataset(tmp_path / "plain.h5", ethanol_like)
+    assert read_frame_info(tmp_path / "plain.h5") == {}
+
+
+def test_frame_info_errors(tmp_path, ethanol_like):
+    with pytest.raises(ValueError, match="one value per frame"):
+        with HDF5Writer(tmp_path / "a.h5") as writer:
+            writer.append(ethanol_like, {"family": ["pe"]})
+    assert not (tmp_path / "a.h5").exists()
+    with pytest.raises(ValueError, match="every append must give the same names"):
+        with HDF5Writer(tmp_path / "b.h5") as writer:
+            writer.append(ethanol_like.subset([0]), {"family": ["pe"]})
+            writer.append(ethanol_like.subset([1]), {"kind": ["pe"]})
+    with pytest.raises(ValueError, match="without '/'"):
+        with HDF5Writer(tmp_path / "c.h5") as writer:
+            writer.append(ethanol_like.subset([0]), {"a/b": ["pe"]})

@@ -12,7 +12,13 @@ from pathlib import Path
 
 from noether.atoms.dataset import AtomsDataset
 from noether.atoms.formats.extxyz import read_extxyz, write_extxyz
-from noether.atoms.formats.hdf5 import HDF5Dataset, HDF5Writer, read_hdf5, write_hdf5
+from noether.atoms.formats.hdf5 import (
+    HDF5Dataset,
+    HDF5Writer,
+    read_frame_info,
+    read_hdf5,
+    write_hdf5,
+)
 from noether.atoms.formats.npz import read_rmd17, read_sgdml, write_rmd17, write_sgdml
 
 __all__ = [
@@ -22,6 +28,7 @@ __all__ = [
     "guess_format",
     "read_dataset",
     "read_extxyz",
+    "read_frame_info",
     "read_hdf5",
     "read_rmd17",
     "read_sgdml",

@@ -11,17 +11,22 @@ Layout (format ``noether.atoms``, version 1), all at the file's root:
 ``stress``          (F, 3, 3)         eV/Å³, with ``stress_mask`` (F,) bool
 ``cell``, ``pbc``   (F, 3, 3), (F, 3) Å and bool
 ``charges``         (N,)              e
+``frame_info/<k>``  (F,)              optional per-frame labels: strings (UTF-8),
+                                      integers or floats (e.g. a polymer family)
 ==================  ================  ===========================================
 
 Root attributes ``energy_unit`` and ``length_unit`` name the stored units (eV and Ang when written
 here; a file written elsewhere in Hartree and Bohr is converted on read). Datasets are chunked and
 resizable, so :class:`HDF5Writer` appends frames as they are made. :class:`HDF5Dataset` reads one
 frame at a time and opens the file lazily in each process (an h5py handle must not cross a fork).
+The ``frame_info`` group is read with :func:`read_frame_info`; readers of the frames ignore it, so
+a file with it is still a plain version-1 file.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import h5py
@@ -32,10 +37,11 @@ from noether.atoms._io import atomic_path
 from noether.atoms.dataset import AtomsDataset, AtomsSample
 from noether.atoms.formats._common import check_file, to_native_units
 
-__all__ = ["HDF5Dataset", "HDF5Writer", "read_hdf5", "write_hdf5"]
+__all__ = ["HDF5Dataset", "HDF5Writer", "read_frame_info", "read_hdf5", "write_hdf5"]
 
 FORMAT = "noether.atoms"
 VERSION = 1
+INFO = "frame_info"
 _PER_ATOM = {"numbers": (), "positions": (3,), "forces": (3,), "charges": ()}
 _PER_FRAME = {
     "energy": (),
@@ -93,12 +99,14 @@ class HDF5Writer:
         self._compression = compression
         self._frames = 0
         self._atoms = 0
+        self._info: list[str] = []
         self._file.create_dataset(
             "offsets", data=np.zeros(1, np.int64), maxshape=(None,), chunks=(4096,)
         )
 
     def _append(self, name: str, value: np.ndarray, tail: tuple) -> None:
-        value = np.asarray(value, dtype=_DTYPES.get(name, np.float64))
+        if not name.startswith(INFO):
+            value = np.asarray(value, dtype=_DTYPES.get(name, np.float64))
         if name not in self._file:
             rows = min(max(len(value), 1), 4096)
             self._file.create_dataset(
@@ -114,14 +122,28 @@ class HDF5Writer:
         dset.resize(start + len(value), axis=0)
         dset[start:] = value
 
-    def append(self, ds: AtomsDataset) -> None:
-        """Append every frame of ``ds`` (which must carry the same kinds of labels each time)."""
+    def append(self, ds: AtomsDataset, info: Mapping[str, Sequence] | None = None) -> None:
+        """Append every frame of ``ds`` (which must carry the same kinds of labels each time).
+
+        ``info`` maps names to per-frame values ``(len(ds),)`` (strings, integers or floats),
+        stored under ``frame_info/<name>``; every append must give the same names.
+        """
+        info = dict(info or {})
         if self._frames and set(self._kinds) != set(self._kinds_of(ds)):
             raise ValueError(
                 f"{self.path}: appended frames carry {sorted(self._kinds_of(ds))} but the file has "
                 f"{sorted(self._kinds)}; every append must carry the same labels"
             )
+        if self._frames and set(info) != set(self._info):
+            raise ValueError(
+                f"{self.path}: appended frame_info has {sorted(info)} but the file has "
+                f"{sorted(self._info)}; every append must give the same names"
+            )
+        columns = {name: _info_column(name, values, len(ds)) for name, values in info.items()}
         self._kinds = self._kinds_of(ds)
+        self._info = list(info)
+        for name, column in columns.items():
+            self._append(f"{INFO}/{name}", column, ())
         arrays = {
             "numbers": ds.numbers,
             "positions": ds.positions,
@@ -179,12 +201,51 @@ class HDF5Writer:
             self.abort()
 
 
+def _info_column(name: str, values: Sequence, n_frames: int) -> np.ndarray:
+    """One ``frame_info`` column as an array HDF5 stores: UTF-8 strings, int64 or float64."""
+    if not name or "/" in name:
+        raise ValueError(f"frame_info name {name!r} must be non-empty and without '/'")
+    array = np.asarray(values)
+    if array.shape != (n_frames,):
+        raise ValueError(
+            f"frame_info {name!r} has shape {array.shape}; expected one value per frame "
+            f"({n_frames},)"
+        )
+    if array.dtype.kind in "US":
+        return array.astype(object).astype(h5py.string_dtype("utf-8"))
+    if array.dtype.kind in "iub":
+        return array.astype(np.int64)
+    if array.dtype.kind == "f":
+        return array.astype(np.float64)
+    raise ValueError(f"frame_info {name!r}: values must be strings or numbers, got {array.dtype}")
+
+
 def write_hdf5(
-    path: str | os.PathLike, ds: AtomsDataset, *, compression: str | None = "gzip"
+    path: str | os.PathLike,
+    ds: AtomsDataset,
+    *,
+    compression: str | None = "gzip",
+    info: Mapping[str, Sequence] | None = None,
 ) -> None:
-    """Write ``ds`` to ``path`` in the layout above, atomically."""
+    """Write ``ds`` (and per-frame ``info``, see :meth:`HDF5Writer.append`) to ``path``
+    atomically."""
     with HDF5Writer(path, compression=compression) as writer:
-        writer.append(ds)
+        writer.append(ds, info)
+
+
+def read_frame_info(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The ``frame_info`` columns of a file, each ``(F,)``: strings as ``str`` arrays, numbers
+    as int64 or float64; ``{}`` when the file has none."""
+    with _open(path) as f:
+        if INFO not in f:
+            return {}
+        out = {}
+        for name, dset in f[INFO].items():
+            if h5py.check_string_dtype(dset.dtype) is not None:
+                out[name] = dset.asstr()[()].astype(str)
+            else:
+                out[name] = dset[()]
+        return out
 
 
 def _convert(f: h5py.File, arrays: dict) -> dict:
