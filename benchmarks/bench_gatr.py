@@ -16,12 +16,13 @@ the model with ``num_blocks=1`` (so it includes the input and output linear laye
 
 Every measurement runs in a fresh subprocess (one model, one configuration): one warm-up step,
 then ``--steps`` timed steps of forward + backward (loss = mean of squared outputs, parameter
-gradients). Peak memory is the peak RSS above the RSS before the first step. The machine is
+gradients), timed by the CPU time of the process (``--clock cpu``, the default: on one thread it
+is what the step costs, even when other jobs share the cores) or by the wall clock. Peak memory is the peak RSS above the RSS before the first step. The machine is
 shared: the rounds alternate the models, and each cell is the best over all rounds and steps.
 The FLOP floor is the intrinsic FLOPs of a training step (3 forward passes; see
 :mod:`noether.gatr.flops`) at the measured fp32 GEMM throughput of the same threads.
 
-    python benchmarks/bench_gatr.py [--threads 1] [--rounds 2] [--steps 3] [--quick]
+    python benchmarks/bench_gatr.py [--threads 1] [--clock cpu] [--rounds 2] [--steps 3] [--quick]
         [--tokens 16 64 256 1024 4096] [--json runs/bench_gatr.json] [--plot runs/bench_gatr.png]
 """
 
@@ -38,6 +39,8 @@ from pathlib import Path
 
 CHANNELS, SCALARS, HEADS, BLOCKS = 16, 32, 8, 4
 MODELS = ("ours", "lgatr", "ezgatr", "transformer")
+LONG_STEP_S = 30.0
+"""A configuration whose warm-up step takes longer than this (seconds) is timed by one step."""
 
 
 # ------------------------------------------------------------------------------------ worker
@@ -93,7 +96,9 @@ def _build(name: str, blocks: int):
     raise ValueError(f"unknown model {name!r}; accepted: {MODELS}")
 
 
-def worker(name: str, blocks: int, batch: int, tokens: int, steps: int, threads: int) -> dict:
+def worker(
+    name: str, blocks: int, batch: int, tokens: int, steps: int, threads: int, clock: str = "cpu"
+) -> dict:
     import torch
 
     torch.set_num_threads(threads)
@@ -114,15 +119,20 @@ def worker(name: str, blocks: int, batch: int, tokens: int, steps: int, threads:
             loss = model(points).points.square().mean()
         loss.backward()
 
+    timer = time.process_time if clock == "cpu" else time.perf_counter
     before = _rss_kib()
+    start = timer()
     step()
+    warmup = timer() - start
+    if warmup > LONG_STEP_S:  # a long step is timed once: minutes per cell otherwise
+        steps = 1
     times = []
     for _ in range(steps):
-        start = time.perf_counter()
+        start = timer()
         step()
-        times.append(time.perf_counter() - start)
+        times.append(timer() - start)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-    result = {"ms": [1e3 * t for t in times], "peak_mb": peak / 1024}
+    result = {"ms": [1e3 * t for t in times], "warmup_ms": 1e3 * warmup, "peak_mb": peak / 1024}
     result["params"] = sum(p.numel() for p in model.parameters())
     if name in ("ours", "transformer"):
         from noether.gatr.flops import forward_flops
@@ -132,19 +142,20 @@ def worker(name: str, blocks: int, batch: int, tokens: int, steps: int, threads:
     return result
 
 
-def gemm_worker(threads: int) -> dict:
+def gemm_worker(threads: int, clock: str = "cpu") -> dict:
     """Best fp32 GEMM throughput (GFLOP/s) of 1024^3 and 2048^3 products."""
     import torch
 
+    timer = time.process_time if clock == "cpu" else time.perf_counter
     torch.set_num_threads(threads)
     best = 0.0
     for n in (1024, 2048):
         a, b = torch.randn(n, n), torch.randn(n, n)
         a @ b
         for _ in range(5):
-            start = time.perf_counter()
+            start = timer()
             a @ b
-            best = max(best, 2 * n**3 / (time.perf_counter() - start) / 1e9)
+            best = max(best, 2 * n**3 / (timer() - start) / 1e9)
     return {"gflops": best}
 
 
@@ -170,7 +181,7 @@ def _versions() -> dict:
     return out
 
 
-def measure(configs, models, rounds: int, steps: int, threads: int) -> dict:
+def measure(configs, models, rounds: int, steps: int, threads: int, clock: str) -> dict:
     """``{(config, model): best result}`` over ``rounds`` alternating rounds."""
     results: dict = {}
     for r in range(rounds):
@@ -184,7 +195,9 @@ def measure(configs, models, rounds: int, steps: int, threads: int) -> dict:
                     f"tokens={tokens}",
                     flush=True,
                 )
-                out = _run([name, str(blocks), str(batch), str(tokens), str(steps), str(threads)])
+                out = _run(
+                    [name, str(blocks), str(batch), str(tokens), str(steps), str(threads), clock]
+                )
                 key = (config, name)
                 if out is None:
                     results[key] = {"skip": True}
@@ -198,6 +211,21 @@ def measure(configs, models, rounds: int, steps: int, threads: int) -> dict:
                     best["ms"] += out["ms"]
                     best["peak_mb"] = min(best["peak_mb"], out["peak_mb"])
     return results
+
+
+def _merge(results: dict, paths: list[Path], measured: list[str]) -> set[str]:
+    """Add the results of earlier runs (``--json`` files) for models not measured now; return
+    the models added."""
+    added = set()
+    for path in paths:
+        for row in json.loads(path.read_text())["results"]:
+            row = dict(row)
+            config = (row.pop("blocks"), row.pop("batch"), row.pop("tokens"))
+            model = row.pop("model")
+            if model not in measured and (config, model) not in results:
+                results[(config, model)] = row
+                added.add(model)
+    return added
 
 
 def table(results, configs, models, gflops: float) -> str:
@@ -263,6 +291,12 @@ def plot(results, sweep, models, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--clock",
+        choices=("cpu", "wall"),
+        default="cpu",
+        help="cpu: CPU time of the process (robust on a shared machine with --threads 1); wall",
+    )
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--tokens", type=int, nargs="+", default=[16, 64, 256, 1024, 4096])
@@ -271,39 +305,58 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-sweep", action="store_true", help="the headline configuration only")
     parser.add_argument("--json", type=Path, default=Path("runs/bench_gatr.json"))
     parser.add_argument("--plot", type=Path, default=Path("runs/bench_gatr.png"))
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="JSON files of earlier runs: their results for models not measured now join the tables",
+    )
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         if args.worker[0] == "gemm":
-            print(json.dumps(gemm_worker(int(args.worker[1]))))
+            print(json.dumps(gemm_worker(int(args.worker[1]), args.worker[2])))
         else:
-            name, blocks, batch, tokens, steps, threads = args.worker
-            print(json.dumps(worker(name, *map(int, (blocks, batch, tokens, steps, threads)))))
+            name, blocks, batch, tokens, steps, threads, clock = args.worker
+            sizes = map(int, (blocks, batch, tokens, steps, threads))
+            print(json.dumps(worker(name, *sizes, clock)))
         return 0
     if args.quick:
         args.tokens, args.rounds = [t for t in args.tokens if t <= 1024], 1
 
     headline = [(BLOCKS, 8, 256)]
     sweep = [] if args.no_sweep else [(b, 1, t) for b in (1, BLOCKS) for t in args.tokens]
-    print(f"versions: {_versions()}; threads: {args.threads}", flush=True)
-    gflops = max(_run(["gemm", str(args.threads)])["gflops"] for _ in range(2))
+    print(
+        f"versions: {_versions()}; threads: {args.threads}; clock: {args.clock}; load average "
+        f"{os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    gflops = max(_run(["gemm", str(args.threads), args.clock])["gflops"] for _ in range(2))
     print(f"fp32 GEMM throughput: {gflops:.1f} GFLOP/s", flush=True)
-    results = measure(headline + sweep, args.models, args.rounds, args.steps, args.threads)
+    results = measure(
+        headline + sweep, args.models, args.rounds, args.steps, args.threads, args.clock
+    )
 
+    merged = _merge(results, args.merge, args.models)
+    models = [m for m in MODELS if m in args.models or m in merged]
     print("\nheadline (issue 10: batch 8 x 256 tokens, 4 blocks, 16 mv channels, 8 heads)")
-    print(table(results, headline, args.models, gflops))
+    print(table(results, headline, models, gflops))
     if sweep:
         print("\nsweep (batch 1)")
-        print(table(results, sweep, args.models, gflops))
-        plot(results, sweep, args.models, args.plot)
+        print(table(results, sweep, models, gflops))
+        plot(results, sweep, models, args.plot)
         print(f"plot: {args.plot}")
-    params = {m: results.get((headline[0], m), {}).get("params") for m in args.models}
+    params = {m: results.get((headline[0], m), {}).get("params") for m in models}
     print(f"parameters at 4 blocks: {params}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "versions": _versions(),
         "threads": args.threads,
+        "clock": args.clock,
+        "load_average": os.getloadavg(),
         "gemm_gflops": gflops,
+        "merged_from": [str(p) for p in args.merge],
         "results": [
             {"blocks": c[0], "batch": c[1], "tokens": c[2], "model": m, **v}
             for (c, m), v in results.items()

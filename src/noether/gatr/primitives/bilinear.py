@@ -186,9 +186,9 @@ class _GeometricBilinear(torch.autograd.Function):
             torch.mul(g_left, pseudoscalar, out=gz[..., 2 * g : 2 * g + j])
             _rows(jl * pseudoscalar, g_join, jn.grad_y, gz[..., 2 * g + j :])
             if ctx.needs_input_grad[2]:
-                g_ps = torch.einsum("knc,knc->n", g_left, jl)[:, None]
-                if pseudoscalar.shape[-1] != 1:
-                    g_ps = torch.einsum("knc,knc->nc", g_left, jl)
+                g_ps = (g_left * jl).sum(0)  # (n, c); a mul and a sum, not a tiny-bmm einsum
+                if pseudoscalar.shape[-1] == 1:
+                    g_ps = g_ps.sum(-1, keepdim=True)
         return None, gz, g_ps, None, None
 
 
