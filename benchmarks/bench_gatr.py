@@ -238,8 +238,8 @@ def table(results, configs, models, gflops: float) -> str:
     ]
     for config in configs:
         blocks, batch, tokens = config
-        row = {m: results.get((config, m), {}) for m in models}
-        ms = {m: row[m].get("best_ms") for m in models}
+        row = {m: results.get((config, m), {}) for m in (*models, "ours", "transformer")}
+        ms = {m: row[m].get("best_ms") for m in row}
 
         def ratio(a, b, ms=ms):
             return f"{ms[a] / ms[b]:.1f}x" if ms.get(a) and ms.get(b) else "n/a"
@@ -340,15 +340,6 @@ def main(argv: list[str] | None = None) -> int:
 
     merged = _merge(results, args.merge, args.models)
     models = [m for m in MODELS if m in args.models or m in merged]
-    print("\nheadline (issue 10: batch 8 x 256 tokens, 4 blocks, 16 mv channels, 8 heads)")
-    print(table(results, headline, models, gflops))
-    if sweep:
-        print("\nsweep (batch 1)")
-        print(table(results, sweep, models, gflops))
-        plot(results, sweep, models, args.plot)
-        print(f"plot: {args.plot}")
-    params = {m: results.get((headline[0], m), {}).get("params") for m in models}
-    print(f"parameters at 4 blocks: {params}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "versions": _versions(),
@@ -366,6 +357,15 @@ def main(argv: list[str] | None = None) -> int:
     tmp.write_text(json.dumps(payload, indent=1))
     os.replace(tmp, args.json)
     print(f"json: {args.json}")
+    print("\nheadline (issue 10: batch 8 x 256 tokens, 4 blocks, 16 mv channels, 8 heads)")
+    print(table(results, headline, models, gflops))
+    if sweep:
+        print("\nsweep (batch 1)")
+        print(table(results, sweep, models, gflops))
+        plot(results, sweep, models, args.plot)
+        print(f"plot: {args.plot}")
+    params = {m: results.get((headline[0], m), {}).get("params") for m in models}
+    print(f"parameters at 4 blocks: {params}")
     return 0
 
 
