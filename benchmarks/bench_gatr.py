@@ -39,6 +39,9 @@ from pathlib import Path
 
 CHANNELS, SCALARS, HEADS, BLOCKS = 16, 32, 8, 4
 MODELS = ("ours", "lgatr", "ezgatr", "transformer")
+EXTRA = ("ours-ega", "ours-pga", "ours-cga", "ours-compiled")
+"""Further models (``--variants``, ``--compiled``): our GATr over the other algebras, and ours under
+``torch.compile`` (its compilation is part of the warm-up step, not of the timed steps)."""
 LONG_STEP_S = 30.0
 """A configuration whose warm-up step takes longer than this (seconds) is timed by one step."""
 
@@ -59,6 +62,12 @@ def _build(name: str, blocks: int):
     if name == "ours":
         model = GATr("ipga", 1, 1, CHANNELS, 1, 1, SCALARS, blocks, HEADS)
         return model, "mv+s"
+    if name.startswith("ours-") and name != "ours-compiled":
+        model = GATr(name.removeprefix("ours-"), 1, 1, CHANNELS, 1, 1, SCALARS, blocks, HEADS)
+        return model, "mv+s"
+    if name == "ours-compiled":
+        model = GATr("ipga", 1, 1, CHANNELS, 1, 1, SCALARS, blocks, HEADS)
+        return torch.compile(model), "mv+s"
     if name == "lgatr":
         from lgatr import LGATr
 
@@ -104,7 +113,8 @@ def worker(
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model, kind = _build(name, blocks)
-    mv = torch.randn(batch, tokens, 1, 16)
+    dim = getattr(getattr(model, "_orig_mod", model), "algebra", None)
+    mv = torch.randn(batch, tokens, 1, dim.dim if dim is not None else 16)
     s = torch.randn(batch, tokens, 1)
     points = torch.randn(batch, tokens, 1, 3)
 
@@ -134,11 +144,12 @@ def worker(
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     result = {"ms": [1e3 * t for t in times], "warmup_ms": 1e3 * warmup, "peak_mb": peak / 1024}
     result["params"] = sum(p.numel() for p in model.parameters())
-    if name in ("ours", "transformer"):
+    if name in ("ours", "transformer") or name.startswith("ours-"):
         from noether.gatr.flops import forward_flops
 
-        result["flops"] = 3 * forward_flops(model, tokens, batch)["intrinsic"]
-        result["nominal_flops"] = 3 * forward_flops(model, tokens, batch)["nominal"]
+        plain = getattr(model, "_orig_mod", model)
+        result["flops"] = 3 * forward_flops(plain, tokens, batch)["intrinsic"]
+        result["nominal_flops"] = 3 * forward_flops(plain, tokens, batch)["nominal"]
     return result
 
 
@@ -228,6 +239,39 @@ def _merge(results: dict, paths: list[Path], measured: list[str]) -> set[str]:
     return added
 
 
+def _extra(args, config) -> int:
+    """``--variants`` / ``--compiled``: the headline configuration for our models only."""
+    models = ["ours-ega", "ours-pga", "ours", "ours-cga"] if args.variants else []
+    models += ["ours", "ours-compiled"] if args.compiled and not args.variants else []
+    models += ["ours-compiled"] if args.compiled and args.variants else []
+    print(
+        f"versions: {_versions()}; threads: {args.threads}; clock: {args.clock}; load average "
+        f"{os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    gflops = max(_run(["gemm", str(args.threads), args.clock])["gflops"] for _ in range(2))
+    results = measure([config], models, args.rounds, args.steps, args.threads, args.clock)
+    names = {"ours": "ipga", "ours-compiled": "ipga, torch.compile"}
+    print(
+        f"\nbatch {config[1]} x {config[2]} tokens, {config[0]} blocks, fp32; GEMM {gflops:.0f} GFLOP/s"
+    )
+    print(
+        "| model | parameters | ms | warm-up ms | peak MB | training GFLOP (intrinsic / nominal) | FLOP floor ms |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for m in models:
+        r = results.get((config, m), {})
+        if not r or r.get("skip"):
+            print(f"| {names.get(m, m.removeprefix('ours-'))} | n/a |")
+            continue
+        print(
+            f"| {names.get(m, m.removeprefix('ours-'))} | {r['params']:,} | {r['best_ms']:.0f} | "
+            f"{r['warmup_ms']:.0f} | {r['peak_mb']:.0f} | {r['flops'] / 1e9:.1f} / "
+            f"{r['nominal_flops'] / 1e9:.1f} | {r['flops'] / gflops / 1e6:.0f} |"
+        )
+    return 0
+
+
 def table(results, configs, models, gflops: float) -> str:
     lines = [
         "| blocks | batch x tokens | "
@@ -300,7 +344,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--tokens", type=int, nargs="+", default=[16, 64, 256, 1024, 4096])
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS + EXTRA)
+    parser.add_argument(
+        "--variants",
+        action="store_true",
+        help="the headline configuration only, for our GATr over every algebra (ega, pga, ipga, cga)",
+    )
+    parser.add_argument(
+        "--compiled",
+        action="store_true",
+        help="the headline configuration only: ours eager against ours under torch.compile",
+    )
     parser.add_argument("--quick", action="store_true", help="tokens 16..1024, one round")
     parser.add_argument("--no-sweep", action="store_true", help="the headline configuration only")
     parser.add_argument("--json", type=Path, default=Path("runs/bench_gatr.json"))
@@ -327,6 +381,8 @@ def main(argv: list[str] | None = None) -> int:
 
     headline = [(BLOCKS, 8, 256)]
     sweep = [] if args.no_sweep else [(b, 1, t) for b in (1, BLOCKS) for t in args.tokens]
+    if args.variants or args.compiled:
+        return _extra(args, headline[0])
     print(
         f"versions: {_versions()}; threads: {args.threads}; clock: {args.clock}; load average "
         f"{os.getloadavg()[0]:.1f}",
