@@ -23,7 +23,12 @@ The FLOP floor is the intrinsic FLOPs of a training step (3 forward passes; see
 :mod:`noether.gatr.flops`) at the measured fp32 GEMM throughput of the same threads.
 
     python benchmarks/bench_gatr.py [--threads 1] [--clock cpu] [--rounds 2] [--steps 3] [--quick]
-        [--tokens 16 64 256 1024 4096] [--json runs/bench_gatr.json] [--plot runs/bench_gatr.png]
+        [--no-sweep] [--tokens 16 64 256 1024 4096] [--models ours lgatr ezgatr transformer]
+        [--merge runs/earlier.json] [--json runs/bench_gatr.json] [--plot runs/bench_gatr.png]
+    python benchmarks/bench_gatr.py --variants    # ours over ega, pga, ipga, cga (headline)
+    python benchmarks/bench_gatr.py --compiled    # ours eager against torch.compile (headline)
+
+Measured tables: docs/gatr.md.
 """
 
 from __future__ import annotations
