@@ -16,13 +16,19 @@ the model with ``num_blocks=1`` (so it includes the input and output linear laye
 
 Every measurement runs in a fresh subprocess (one model, one configuration): one warm-up step,
 then ``--steps`` timed steps of forward + backward (loss = mean of squared outputs, parameter
-gradients). Peak memory is the peak RSS above the RSS before the first step. The machine is
+gradients), timed by the CPU time of the process (``--clock cpu``, the default: on one thread it
+is what the step costs, even when other jobs share the cores) or by the wall clock. Peak memory is the peak RSS above the RSS before the first step. The machine is
 shared: the rounds alternate the models, and each cell is the best over all rounds and steps.
 The FLOP floor is the intrinsic FLOPs of a training step (3 forward passes; see
 :mod:`noether.gatr.flops`) at the measured fp32 GEMM throughput of the same threads.
 
-    python benchmarks/bench_gatr.py [--threads 1] [--rounds 2] [--steps 3] [--quick]
-        [--tokens 16 64 256 1024 4096] [--json runs/bench_gatr.json] [--plot runs/bench_gatr.png]
+    python benchmarks/bench_gatr.py [--threads 1] [--clock cpu] [--rounds 2] [--steps 3] [--quick]
+        [--no-sweep] [--tokens 16 64 256 1024 4096] [--models ours lgatr ezgatr transformer]
+        [--merge runs/earlier.json] [--json runs/bench_gatr.json] [--plot runs/bench_gatr.png]
+    python benchmarks/bench_gatr.py --variants    # ours over ega, pga, ipga, cga (headline)
+    python benchmarks/bench_gatr.py --compiled    # ours eager against torch.compile (headline)
+
+Measured tables: docs/gatr.md.
 """
 
 from __future__ import annotations
@@ -38,6 +44,11 @@ from pathlib import Path
 
 CHANNELS, SCALARS, HEADS, BLOCKS = 16, 32, 8, 4
 MODELS = ("ours", "lgatr", "ezgatr", "transformer")
+EXTRA = ("ours-ega", "ours-pga", "ours-cga", "ours-compiled")
+"""Further models (``--variants``, ``--compiled``): our GATr over the other algebras, and ours under
+``torch.compile`` (its compilation is part of the warm-up step, not of the timed steps)."""
+LONG_STEP_S = 30.0
+"""A configuration whose warm-up step takes longer than this (seconds) is timed by one step."""
 
 
 # ------------------------------------------------------------------------------------ worker
@@ -56,6 +67,12 @@ def _build(name: str, blocks: int):
     if name == "ours":
         model = GATr("ipga", 1, 1, CHANNELS, 1, 1, SCALARS, blocks, HEADS)
         return model, "mv+s"
+    if name.startswith("ours-") and name != "ours-compiled":
+        model = GATr(name.removeprefix("ours-"), 1, 1, CHANNELS, 1, 1, SCALARS, blocks, HEADS)
+        return model, "mv+s"
+    if name == "ours-compiled":
+        model = GATr("ipga", 1, 1, CHANNELS, 1, 1, SCALARS, blocks, HEADS)
+        return torch.compile(model), "mv+s"
     if name == "lgatr":
         from lgatr import LGATr
 
@@ -93,13 +110,16 @@ def _build(name: str, blocks: int):
     raise ValueError(f"unknown model {name!r}; accepted: {MODELS}")
 
 
-def worker(name: str, blocks: int, batch: int, tokens: int, steps: int, threads: int) -> dict:
+def worker(
+    name: str, blocks: int, batch: int, tokens: int, steps: int, threads: int, clock: str = "cpu"
+) -> dict:
     import torch
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model, kind = _build(name, blocks)
-    mv = torch.randn(batch, tokens, 1, 16)
+    dim = getattr(getattr(model, "_orig_mod", model), "algebra", None)
+    mv = torch.randn(batch, tokens, 1, dim.dim if dim is not None else 16)
     s = torch.randn(batch, tokens, 1)
     points = torch.randn(batch, tokens, 1, 3)
 
@@ -114,37 +134,44 @@ def worker(name: str, blocks: int, batch: int, tokens: int, steps: int, threads:
             loss = model(points).points.square().mean()
         loss.backward()
 
+    timer = time.process_time if clock == "cpu" else time.perf_counter
     before = _rss_kib()
+    start = timer()
     step()
+    warmup = timer() - start
+    if warmup > LONG_STEP_S:  # a long step is timed once: minutes per cell otherwise
+        steps = 1
     times = []
     for _ in range(steps):
-        start = time.perf_counter()
+        start = timer()
         step()
-        times.append(time.perf_counter() - start)
+        times.append(timer() - start)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-    result = {"ms": [1e3 * t for t in times], "peak_mb": peak / 1024}
+    result = {"ms": [1e3 * t for t in times], "warmup_ms": 1e3 * warmup, "peak_mb": peak / 1024}
     result["params"] = sum(p.numel() for p in model.parameters())
-    if name in ("ours", "transformer"):
+    if name in ("ours", "transformer") or name.startswith("ours-"):
         from noether.gatr.flops import forward_flops
 
-        result["flops"] = 3 * forward_flops(model, tokens, batch)["intrinsic"]
-        result["nominal_flops"] = 3 * forward_flops(model, tokens, batch)["nominal"]
+        plain = getattr(model, "_orig_mod", model)
+        result["flops"] = 3 * forward_flops(plain, tokens, batch)["intrinsic"]
+        result["nominal_flops"] = 3 * forward_flops(plain, tokens, batch)["nominal"]
     return result
 
 
-def gemm_worker(threads: int) -> dict:
+def gemm_worker(threads: int, clock: str = "cpu") -> dict:
     """Best fp32 GEMM throughput (GFLOP/s) of 1024^3 and 2048^3 products."""
     import torch
 
+    timer = time.process_time if clock == "cpu" else time.perf_counter
     torch.set_num_threads(threads)
     best = 0.0
     for n in (1024, 2048):
         a, b = torch.randn(n, n), torch.randn(n, n)
         a @ b
         for _ in range(5):
-            start = time.perf_counter()
+            start = timer()
             a @ b
-            best = max(best, 2 * n**3 / (time.perf_counter() - start) / 1e9)
+            best = max(best, 2 * n**3 / (timer() - start) / 1e9)
     return {"gflops": best}
 
 
@@ -170,7 +197,7 @@ def _versions() -> dict:
     return out
 
 
-def measure(configs, models, rounds: int, steps: int, threads: int) -> dict:
+def measure(configs, models, rounds: int, steps: int, threads: int, clock: str) -> dict:
     """``{(config, model): best result}`` over ``rounds`` alternating rounds."""
     results: dict = {}
     for r in range(rounds):
@@ -184,7 +211,9 @@ def measure(configs, models, rounds: int, steps: int, threads: int) -> dict:
                     f"tokens={tokens}",
                     flush=True,
                 )
-                out = _run([name, str(blocks), str(batch), str(tokens), str(steps), str(threads)])
+                out = _run(
+                    [name, str(blocks), str(batch), str(tokens), str(steps), str(threads), clock]
+                )
                 key = (config, name)
                 if out is None:
                     results[key] = {"skip": True}
@@ -200,6 +229,54 @@ def measure(configs, models, rounds: int, steps: int, threads: int) -> dict:
     return results
 
 
+def _merge(results: dict, paths: list[Path], measured: list[str]) -> set[str]:
+    """Add the results of earlier runs (``--json`` files) for models not measured now; return
+    the models added."""
+    added = set()
+    for path in paths:
+        for row in json.loads(path.read_text())["results"]:
+            row = dict(row)
+            config = (row.pop("blocks"), row.pop("batch"), row.pop("tokens"))
+            model = row.pop("model")
+            if model not in measured and (config, model) not in results:
+                results[(config, model)] = row
+                added.add(model)
+    return added
+
+
+def _extra(args, config) -> int:
+    """``--variants`` / ``--compiled``: the headline configuration for our models only."""
+    models = ["ours-ega", "ours-pga", "ours", "ours-cga"] if args.variants else []
+    models += ["ours", "ours-compiled"] if args.compiled and not args.variants else []
+    models += ["ours-compiled"] if args.compiled and args.variants else []
+    print(
+        f"versions: {_versions()}; threads: {args.threads}; clock: {args.clock}; load average "
+        f"{os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    gflops = max(_run(["gemm", str(args.threads), args.clock])["gflops"] for _ in range(2))
+    results = measure([config], models, args.rounds, args.steps, args.threads, args.clock)
+    names = {"ours": "ipga", "ours-compiled": "ipga, torch.compile"}
+    print(
+        f"\nbatch {config[1]} x {config[2]} tokens, {config[0]} blocks, fp32; GEMM {gflops:.0f} GFLOP/s"
+    )
+    print(
+        "| model | parameters | ms | warm-up ms | peak MB | training GFLOP (intrinsic / nominal) | FLOP floor ms |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for m in models:
+        r = results.get((config, m), {})
+        if not r or r.get("skip"):
+            print(f"| {names.get(m, m.removeprefix('ours-'))} | n/a |")
+            continue
+        print(
+            f"| {names.get(m, m.removeprefix('ours-'))} | {r['params']:,} | {r['best_ms']:.0f} | "
+            f"{r['warmup_ms']:.0f} | {r['peak_mb']:.0f} | {r['flops'] / 1e9:.1f} / "
+            f"{r['nominal_flops'] / 1e9:.1f} | {r['flops'] / gflops / 1e6:.0f} |"
+        )
+    return 0
+
+
 def table(results, configs, models, gflops: float) -> str:
     lines = [
         "| blocks | batch x tokens | "
@@ -210,8 +287,8 @@ def table(results, configs, models, gflops: float) -> str:
     ]
     for config in configs:
         blocks, batch, tokens = config
-        row = {m: results.get((config, m), {}) for m in models}
-        ms = {m: row[m].get("best_ms") for m in models}
+        row = {m: results.get((config, m), {}) for m in (*models, "ours", "transformer")}
+        ms = {m: row[m].get("best_ms") for m in row}
 
         def ratio(a, b, ms=ms):
             return f"{ms[a] / ms[b]:.1f}x" if ms.get(a) and ms.get(b) else "n/a"
@@ -263,47 +340,75 @@ def plot(results, sweep, models, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--clock",
+        choices=("cpu", "wall"),
+        default="cpu",
+        help="cpu: CPU time of the process (robust on a shared machine with --threads 1); wall",
+    )
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--tokens", type=int, nargs="+", default=[16, 64, 256, 1024, 4096])
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS + EXTRA)
+    parser.add_argument(
+        "--variants",
+        action="store_true",
+        help="the headline configuration only, for our GATr over every algebra (ega, pga, ipga, cga)",
+    )
+    parser.add_argument(
+        "--compiled",
+        action="store_true",
+        help="the headline configuration only: ours eager against ours under torch.compile",
+    )
     parser.add_argument("--quick", action="store_true", help="tokens 16..1024, one round")
     parser.add_argument("--no-sweep", action="store_true", help="the headline configuration only")
     parser.add_argument("--json", type=Path, default=Path("runs/bench_gatr.json"))
     parser.add_argument("--plot", type=Path, default=Path("runs/bench_gatr.png"))
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="JSON files of earlier runs: their results for models not measured now join the tables",
+    )
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         if args.worker[0] == "gemm":
-            print(json.dumps(gemm_worker(int(args.worker[1]))))
+            print(json.dumps(gemm_worker(int(args.worker[1]), args.worker[2])))
         else:
-            name, blocks, batch, tokens, steps, threads = args.worker
-            print(json.dumps(worker(name, *map(int, (blocks, batch, tokens, steps, threads)))))
+            name, blocks, batch, tokens, steps, threads, clock = args.worker
+            sizes = map(int, (blocks, batch, tokens, steps, threads))
+            print(json.dumps(worker(name, *sizes, clock)))
         return 0
     if args.quick:
         args.tokens, args.rounds = [t for t in args.tokens if t <= 1024], 1
 
     headline = [(BLOCKS, 8, 256)]
     sweep = [] if args.no_sweep else [(b, 1, t) for b in (1, BLOCKS) for t in args.tokens]
-    print(f"versions: {_versions()}; threads: {args.threads}", flush=True)
-    gflops = max(_run(["gemm", str(args.threads)])["gflops"] for _ in range(2))
+    if args.variants or args.compiled:
+        return _extra(args, headline[0])
+    print(
+        f"versions: {_versions()}; threads: {args.threads}; clock: {args.clock}; load average "
+        f"{os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    gflops = max(_run(["gemm", str(args.threads), args.clock])["gflops"] for _ in range(2))
     print(f"fp32 GEMM throughput: {gflops:.1f} GFLOP/s", flush=True)
-    results = measure(headline + sweep, args.models, args.rounds, args.steps, args.threads)
+    results = measure(
+        headline + sweep, args.models, args.rounds, args.steps, args.threads, args.clock
+    )
 
-    print("\nheadline (issue 10: batch 8 x 256 tokens, 4 blocks, 16 mv channels, 8 heads)")
-    print(table(results, headline, args.models, gflops))
-    if sweep:
-        print("\nsweep (batch 1)")
-        print(table(results, sweep, args.models, gflops))
-        plot(results, sweep, args.models, args.plot)
-        print(f"plot: {args.plot}")
-    params = {m: results.get((headline[0], m), {}).get("params") for m in args.models}
-    print(f"parameters at 4 blocks: {params}")
+    merged = _merge(results, args.merge, args.models)
+    models = [m for m in MODELS if m in args.models or m in merged]
     args.json.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "versions": _versions(),
         "threads": args.threads,
+        "clock": args.clock,
+        "load_average": os.getloadavg(),
         "gemm_gflops": gflops,
+        "merged_from": [str(p) for p in args.merge],
         "results": [
             {"blocks": c[0], "batch": c[1], "tokens": c[2], "model": m, **v}
             for (c, m), v in results.items()
@@ -313,6 +418,15 @@ def main(argv: list[str] | None = None) -> int:
     tmp.write_text(json.dumps(payload, indent=1))
     os.replace(tmp, args.json)
     print(f"json: {args.json}")
+    print("\nheadline (issue 10: batch 8 x 256 tokens, 4 blocks, 16 mv channels, 8 heads)")
+    print(table(results, headline, models, gflops))
+    if sweep:
+        print("\nsweep (batch 1)")
+        print(table(results, sweep, models, gflops))
+        plot(results, sweep, models, args.plot)
+        print(f"plot: {args.plot}")
+    params = {m: results.get((headline[0], m), {}).get("params") for m in models}
+    print(f"parameters at 4 blocks: {params}")
     return 0
 
 

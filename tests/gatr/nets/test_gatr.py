@@ -185,3 +185,102 @@ def test_bad_inputs():
         GATr("pga", checkpoint="everything")
     with pytest.raises(ValueError, match="unknown GATr variant"):
         GATr("spacetime")
+
+
+def _cross_model(variant, dtype=torch.float64, **kwargs):
+    return _model(variant, dtype, context_mv_channels=2, context_s_channels=1, **kwargs)
+
+
+@pytest.mark.parametrize("masking", [None, "masks"])
+def test_cross_attention_equivariance(variant, dtype, tolerance, masking):
+    """Cross-attention to a context that moves with the data keeps every variant equivariant."""
+    from noether.gatr.symmetry import euclidean_sample
+    from noether.testing import equivariance_error
+
+    model = _cross_model(variant, dtype)
+    mv, s = _inputs(model, dtype=dtype)
+    context = torch.randn(2, 4, 2, model.algebra.dim, dtype=dtype)
+    context_s = torch.randn(2, 4, 1, dtype=dtype)
+    masks = {}
+    if masking:
+        mask = torch.rand(2, 1, 5, 4) > 0.4
+        mask[..., 0] = True  # every query sees a real context token
+        masks = dict(context_mask=mask, context_token_mask=lengths_to_mask([4, 3]))
+
+    def fn(mv, s, context, context_s):
+        return model(mv, s, context_mv=context, context_s=context_s, **masks)
+
+    actions = ("multivector", "scalar", "multivector", "scalar")
+    sample = euclidean_sample(
+        model.algebra, actions, ("multivector", "scalar"), translation=TRANSLATION
+    )
+    err = equivariance_error(fn, (mv, s, context, context_s), sample, n_samples=3)
+    assert err < tolerance, f"{variant} {dtype} {masking}: {err:.2e}"
+
+
+def test_cross_attention_masks_and_padding(float64):
+    model = _cross_model("ipga")
+    mv, s = _inputs(model)
+    context = torch.randn(2, 4, 2, 16)
+    context_s = torch.randn(2, 4, 1)
+    out = model(mv, s, context_mv=context, context_s=context_s)[0]
+    other = torch.randn_like(context)
+    assert not torch.equal(out, model(mv, s, context_mv=other, context_s=context_s)[0])
+    # a padded context equals the shorter context alone; padding holds garbage
+    padded, padded_s = context.clone(), context_s.clone()
+    padded[1, 3], padded_s[1, 3] = 9.0, -9.0
+    got = model(
+        mv,
+        s,
+        context_mv=padded,
+        context_s=padded_s,
+        context_token_mask=lengths_to_mask([4, 3]),
+    )[0]
+    alone = model(mv[1], s[1], context_mv=context[1, :3], context_s=context_s[1, :3])[0]
+    assert (got[1] - alone).abs().max() < 1e-12
+    # boolean and additive context masks agree
+    mask = torch.rand(2, 1, 5, 4) > 0.4
+    mask[..., 0] = True
+    additive = torch.zeros(mask.shape).masked_fill(~mask, float("-inf"))
+    a = model(mv, s, context_mv=context, context_s=context_s, context_mask=mask)[0]
+    b = model(mv, s, context_mv=context, context_s=context_s, context_mask=additive)[0]
+    assert (a - b).abs().max() < 1e-12 and (a - out).abs().max() > 1e-6
+
+
+def test_cross_attention_errors():
+    model = _cross_model("pga", torch.float32)
+    mv, s = _inputs(model, dtype=torch.float32)
+    context, context_s = torch.randn(2, 4, 2, 16), torch.randn(2, 4, 1)
+    with pytest.raises(ValueError, match=r"context_mv of shape .* is required"):
+        model(mv, s)
+    with pytest.raises(
+        ValueError,
+        match=r"context_mv must be torch.float32 of shape .*got torch.float32 \(2, 4, 3, 16\)",
+    ):
+        model(mv, s, context_mv=torch.randn(2, 4, 3, 16), context_s=context_s)
+    with pytest.raises(
+        ValueError, match=r"context_s must be .*\(2, 4, 1\), got torch.float32 \(2, 4, 2\)"
+    ):
+        model(mv, s, context_mv=context, context_s=torch.randn(2, 4, 2))
+    with pytest.raises(
+        ValueError, match=r"mask of shape \(2, 1, 5, 5\) does not broadcast to .*\(2, 2, 5, 4\)"
+    ):
+        model(
+            mv,
+            s,
+            context_mv=context,
+            context_s=context_s,
+            context_mask=torch.ones(2, 1, 5, 5, dtype=torch.bool),
+        )
+    with pytest.raises(ValueError, match=r"token_mask must have shape .*\(2, 4\), got \(2, 5\)"):
+        model(
+            mv,
+            s,
+            context_mv=context,
+            context_s=context_s,
+            context_token_mask=torch.ones(2, 5, dtype=torch.bool),
+        )
+    with pytest.raises(ValueError, match="has no cross-attention"):
+        _model("pga", torch.float32)(mv, s, context_mv=context)
+    with pytest.raises(ValueError, match="context_s_channels needs context_mv_channels"):
+        GATr("pga", context_s_channels=2)

@@ -185,3 +185,31 @@ def test_masks():
         [True, False, False, False],
         [True, True, True, False],
     ]
+
+
+@pytest.mark.parametrize("name", ["pga", "ipga", "cga"])
+def test_scores_see_distances(name, float64):
+    """Attention scores between embedded points: improved PGA (distance features) and CGA (null
+    vectors) score ``a - b |x_q - x_k|^2`` with ``b > 0``; plain PGA is blind to distances (its
+    inner product ignores every ``e0`` component, where positions live)."""
+    from noether.algebra import cga, pga
+
+    variant = resolve_variant(name)
+    alg = variant.algebra
+    embed = pga.embed_point if alg == PGA else cga.embed_point
+    tokens = 6
+    points = torch.randn(tokens, 3)
+    mv = to_internal(alg, embed(points)[:, None].expand(tokens, 3, alg.dim))  # q, k, v channels
+    ip = sum(1 for m in alg.blade_metric if m) - (1 if variant.distance else 0)
+    shape = AttentionShape(
+        1, 1, 1, 1, 0, tokens, tokens, 0, 1, 2, 0, 0, 0, ip, variant.distance, EPS
+    )
+    weights = torch.ones(1) if variant.distance else None
+    q, k, _ = _pack_reference(alg, mv, None, None, None, weights, shape)
+    scores = (q @ k.transpose(-1, -2))[0, 0]
+    squared = torch.cdist(points, points) ** 2
+    if name == "pga":
+        assert (scores - scores[0, 0]).abs().max() < 1e-12
+        return
+    slope = -0.5 if name == "cga" else -1.0 / (1 + EPS) ** 4
+    assert (scores - scores[0, 0] - slope * squared).abs().max() < 1e-10

@@ -85,3 +85,22 @@ def test_grade_dropout(float64):
         assert (block == block[:1]).all()
     assert 0.45 < kept.double().mean() < 0.55
     assert torch.allclose(y[kept], 2 * x[kept])
+
+
+def test_layer_norm_degenerate_directions(float64):
+    """Tokens whose multivectors live in the degenerate directions (PGA: blades with ``e0``) have
+    a zero invariant norm; the floor ``eps`` keeps output and gradients finite and bounded."""
+    lay = layout(PGA)
+    x = torch.zeros(16, 3, 2)
+    x[lay.n_nondegenerate :] = 1e3 * torch.randn(16 - lay.n_nondegenerate, 3, 2)
+    x[:, 2] = torch.randn(16, 2)  # one ordinary token alongside
+    x.requires_grad_()
+    y = equivariant_layer_norm(PGA, x, 0.01)
+    # divided by sqrt(eps), not by the vanishing norm
+    assert ((y[:, :2] - 10 * x[:, :2]).abs() <= 1e-12 * x.abs().max()).all()
+    y.square().sum().backward()
+    assert torch.isfinite(x.grad).all()
+    assert torch.autograd.gradcheck(
+        lambda x: equivariant_layer_norm(PGA, x, 0.01),
+        (x.detach()[:, :2].clone().requires_grad_(),),
+    )

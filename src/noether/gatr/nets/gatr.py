@@ -11,6 +11,7 @@ from torch.utils.checkpoint import checkpoint as _checkpoint
 from noether.algebra import Algebra
 from noether.gatr.layers.block import CHECKPOINT_PARTS, GATrBlock
 from noether.gatr.layers.linear import EquiLinear
+from noether.gatr.layers.norm import EquiLayerNorm
 from noether.gatr.primitives.layout import from_internal, to_internal
 from noether.gatr.primitives.masks import attention_mask, check_token_mask
 from noether.gatr.variants import Variant, resolve_variant
@@ -59,6 +60,10 @@ class GATr(nn.Module):
         dropout: grade dropout / dropout probability on each sub-layer's output, in training.
         checkpoint: recompute activations in the backward pass: ``True`` or ``"block"`` per
             block, or a subset of ``("attention", "mlp")`` per sub-layer.
+        context_mv_channels: multivector channels of a context for cross-attention (``None``: no
+            cross-attention). Each block then attends, after its self-attention, from its tokens
+            to the context tokens (queries from the tokens, keys and values from the context).
+        context_s_channels: auxiliary scalar channels of the context.
         check_finite: reject inputs that contain NaN or infinity (costs one reduction).
         norm_eps: floor of the squared norm in the equivariant layer norm.
         distance_eps: softening of the point normaliser in the distance features (iPGA).
@@ -68,8 +73,11 @@ class GATr(nn.Module):
     broadcastable to ``(..., num_heads, tokens, tokens)``, ``token_mask: (..., tokens)`` boolean
     for padded batches of different lengths (True: a real token), ``reference``: a multivector
     ``(..., alg.dim)`` for the equivariant join (default: the mean of the input multivectors over
-    the real tokens and channels of each sample). Returns ``(mv (..., tokens, out_mv, dim),
-    s (..., tokens, out_s) or None)``; outputs at padded tokens are zero.
+    the real tokens and channels of each sample). With cross-attention: ``context_mv: (...,
+    context_tokens, context_mv_channels, alg.dim)``, ``context_s: (..., context_tokens,
+    context_s_channels)``, ``context_mask`` broadcastable to ``(..., num_heads, tokens,
+    context_tokens)`` and ``context_token_mask: (..., context_tokens)``. Returns ``(mv (...,
+    tokens, out_mv, dim), s (..., tokens, out_s) or None)``; outputs at padded tokens are zero.
     """
 
     def __init__(
@@ -90,6 +98,8 @@ class GATr(nn.Module):
         mlp_factor: int = 2,
         dropout: float = 0.0,
         checkpoint: bool | str | list[str] = False,
+        context_mv_channels: int | None = None,
+        context_s_channels: int = 0,
         check_finite: bool = False,
         norm_eps: float = 0.01,
         distance_eps: float = 1e-3,
@@ -107,9 +117,19 @@ class GATr(nn.Module):
             ("num_blocks", num_blocks, 1),
             ("num_heads", num_heads, 1),
             ("mlp_factor", mlp_factor, 1),
+            ("context_s_channels", context_s_channels, 0),
         ):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"GATr: {name} must be an int >= {low}, got {value!r}")
+        if context_mv_channels is not None and (
+            not isinstance(context_mv_channels, int) or context_mv_channels < 1
+        ):
+            raise ValueError(
+                f"GATr: context_mv_channels must be None or an int >= 1, got {context_mv_channels!r}"
+            )
+        if context_s_channels and context_mv_channels is None:
+            raise ValueError("GATr: context_s_channels needs context_mv_channels (cross-attention)")
+        self.context_mv, self.context_s = context_mv_channels, context_s_channels
         if head_mv_channels is None:
             head_mv_channels = max(hidden_mv_channels // num_heads, 1)
         if head_s_channels is None:
@@ -138,10 +158,17 @@ class GATr(nn.Module):
                 mlp_factor=mlp_factor,
                 dropout=dropout,
                 checkpoint=parts,
+                context_mv=context_mv_channels,
+                context_s=context_s_channels,
                 norm_eps=norm_eps,
                 distance_eps=distance_eps,
             )
             for _ in range(num_blocks)
+        )
+        # the context enters every block's keys and values: normalised once, as the blocks
+        # normalise their own stream before attending
+        self.context_norm = (
+            EquiLayerNorm(alg, norm_eps) if context_mv_channels is not None else None
         )
         self.linear_out = EquiLinear(
             alg, hidden_mv_channels, out_mv_channels, hidden_s_channels, out_s_channels
@@ -190,6 +217,62 @@ class GATr(nn.Module):
                     )
         return batch_shape, tokens
 
+    def _check_context(
+        self,
+        mv: Tensor,
+        context_mv: Tensor | None,
+        context_s: Tensor | None,
+        batch_shape: tuple[int, ...],
+    ) -> int:
+        """Check the context against the configuration; return the number of context tokens."""
+        if self.context_mv is None:
+            if context_mv is not None or context_s is not None:
+                raise ValueError(
+                    "GATr: got a context but the model has no cross-attention "
+                    "(context_mv_channels=None)"
+                )
+            return 0
+        dim = self.algebra.dim
+        want = f"(*batch, context_tokens, {self.context_mv}, {dim}) with batch {batch_shape}"
+        if context_mv is None:
+            raise ValueError(f"GATr: context_mv of shape {want} is required (cross-attention)")
+        if (
+            not isinstance(context_mv, Tensor)
+            or context_mv.ndim != len(batch_shape) + 3
+            or tuple(context_mv.shape[: len(batch_shape)]) != batch_shape
+            or tuple(context_mv.shape[-2:]) != (self.context_mv, dim)
+            or context_mv.dtype != mv.dtype
+        ):
+            got = (
+                f"{context_mv.dtype} {tuple(context_mv.shape)}"
+                if isinstance(context_mv, Tensor)
+                else type(context_mv).__name__
+            )
+            raise ValueError(f"GATr: context_mv must be {mv.dtype} of shape {want}, got {got}")
+        tokens = context_mv.shape[-3]
+        if tokens == 0:
+            raise ValueError(f"GATr: context_mv has no tokens, shape {tuple(context_mv.shape)}")
+        if self.context_s:
+            want_s = (*batch_shape, tokens, self.context_s)
+            if context_s is None:
+                raise ValueError(f"GATr: context_s of shape {want_s} is required")
+            if tuple(context_s.shape) != want_s or context_s.dtype != mv.dtype:
+                raise ValueError(
+                    f"GATr: context_s must be {mv.dtype} of shape (*batch, context_tokens, "
+                    f"context_s_channels) = {want_s}, got {context_s.dtype} "
+                    f"{tuple(context_s.shape)}"
+                )
+        elif context_s is not None:
+            raise ValueError(
+                f"GATr: got context scalars of shape {tuple(context_s.shape)} but "
+                f"context_s_channels is 0"
+            )
+        if self.check_finite:
+            for name, t in (("context_mv", context_mv), ("context_s", context_s)):
+                if t is not None and not torch.isfinite(t).all():
+                    raise ValueError(f"GATr: {name} contains NaN or infinity")
+        return tokens
+
     def _pseudoscalar(
         self,
         mv: Tensor,
@@ -222,10 +305,34 @@ class GATr(nn.Module):
         *,
         token_mask: Tensor | None = None,
         reference: Tensor | None = None,
+        context_mv: Tensor | None = None,
+        context_s: Tensor | None = None,
+        context_mask: Tensor | None = None,
+        context_token_mask: Tensor | None = None,
     ) -> tuple[Tensor, Tensor | None]:
         batch_shape, tokens = self._check(mv, s)
         if token_mask is not None:
             check_token_mask(token_mask, batch_shape, tokens)
+        context_tokens = self._check_context(mv, context_mv, context_s, batch_shape)
+        context = cross_mask = None
+        if context_tokens:
+            context = self.context_norm(
+                to_internal(self.algebra, context_mv),
+                context_s.reshape(-1, self.context_s) if context_s is not None else None,
+            )
+            if context_token_mask is not None:
+                check_token_mask(context_token_mask, batch_shape, context_tokens)
+            cross_mask = attention_mask(
+                context_mask,
+                context_token_mask,
+                batch_shape,
+                self.num_heads,
+                tokens,
+                context_tokens,
+                mv.dtype,
+            )
+        elif context_mask is not None or context_token_mask is not None:
+            raise ValueError("GATr: context masks given but the model has no cross-attention")
         n_samples = 1
         for b in batch_shape:
             n_samples *= b
@@ -238,6 +345,8 @@ class GATr(nn.Module):
         x, h = self.linear_in(x, h)
         for block in self.blocks:
             kwargs = {"batch": n_samples, "mask": sdpa_mask, "pseudoscalar": pseudoscalar}
+            if context is not None:
+                kwargs |= {"context": context, "cross_mask": cross_mask}
             if self.checkpoint_blocks and self.training:
                 x, h = _checkpoint(
                     lambda x, h, block=block, kwargs=kwargs: block(x, h, **kwargs),

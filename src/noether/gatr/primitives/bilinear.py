@@ -161,12 +161,13 @@ class _GeometricBilinear(torch.autograd.Function):
         save_inputs(ctx, (algebra, z, pseudoscalar, n_gp, n_join))
         lay = layout(algebra)
         g, j = n_gp, n_join
-        out = z.new_empty(z.shape[0], z.shape[1], g + j)
-        xl, xr, jl, jr = z.split([g, g, j, j], -1)
-        _rows(xl, xr, lay.geometric, out[..., :g])
-        if j:
-            _rows(jl * pseudoscalar, jr, lay.join, out[..., g:])
-        return out
+        # contiguous operands: the row operations then stream memory (a third faster than on
+        # channel slices), for two copies of the factors and one of the products
+        xl, xr, jl, jr = (t.contiguous() for t in z.split([g, g, j, j], -1))
+        products = _rows(xl, xr, lay.geometric)
+        if not j:
+            return products
+        return torch.cat([products, _rows(jl * pseudoscalar, jr, lay.join)], -1)
 
     @staticmethod
     def backward(ctx, grad):
@@ -174,21 +175,20 @@ class _GeometricBilinear(torch.autograd.Function):
             return differentiable_backward(ctx, geometric_bilinear_reference, (grad,))
         algebra, z, pseudoscalar, g, j = saved_inputs(ctx)
         lay = layout(algebra)
-        xl, xr, jl, jr = z.split([g, g, j, j], -1)
-        gz = torch.empty_like(z)
-        g_gp, g_join = grad.split([g, j], -1)
+        xl, xr, jl, jr = (t.contiguous() for t in z.split([g, g, j, j], -1))
+        g_gp, g_join = (t.contiguous() for t in grad.split([g, j], -1))
         gp, jn = lay.geometric, lay.join
-        _rows(g_gp, xr, gp.grad_x, gz[..., :g])
-        _rows(xl, g_gp, gp.grad_y, gz[..., g : 2 * g])
+        parts = [_rows(g_gp, xr, gp.grad_x), _rows(xl, g_gp, gp.grad_y)]
         g_ps = None
         if j:
             g_left = _rows(g_join, jr, jn.grad_x)
-            torch.mul(g_left, pseudoscalar, out=gz[..., 2 * g : 2 * g + j])
-            _rows(jl * pseudoscalar, g_join, jn.grad_y, gz[..., 2 * g + j :])
+            parts += [g_left * pseudoscalar, _rows(jl * pseudoscalar, g_join, jn.grad_y)]
+        gz = torch.cat(parts, -1)
+        if j:
             if ctx.needs_input_grad[2]:
-                g_ps = torch.einsum("knc,knc->n", g_left, jl)[:, None]
-                if pseudoscalar.shape[-1] != 1:
-                    g_ps = torch.einsum("knc,knc->nc", g_left, jl)
+                g_ps = (g_left * jl).sum(0)  # (n, c); a mul and a sum, not a tiny-bmm einsum
+                if pseudoscalar.shape[-1] == 1:
+                    g_ps = g_ps.sum(-1, keepdim=True)
         return None, gz, g_ps, None, None
 
 

@@ -14,12 +14,16 @@ __all__ = ["equivariant_layer_norm", "equivariant_layer_norm_reference", "scalar
 
 
 def _channel_norms(algebra: Algebra, x: Tensor) -> Tensor:
-    """``<x_c, x_c>`` per token and channel: ``(n, c)``."""
+    """``<x_c, x_c>`` per token and channel: ``(n, c)``.
+
+    A product and a sum over the components: ``einsum`` would run these batched dot products
+    as a ``bmm`` of ``n * c`` tiny matrices, ten to thirty times slower on CPU."""
     lay = layout(algebra)
     head = x[: lay.n_nondegenerate]
-    if lay.euclidean_metric:
-        return torch.einsum("knc,knc->nc", head, head)
-    return torch.einsum("knc,knc,k->nc", head, head, lay.signs(x.device, x.dtype).view(-1))
+    squares = head * head
+    if not lay.euclidean_metric:
+        squares = squares * lay.signs(x.device, x.dtype)
+    return squares.sum(0)
 
 
 def equivariant_layer_norm_reference(algebra: Algebra, x: Tensor, eps: float = 0.01) -> Tensor:
@@ -47,7 +51,7 @@ class _LayerNorm(torch.autograd.Function):
         r = mean.clamp_min(eps).rsqrt()
         gx = grad * r[None, :, None]
         # d/dx of r: -r^3 / 2 * d mean; d mean / d x_kc = 2 sign(norm_c) metric_k x_kc / C
-        dot = torch.einsum("knc,knc->n", grad, x)
+        dot = (grad * x).sum((0, 2))
         coef = (-dot * r**3 / x.shape[2]) * (mean > eps).to(x.dtype)  # (n,)
         weight = coef[:, None] * norms.sign()  # (n, c)
         if lay.euclidean_metric:
