@@ -136,14 +136,24 @@ def launch(command: list[str], log: Path) -> tuple[subprocess.Popen, float]:
     )
 
 
-def finish(process: subprocess.Popen, start: float, name: str, log: Path) -> dict:
-    """Wait for ``process``; its wall time and CPU time (user + system, from ``wait4``)."""
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.perf_counter() - start
-    if process.returncode != 0:
-        raise SystemExit(f"{name} training failed (exit {process.returncode}); see {log}")
-    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime}
+def finish(running: dict[str, tuple[subprocess.Popen, float]], out: Path) -> dict[str, dict]:
+    """Wait for every process in ``running`` (reaped in the order they end, so each wall time
+    is its own); wall time and CPU time (user + system, from ``wait4``) per name."""
+    by_pid = {process.pid: (name, process, start) for name, (process, start) in running.items()}
+    timings = {}
+    while by_pid:
+        pid, status, usage = os.wait4(-1, 0)
+        if pid not in by_pid:
+            continue
+        name, process, start = by_pid.pop(pid)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            raise SystemExit(f"{name} training failed (exit {process.returncode}); see {out}")
+        timings[name] = {
+            "wall_s": time.perf_counter() - start,
+            "cpu_s": usage.ru_utime + usage.ru_stime,
+        }
+    return timings
 
 
 def best_peer_checkpoint(folder: Path) -> Path:
@@ -264,13 +274,13 @@ def main() -> int:
             target = ours_dir if name == "noether" else peer_dir
             if target.exists():
                 shutil.rmtree(target)
-        running = {}
-        for name in names:
-            running[name] = launch(commands[name], out / f"{name}.log")
-            if not args.parallel:
-                timings[name] = finish(*running.pop(name), name, out / f"{name}.log")
-        for name, (process, start) in running.items():
-            timings[name] = finish(process, start, name, out / f"{name}.log")
+        if args.parallel:
+            running = {name: launch(commands[name], out / f"{name}.log") for name in names}
+            timings.update(finish(running, out))
+        else:
+            for name in names:
+                running = {name: launch(commands[name], out / f"{name}.log")}
+                timings.update(finish(running, out))
         timings.update(epochs=epochs, parallel=args.parallel)
         timings_path.write_text(json.dumps(timings, indent=2))
 
