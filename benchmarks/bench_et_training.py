@@ -30,6 +30,7 @@ each); ``--skip-train`` only evaluates runs already in ``--out``.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import shutil
@@ -157,14 +158,16 @@ def finish(running: dict[str, tuple[subprocess.Popen, float]], out: Path) -> dic
 
 
 def best_peer_checkpoint(folder: Path) -> Path:
-    """torchmd-train's checkpoint with the lowest validation loss (from its file name)."""
-    found = []
-    for path in folder.glob("epoch=*.ckpt"):
-        part = path.stem.split("val_loss=")[1].split("-")[0]
-        found.append((float(part), path))
+    """torchmd-train's checkpoint of the epoch with the lowest validation loss (its metrics.csv;
+    the file names round the loss to 4 digits)."""
+    rows = [r for r in csv.DictReader(open(folder / "metrics.csv")) if r.get("val_total_mse_loss")]
+    if not rows:
+        raise SystemExit(f"{folder}: no validation loss in metrics.csv")
+    best = min(rows, key=lambda r: float(r["val_total_mse_loss"]))
+    found = sorted(folder.glob(f"epoch={int(float(best['epoch']))}-*.ckpt"))
     if not found:
-        raise SystemExit(f"{folder}: no torchmd-train checkpoint")
-    return min(found)[1]
+        raise SystemExit(f"{folder}: no checkpoint of the best epoch {best['epoch']}")
+    return found[0]
 
 
 def evaluate(predict, ds, numbers: np.ndarray, indices: np.ndarray, batch: int = 64) -> dict:
