@@ -226,6 +226,12 @@ def main() -> int:
     parser.add_argument("--train", type=int, default=950)
     parser.add_argument("--val", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0, help="seed of the split")
+    parser.add_argument(
+        "--train-seed",
+        type=int,
+        default=None,
+        help="seed of both trainings (default: the config's)",
+    )
     parser.add_argument("--out", default="runs/bench-et-training/ethanol")
     parser.add_argument("--parallel", action="store_true", help="train both at once")
     parser.add_argument("--skip-train", action="store_true", help="evaluate runs in --out")
@@ -237,6 +243,8 @@ def main() -> int:
     out = Path(args.out)
     ds, numbers = read_frames(args.data)
     cfg = yaml.safe_load(Path(args.config).read_text())
+    if args.train_seed is not None:
+        cfg["seed"] = args.train_seed
     epochs = args.epochs or cfg["trainer"]["max_epochs"]
     splits_path = out / "splits.npz"
     ours_dir, peer_dir = out / "noether", out / "torchmdnet"
@@ -259,6 +267,7 @@ def main() -> int:
                 f"--task.path={args.data}",
                 f"--task.splits={splits_path}",
                 f"--trainer.max_epochs={epochs}",
+                f"--seed={cfg.get('seed', 0)}",
                 f"--run.dir={ours_dir}",
                 "--trainer.progress_bar=false",
             ],
