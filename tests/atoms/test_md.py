@@ -128,3 +128,20 @@ def test_bad_arguments():
         run_md(argon(), lj_argon(), ensemble="npt")
     with pytest.raises(ValueError, match="atoms have no calculator"):
         run_md(argon())
+
+
+def test_time_limit_stops_cleanly_and_keeps_the_log(tmp_path):
+    full = run_md(argon(), lj_argon(), steps=40, temperature=60, log_every=5)
+    assert not full.time_limited and full.steps == 40
+    stopped = run_md(
+        argon(),
+        lj_argon(),
+        steps=40,
+        temperature=60,
+        log_every=5,
+        time_limit=0.0,
+        trajectory=tmp_path / "traj.xyz",
+    )
+    # the first logged frame (step 0) is already past a zero budget: stop there, no failure
+    assert stopped.time_limited and stopped.stable and stopped.steps == 0
+    assert len(stopped.time_fs) == 1 and (tmp_path / "traj.xyz").exists()

@@ -8,6 +8,7 @@ failure), fits the energy drift (meV/atom/ps) and writes the logged frames as ex
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +38,10 @@ class _Unstable(Exception):
     pass
 
 
+class _TimeLimit(Exception):
+    pass
+
+
 @dataclass
 class MDResult:
     """What an MD run measured, one entry per logged frame (eV, K, fs)."""
@@ -50,6 +55,8 @@ class MDResult:
     failure: str | None = None
     failure_time_fs: float | None = None
     history: dict = field(default_factory=dict)
+    #: True when the run stopped at ``time_limit`` before its last step (not a failure).
+    time_limited: bool = False
 
     @property
     def total(self) -> np.ndarray:
@@ -85,6 +92,7 @@ def run_md(
     monitor: StabilityMonitor | None = None,
     initialize_velocities: bool = True,
     progress: bool = False,
+    time_limit: float | None = None,
 ) -> MDResult:
     """Run MD on ``atoms`` (changed in place) and return the log.
 
@@ -97,6 +105,9 @@ def run_md(
         trajectory: extended XYZ file for the logged frames (written atomically at the end).
         monitor: stability monitor (a default one if None; stops the run on failure). Its bonds
             are those of the starting structure unless it was started on another one.
+        time_limit: wall-clock seconds; at the first logged frame past it the run stops cleanly
+            (``result.time_limited``, ``result.steps`` tells how far it got) and still returns
+            and writes everything, so a run on a shared machine can be given a budget.
     """
     if ensemble not in ENSEMBLES:
         raise ValueError(f"unknown ensemble {ensemble!r}; accepted: {', '.join(ENSEMBLES)}")
@@ -137,6 +148,8 @@ def run_md(
 
         bar = tqdm(total=steps, unit="step", desc=f"MD {ensemble}")
 
+    start = time.perf_counter()
+
     def observe() -> None:
         epot = float(atoms.get_potential_energy())
         reason = monitor.check(atoms, epot)
@@ -154,11 +167,15 @@ def run_md(
             bar.refresh()
         if reason is not None:
             raise _Unstable(reason)
+        if time_limit is not None and time.perf_counter() - start > time_limit:
+            raise _TimeLimit()
 
     dyn.attach(observe, interval=log_every)
-    failure, failure_time = None, None
+    failure, failure_time, time_limited = None, None, False
     try:
         dyn.run(steps)  # ASE calls the observer at step 0 too
+    except _TimeLimit:
+        time_limited = True
     except _Unstable as err:
         failure, failure_time = str(err), dyn.get_time() / units.fs
     except (FloatingPointError, ValueError) as err:
@@ -181,4 +198,5 @@ def run_md(
         failure=failure,
         failure_time_fs=failure_time,
         history=monitor.history,
+        time_limited=time_limited,
     )

@@ -34,6 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-bond-stretch", type=float, default=0.5, help="Å")
     parser.add_argument("--min-distance", type=float, default=0.5, help="Å")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="wall-clock seconds; stop cleanly at the first logged frame past it (outputs written)",
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default="runs/md", help="output folder")
 
@@ -92,6 +98,7 @@ def main(args: argparse.Namespace) -> int:
         trajectory=out / "trajectory.xyz",
         monitor=monitor,
         progress=True,
+        time_limit=args.time_limit,
     )
     elapsed = time.perf_counter() - start
     table = np.column_stack(
@@ -105,6 +112,9 @@ def main(args: argparse.Namespace) -> int:
         "model": args.model,
         "ensemble": args.ensemble,
         "steps": result.steps,
+        "steps_requested": args.steps,
+        "time_limited": result.time_limited,
+        "simulated_ps": result.steps * args.timestep / 1000.0,
         "seconds": elapsed,
         "ms_per_step": 1e3 * elapsed / max(result.steps, 1),
         "mean_temperature_K": float(result.temperature.mean()),
@@ -127,5 +137,10 @@ def main(args: argparse.Namespace) -> int:
             else f"UNSTABLE at {result.failure_time_fs:.0f} fs: {result.failure}"
         )
     )
+    if result.time_limited:
+        print(
+            f"  stopped at the time limit ({args.time_limit:g} s) after {result.steps} of "
+            f"{args.steps} steps ({summary['simulated_ps']:.3g} ps)"
+        )
     print(f"  wrote {out}/trajectory.xyz, log.csv, md.png, summary.json")
     return 0 if result.stable else 1

@@ -23,6 +23,7 @@ from noether.atoms.models.et.heads import GatedEquivariantHead, ScalarHead
 from noether.atoms.models.et.pairs import message_pairs, unordered_pairs
 from noether.atoms.models.et.radial import ExpNormalBasis, cosine_cutoff
 from noether.atoms.potential import Graph, Potential
+from noether.atoms.priors import ZBL
 from noether.train.registry import register_model
 
 __all__ = ["ET", "HEADS"]
@@ -47,6 +48,8 @@ class ET(Potential):
         activation: activation of filters and readout (silu, ssp, tanh, sigmoid).
         attn_activation: activation of attention scores (silu by default; no softmax).
         head: ``"gated"`` (gated equivariant blocks, TorchMD-NET's choice for ET) or ``"scalar"``.
+        zbl_cutoff: add the ZBL screened nuclear repulsion (:class:`~noether.atoms.priors.ZBL`)
+            with this cutoff in Å (at most ``cutoff``); None: no ZBL prior.
         dtype: parameter dtype (float32 or float64).
         neighbor_method: see :func:`noether.atoms.neighbors.neighbor_list`.
         atomref, energy_scale, energy_shift: reference energies and standardisation, as
@@ -71,6 +74,7 @@ class ET(Potential):
         activation: str = "silu",
         attn_activation: str = "silu",
         head: str = "gated",
+        zbl_cutoff: float | None = None,
         dtype: torch.dtype = torch.float32,
         neighbor_method: str = "auto",
         atomref: dict[str, float] | None = None,
@@ -92,6 +96,13 @@ class ET(Potential):
             raise ValueError(f"unknown head {head!r}; accepted: {', '.join(HEADS)}")
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        if zbl_cutoff is not None:
+            if not 0 < zbl_cutoff <= cutoff:
+                raise ValueError(
+                    f"zbl_cutoff must be in (0, cutoff = {cutoff}] Å (the ZBL prior sees the "
+                    f"model's neighbour list), got {zbl_cutoff}"
+                )
+            self.priors.append(ZBL(zbl_cutoff))
         act, attn_act = get_activation(activation), get_activation(attn_activation)
         self.hidden, self.max_z = hidden, max_z
         self.act = act

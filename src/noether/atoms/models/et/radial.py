@@ -1,4 +1,5 @@
-"""Radial functions of the Equivariant Transformer: the cosine cutoff and the ExpNormal basis.
+"""Radial functions of the Equivariant Transformer: the cosine cutoff (from
+:mod:`noether.atoms.cutoffs`, shared with the ZBL prior) and the ExpNormal basis.
 
 Both are pure functions of pair distances ``r (…,)`` in Å; :class:`ExpNormalBasis` is a thin module
 that holds the basis centres and widths (buffers, or parameters when trainable).
@@ -11,16 +12,9 @@ import math
 import torch
 from torch import Tensor, nn
 
+from noether.atoms.cutoffs import cosine_cutoff
+
 __all__ = ["ExpNormalBasis", "cosine_cutoff", "expnormal"]
-
-
-def cosine_cutoff(r: Tensor, cutoff: float) -> Tensor:
-    """``½(cos(πr/r_c) + 1)`` below ``cutoff`` and 0 beyond: ``(…,) -> (…,)``.
-
-    It is 1 at ``r = 0`` and falls to 0 with zero slope at ``r_c`` (continuous first derivative),
-    so anything multiplied by it vanishes smoothly as a pair leaves the cutoff.
-    """
-    return torch.where(r < cutoff, 0.5 * (torch.cos(r * (math.pi / cutoff)) + 1.0), 0.0)
 
 
 def expnormal(r: Tensor, means: Tensor, betas: Tensor, cutoff: float) -> Tensor:
