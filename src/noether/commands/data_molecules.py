@@ -17,8 +17,12 @@ import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from noether.atoms.molecules import RMD17_MOLECULES
+
+if TYPE_CHECKING:
+    from noether.atoms.xtb import XTBSampling
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -101,26 +105,32 @@ def _make_one(
     }
 
 
+def xtb_sampling(args: argparse.Namespace, frames: int) -> XTBSampling:
+    """The ``XTBSampling`` of the MD options shared by ``noether data molecules`` and ``polymers``
+    (temperatures in K, timestep in fs, friction in 1/fs); ``ValueError`` names a bad value."""
+    from noether.atoms.xtb import XTBSampling
+
+    return XTBSampling(
+        frames=frames,
+        temperatures=tuple(float(t) for t in args.temperatures.split(",") if t.strip()),
+        timestep=args.timestep,
+        stride=args.stride,
+        equilibration=args.equilibration,
+        friction=args.friction,
+        method=args.method,
+        accuracy=args.accuracy,
+    )
+
+
 def main(args: argparse.Namespace) -> int:
     from noether.atoms.formats import read_dataset
     from noether.atoms.molecules import parse_spec
     from noether.atoms.plots import plot_dataset_summary
-    from noether.atoms.xtb import XTBSampling
 
     specs = [s for s in args.molecules.split(",") if s.strip()]
     try:
         names = [parse_spec(s)[0] for s in specs]
-        temperatures = tuple(float(t) for t in args.temperatures.split(",") if t.strip())
-        settings = XTBSampling(
-            frames=args.frames,
-            temperatures=temperatures,
-            timestep=args.timestep,
-            stride=args.stride,
-            equilibration=args.equilibration,
-            friction=args.friction,
-            method=args.method,
-            accuracy=args.accuracy,
-        )
+        settings = xtb_sampling(args, args.frames)
     except ValueError as err:
         print(f"noether data molecules: {err}")
         return 2
@@ -134,7 +144,7 @@ def main(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     print(
-        f"xTB ({settings.method}) Langevin MD at {temperatures} K: {len(specs)} molecule(s) x "
+        f"xTB ({settings.method}) Langevin MD at {settings.temperatures} K: {len(specs)} molecule(s) x "
         f"{settings.frames} frames -> {out}/ ({args.format}), {args.workers} worker(s)"
     )
     start = time.perf_counter()

@@ -118,7 +118,7 @@ def _finished(out: Path, family: str, units: int, settings: dict, cap: str, seed
 
 def main(args: argparse.Namespace) -> int:
     from noether.atoms.polymers import oligomer_atom_count
-    from noether.atoms.xtb import XTBSampling
+    from noether.commands.data_molecules import xtb_sampling
 
     try:
         families = [f.strip() for f in args.families.split(",") if f.strip()]
@@ -134,19 +134,7 @@ def main(args: argparse.Namespace) -> int:
                 f"--lengths {lengths} must be >= 1 and --frames {frames} give one value per length"
             )
         temperatures = tuple(float(t) for t in args.temperatures.split(",") if t.strip())
-        settings = {
-            units: XTBSampling(
-                frames=n,
-                temperatures=temperatures,
-                timestep=args.timestep,
-                stride=args.stride,
-                equilibration=args.equilibration,
-                friction=args.friction,
-                method=args.method,
-                accuracy=args.accuracy,
-            ).as_dict()
-            for units, n in zip(lengths, frames)
-        }
+        settings = {units: xtb_sampling(args, n).as_dict() for units, n in zip(lengths, frames)}
     except ValueError as err:
         print(f"noether data polymers: {err}")
         return 2

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from noether.studies.recipe import cpu_run_sections
+
 __all__ = ["MODELS", "PRESETS", "WIDTHS", "ModelSpec", "StudyPlan", "model_specs", "preset"]
 
 
@@ -147,18 +149,7 @@ class StudyPlan:
                 "augment": spec.augment,
             },
             "data": {"batch_size": self.batch_size, "eval_batch_size": 250},
-            "optim": {"name": "adamw", "lr": self.lr, "clip_grad_norm": 10.0},
-            "schedule": {"name": "cosine", "warmup_steps": self.steps // 20, "min_lr_ratio": 0.01},
-            "trainer": {
-                "max_epochs": epochs,
-                "max_steps": self.steps,
-                "precision": "32",
-                "accelerator": "cpu",
-                "devices": 1,
-                "num_nodes": 1,
-                "progress_bar": False,
-                "log_every_n_steps": 10,
-            },
+            **cpu_run_sections(self.lr, self.steps, max_epochs=epochs),
             "run": {"dir": str(self.run_dir(model, size, seed))},
         }
 

@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from noether.studies.recipe import cpu_run_sections
+
 __all__ = ["MODELS", "PRESETS", "PolyGETPlan", "preset", "study_indices"]
 
 #: The two objectives: (energy_weight, forces_weight) of the ``atoms`` task.
@@ -116,18 +118,7 @@ class PolyGETPlan:
                 "fit_atomref": energy_weight > 0,
             },
             "data": {"batch_size": self.batch_size, "eval_batch_size": 32},
-            "optim": {"name": "adamw", "lr": self.lr, "clip_grad_norm": 10.0},
-            "schedule": {"name": "cosine", "warmup_steps": self.steps // 20, "min_lr_ratio": 0.01},
-            "trainer": {
-                "max_epochs": 10_000,
-                "max_steps": self.steps,
-                "precision": "32",
-                "accelerator": "cpu",
-                "devices": 1,
-                "num_nodes": 1,
-                "progress_bar": False,
-                "log_every_n_steps": 10,
-            },
+            **cpu_run_sections(self.lr, self.steps, max_epochs=10_000),
             "run": {"dir": str(self.run_dir(model))},
         }
 
