@@ -101,3 +101,28 @@ def test_training_recovers_morse_parameters_and_the_calculator_loads_the_run(tmp
     calc = NoetherCalculator(run)
     assert calc.model.epsilon.item() == pytest.approx(0.5, rel=0.05)
     assert calc.model.r0.item() == pytest.approx(1.6, rel=0.02)
+
+
+def test_output_scale_choices_are_measured_on_the_training_split(tmp_path):
+    from noether.atoms.standardize import energy_statistics
+
+    ds = morse_data(tmp_path / "d.xyz")
+    labelled = ds.energy_mask
+    rms_force, shift = energy_statistics(ds)
+    assert rms_force == pytest.approx(np.sqrt(np.mean(ds.forces**2)), rel=1e-12)
+    assert shift == pytest.approx(np.mean(ds.energy[labelled] / 6), rel=1e-12)
+    energy_std, shift_std = energy_statistics(ds, scale="energy_std")
+    assert energy_std == pytest.approx(np.std(ds.energy[labelled]), rel=1e-12)
+    assert shift_std == shift and energy_std != pytest.approx(rms_force, rel=0.01)
+    atomref = np.zeros(9)
+    atomref[[1, 6, 8]] = [-1.0, -2.0, -3.0]  # a constant per frame: no change to the spread
+    assert energy_statistics(ds, atomref, scale="energy_std")[0] == pytest.approx(energy_std)
+
+    task = AtomisticTask(str(tmp_path / "d.xyz"), fit_atomref=False, scale="energy_std")
+    train = task.datasets().train
+    expected = np.std(train.energy[train.label_mask("energy")])
+    assert task.model_defaults()["energy_scale"] == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(ValueError, match="unknown scale 'std'; accepted: rms_force, energy_std"):
+        AtomisticTask(str(tmp_path / "d.xyz"), scale="std")
+    with pytest.raises(ValueError, match="unknown scale"):
+        energy_statistics(ds, scale="std")

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from noether.atoms.dataset import AtomsDataset
 
-__all__ = ["ScaleShift", "energy_statistics"]
+__all__ = ["SCALES", "ScaleShift", "energy_statistics"]
 
 
 class ScaleShift(nn.Module):
@@ -37,17 +37,27 @@ class ScaleShift(nn.Module):
         return f"scale={self.scale.item():.4g}, shift={self.shift.item():.4g}"
 
 
+SCALES = ("rms_force", "energy_std")
+
+
 def energy_statistics(
-    dataset: AtomsDataset, atomref: np.ndarray | None = None, indices: np.ndarray | None = None
+    dataset: AtomsDataset,
+    atomref: np.ndarray | None = None,
+    indices: np.ndarray | None = None,
+    scale: str = "rms_force",
 ) -> tuple[float, float]:
     """``(scale, shift)`` for :class:`ScaleShift` from a (training) set.
 
-    ``shift`` is the mean over labelled frames of ``(E - Σ atomref[z]) / n_atoms`` (eV/atom);
-    ``scale`` is the RMS force component (eV/Å, MACE's choice) when forces exist, otherwise the
-    standard deviation of that per-atom energy, and 1 when neither is informative.
+    ``shift`` is the mean over labelled frames of ``(E - Σ atomref[z]) / n_atoms`` (eV/atom).
+    ``scale="rms_force"``: the RMS force component (eV/Å, MACE's choice) when forces exist,
+    otherwise the standard deviation of that per-atom energy. ``scale="energy_std"``: the standard
+    deviation of the frame energies ``E - Σ atomref[z]`` (eV; TorchMD-NET's ``standardize``).
+    Either falls back to 1 when it is not informative (no labels, or zero spread).
     """
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; accepted: {', '.join(SCALES)}")
     ds = dataset if indices is None else dataset.subset(indices)
-    shift, spread = 0.0, 0.0
+    shift, spread, frame_spread = 0.0, 0.0, 0.0
     mask = ds.label_mask("energy")
     if mask.any():
         ref = np.zeros(len(ds))
@@ -56,9 +66,13 @@ def energy_statistics(
             ref = np.bincount(frame, weights=np.asarray(atomref)[ds.numbers], minlength=len(ds))
         per_atom = ((ds.energy - ref) / ds.n_atoms)[mask]
         shift, spread = float(per_atom.mean()), float(per_atom.std())
-    scale = spread
-    fmask = ds.label_mask("forces")
-    if fmask.any():
-        atom_mask = np.repeat(fmask, ds.n_atoms)
-        scale = float(np.sqrt(np.mean(ds.forces[atom_mask] ** 2)))
-    return (scale if scale > 1e-12 else 1.0), shift
+        frame_spread = float((ds.energy - ref)[mask].std())
+    if scale == "energy_std":
+        value = frame_spread
+    else:
+        value = spread
+        fmask = ds.label_mask("forces")
+        if fmask.any():
+            atom_mask = np.repeat(fmask, ds.n_atoms)
+            value = float(np.sqrt(np.mean(ds.forces[atom_mask] ** 2)))
+    return (value if value > 1e-12 else 1.0), shift

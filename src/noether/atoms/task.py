@@ -23,7 +23,7 @@ from noether.atoms.elements import symbol
 from noether.atoms.formats import read_dataset
 from noether.atoms.priors import fit_atomref
 from noether.atoms.splits import load_splits, make_splits
-from noether.atoms.standardize import energy_statistics
+from noether.atoms.standardize import SCALES, energy_statistics
 from noether.train.registry import register_task
 from noether.train.task import DataPath, Splits, Task
 
@@ -43,6 +43,9 @@ class AtomisticTask(Task):
         energy_unit, length_unit: units of the file (None: the format's own).
         missing: ``"mask"`` (frames without a label are masked) or ``"error"``.
         fit_atomref, standardize: measure reference energies / scale and shift on the training split.
+        scale: what ``standardize`` takes as the output scale: ``"rms_force"`` (the RMS force
+            component, default) or ``"energy_std"`` (the standard deviation of the frame
+            energies, TorchMD-NET's choice); see :func:`~noether.atoms.standardize.energy_statistics`.
     """
 
     units: ClassVar[dict[str, str]] = {"energy": "meV", "forces": "meV/Å"}
@@ -62,12 +65,15 @@ class AtomisticTask(Task):
         missing: str = "mask",
         fit_atomref: bool = True,
         standardize: bool = True,
+        scale: str = "rms_force",
     ) -> None:
         if energy_weight < 0 or forces_weight < 0 or energy_weight + forces_weight == 0:
             raise ValueError(
                 f"energy_weight and forces_weight must be >= 0 and not both 0, got "
                 f"{energy_weight}, {forces_weight}"
             )
+        if scale not in SCALES:
+            raise ValueError(f"unknown scale {scale!r}; accepted: {', '.join(SCALES)}")
         if missing not in ("mask", "error"):
             raise ValueError(f"missing must be 'mask' or 'error', got {missing!r}")
         self.path, self.splits_path = path, splits
@@ -78,7 +84,7 @@ class AtomisticTask(Task):
         self.energy_weight, self.forces_weight = float(energy_weight), float(forces_weight)
         self.energy_key, self.forces_key = energy_key, forces_key
         self.energy_unit, self.length_unit, self.missing = energy_unit, length_unit, missing
-        self.fit_atomref, self.standardize = fit_atomref, standardize
+        self.fit_atomref, self.standardize, self.scale = fit_atomref, standardize, scale
         self._data: AtomsDataset | None = None
         self._indices: dict[str, np.ndarray] | None = None
 
@@ -125,7 +131,7 @@ class AtomisticTask(Task):
             present = np.unique(train.numbers)
             defaults["atomref"] = {symbol(int(z)): float(atomref[z]) for z in present}
         if self.standardize:
-            scale, shift = energy_statistics(train, atomref)
+            scale, shift = energy_statistics(train, atomref, scale=self.scale)
             defaults.update(energy_scale=scale, energy_shift=shift)
         return defaults
 
