@@ -45,3 +45,8 @@ def test_md_command_runs_a_checkpoint_and_writes_its_outputs(tmp_path, capsys):
 def test_md_command_reports_a_missing_model(tmp_path, capsys):
     code = main(["md", "--model", str(tmp_path / "none.pt"), "--out", str(tmp_path)])
     assert code == 2 and "none.pt: no such file" in capsys.readouterr().out
+
+
+def test_md_command_refuses_compile_for_xtb(tmp_path, capsys):
+    code = main(["md", "--model", "xtb", "--compile", "--out", str(tmp_path)])
+    assert code == 2 and "--compile applies to a noether model" in capsys.readouterr().out

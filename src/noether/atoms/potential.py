@@ -153,6 +153,9 @@ class Potential(nn.Module):
         if not (cutoff > 0):
             raise ValueError(f"cutoff must be positive (Å), got {cutoff}")
         self.cutoff = float(cutoff)
+        #: the largest atomic number the model has parameters for (a subclass may lower it)
+        self.max_atomic_number = MAX_Z
+        self._compiled_energy = None
         self.neighbor_method = neighbor_method
         self.atomref = AtomRef()
         if atomref:
@@ -223,6 +226,13 @@ class Potential(nn.Module):
                     f"{where(k)}: atomic number {int(numbers[k])} is not an element; accepted: "
                     f"1 (H) to {MAX_Z} (Og)"
                 )
+            limit = self.max_atomic_number
+            if limit < MAX_Z and int(numbers.max()) > limit:
+                k = int(torch.argmax(numbers))
+                raise ValueError(
+                    f"{where(k)}: atomic number {int(numbers[k])} is beyond this "
+                    f"{type(self).__name__}'s element range; accepted: 1 to {limit}"
+                )
         finite = torch.isfinite(positions).all(dim=1)
         if not finite.all():
             k = int(torch.nonzero(~finite)[0, 0])
@@ -233,6 +243,22 @@ class Potential(nn.Module):
             raise ValueError(
                 f"cell must have shape (n_graphs, 3, 3) or (3, 3), got {tuple(cell.shape)}"
             )
+
+    def compile_inference(self, **options) -> Potential:
+        """Run energy and first derivatives through ``torch.compile`` (inductor) from now on.
+
+        Calls that need no second derivatives (``create_graph=False``: inference, MD, the ASE
+        calculator) run :meth:`energy_from_pairs` compiled with dynamic shapes, so the number of
+        atoms and pairs may change without recompiling; forces and stress come from its compiled
+        backward. Calls with ``create_graph=True`` (training with a force loss) stay eager. The
+        first call of each kind (one frame, several frames, with stress) compiles, which takes
+        tens of seconds to minutes on a CPU. ``options`` go to ``torch.compile``. Returns ``self``.
+        """
+        options.setdefault("dynamic", True)
+        # the unbound method, called with ``self``: a deep copy of the model computes with its own
+        # parameters (dynamo guards on the module and recompiles for a new one)
+        self._compiled_energy = torch.compile(type(self).energy_from_pairs, **options)
+        return self
 
     def forward(
         self,
@@ -295,8 +321,11 @@ class Potential(nn.Module):
             strain = None
             if compute_stress:
                 strain = torch.zeros(n_graphs, 3, 3, dtype=dtype, device=device, requires_grad=True)
-            atomic, energy = self.energy_from_pairs(
-                numbers, positions, batch, n_graphs, cell, pbc, edge_index, shifts, strain
+            energy_from_pairs = type(self).energy_from_pairs
+            if self._compiled_energy is not None and not create_graph:
+                energy_from_pairs = self._compiled_energy
+            atomic, energy = energy_from_pairs(
+                self, numbers, positions, batch, n_graphs, cell, pbc, edge_index, shifts, strain
             )
             out = {"energy": energy, "atomic_energies": atomic}
             volume = torch.linalg.det(cell).abs() if compute_stress else None

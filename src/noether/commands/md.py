@@ -41,17 +41,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="wall-clock seconds; stop cleanly at the first logged frame past it (outputs written)",
     )
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="run the model through torch.compile (Potential.compile_inference): faster steps "
+        "after a first step that compiles for a minute or two",
+    )
     parser.add_argument("--out", default="runs/md", help="output folder")
 
 
-def _calculator(model: str, device: str):
+def _calculator(model: str, device: str, compile: bool = False):
     if model == "xtb":
+        if compile:
+            raise ValueError("--compile applies to a noether model, not to xtb")
         from noether.atoms.xtb import xtb_calculator
 
         return xtb_calculator()
     from noether.atoms.calculator import NoetherCalculator
+    from noether.atoms.potential import Potential
 
-    return NoetherCalculator(model, device=device)
+    calc = NoetherCalculator(model, device=device)
+    if compile:
+        if not isinstance(calc.model, Potential):
+            raise ValueError(
+                f"--compile needs a noether Potential, got {type(calc.model).__name__}"
+            )
+        calc.model.compile_inference()
+    return calc
 
 
 def main(args: argparse.Namespace) -> int:
@@ -73,7 +89,7 @@ def main(args: argparse.Namespace) -> int:
             from noether.atoms.molecules import build_molecule
 
             label, atoms = build_molecule(args.molecule, seed=args.seed)
-        calc = _calculator(args.model, args.device)
+        calc = _calculator(args.model, args.device, args.compile)
     except (ValueError, FileNotFoundError, KeyError) as err:
         print(f"noether md: {err}")
         return 2

@@ -105,6 +105,7 @@ class ET(Potential):
             self.priors.append(ZBL(zbl_cutoff))
         act, attn_act = get_activation(activation), get_activation(attn_activation)
         self.hidden, self.max_z = hidden, max_z
+        self.max_atomic_number = min(self.max_atomic_number, max_z - 1)
         self.act = act
         self.embedding = nn.Embedding(max_z, hidden)
         self.rbf = ExpNormalBasis(num_rbf, cutoff, trainable=trainable_rbf)
@@ -147,13 +148,6 @@ class ET(Potential):
 
     def atomic_energies(self, graph: Graph) -> Tensor:
         numbers = graph.numbers
-        tracing = torch.compiler.is_compiling() or torch.compiler.is_exporting()
-        if not tracing and numbers.numel() and int(numbers.max()) >= self.max_z:
-            k = int(torch.argmax(numbers))
-            raise ValueError(
-                f"atom {k}: atomic number {int(numbers[k])} is beyond this model's embedding "
-                f"(max_z={self.max_z}); accepted: 1 to {self.max_z - 1}"
-            )
         pairs = unordered_pairs(graph)
         p = pairs.n_pairs
         # the radial basis of every pair, then of the self pairs (r = 0)

@@ -75,6 +75,10 @@ def _canonical(edge_index: Tensor, vectors: Tensor) -> Tensor:
 def unordered_pairs(graph: Graph) -> Pairs:
     """The :class:`Pairs` of ``graph`` (whose list must hold both directions of every pair)."""
     keep = _canonical(graph.edge_index, graph.vectors)
+    if torch.compiler.is_compiling():
+        # a full list holds exactly one canonical direction of each pair: the first E/2 of a
+        # stable sort keep the list's order with a shape that does not depend on the data
+        keep = torch.argsort((~keep).to(torch.uint8), stable=True)[: keep.shape[0] // 2]
     vec = graph.vectors[keep]
     length = vec.norm(dim=-1)
     return Pairs(
