@@ -23,6 +23,12 @@ def test_compiled_inference_equals_eager_and_training_stays_eager():
         out, ref = compiled(z, pos), eager(z, pos)
         assert torch.allclose(out["energy"], ref["energy"], rtol=0, atol=1e-12)
         assert torch.allclose(out["forces"], ref["forces"], rtol=0, atol=1e-12)
+    # forces need no parameter gradients (the parameters are frozen during the call only)
+    assert all(p.requires_grad for p in compiled.parameters())
+    # an energy without forces keeps its graph to the parameters
+    compiled(z, pos, compute_forces=False)["energy"].sum().backward()
+    assert compiled.embedding.weight.grad.abs().sum() > 0
+    compiled.zero_grad()
     batch = torch.tensor([0] * 5 + [1] * 7)
     out, ref = compiled(z, pos, batch), eager(z, pos, batch)
     assert torch.allclose(out["forces"], ref["forces"], rtol=0, atol=1e-12)

@@ -321,15 +321,27 @@ class Potential(nn.Module):
             strain = None
             if compute_stress:
                 strain = torch.zeros(n_graphs, 3, 3, dtype=dtype, device=device, requires_grad=True)
-            energy_from_pairs = type(self).energy_from_pairs
+            energy_from_pairs, frozen = type(self).energy_from_pairs, []
             if self._compiled_energy is not None and not create_graph:
                 energy_from_pairs = self._compiled_energy
-            atomic, energy = energy_from_pairs(
-                self, numbers, positions, batch, n_graphs, cell, pbc, edge_index, shifts, strain
-            )
-            out = {"energy": energy, "atomic_energies": atomic}
-            volume = torch.linalg.det(cell).abs() if compute_stress else None
-            out.update(energy_derivatives(energy, wrt, strain, volume, create_graph=create_graph))
+                if compute_forces or compute_stress:
+                    # the outputs are detached below, so no gradient can reach the parameters:
+                    # freezing them spares the compiled backward the weight gradients
+                    frozen = [p for p in self.parameters() if p.requires_grad]
+            try:
+                for p in frozen:
+                    p.requires_grad_(False)
+                atomic, energy = energy_from_pairs(
+                    self, numbers, positions, batch, n_graphs, cell, pbc, edge_index, shifts, strain
+                )
+                out = {"energy": energy, "atomic_energies": atomic}
+                volume = torch.linalg.det(cell).abs() if compute_stress else None
+                out.update(
+                    energy_derivatives(energy, wrt, strain, volume, create_graph=create_graph)
+                )
+            finally:
+                for p in frozen:
+                    p.requires_grad_(True)
         if (compute_forces or compute_stress) and not create_graph:
             out = {k: v.detach() for k, v in out.items()}  # the graph is spent
         return out
