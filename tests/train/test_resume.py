@@ -173,3 +173,19 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
         atomic_write(path, failing)
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]
+
+
+def test_atomic_writes_give_the_permissions_of_a_plain_open(tmp_path):
+    import os
+
+    from noether.atoms._io import atomic_write as atomic_write_path
+
+    mask = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "a.bin", lambda f: f.write(b"x"))
+        atomic_write_path(tmp_path / "b.txt", lambda p: p.write_text("x"))
+        (tmp_path / "c.txt").write_text("x")
+        modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    finally:
+        os.umask(mask)
+    assert modes == {"a.bin": 0o644, "b.txt": 0o644, "c.txt": 0o644}

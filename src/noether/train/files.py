@@ -10,6 +10,14 @@ from pathlib import Path
 from typing import IO, Any
 
 
+def new_file_mode() -> int:
+    """The permissions ``open`` gives a new file (``0o666`` less the process umask); temporary
+    files are created ``0o600`` and get these before they replace the target."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
     """Call ``write(file)`` on a temporary file beside ``path``, then move it onto ``path``.
 
@@ -23,6 +31,7 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
             write(file)
             file.flush()
             os.fsync(file.fileno())
+        os.chmod(tmp, new_file_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
