@@ -29,7 +29,7 @@ def _plan(nbody_dir, out, **kw) -> StudyPlan:
     return StudyPlan(**{**settings, **kw})
 
 
-def test_a_tiny_study_trains_evaluates_and_reports(nbody_dir, tmp_path, tiny_geometric):
+def test_a_tiny_study_trains_evaluates_and_reports(nbody_dir, tmp_path, tiny_geometric, capsys):
     plan = _plan(nbody_dir, tmp_path / "study")
     out = study(plan, "noether study algebras --test", progress=False)
     results = out["results"]
@@ -59,6 +59,7 @@ def test_a_tiny_study_trains_evaluates_and_reports(nbody_dir, tmp_path, tiny_geo
         (r["model"], r["size"], r["seed"]): r
         for r in study(plan, "again", progress=False)["results"]
     }
+    assert "reusing 7 finished runs of 8" in capsys.readouterr().out  # not the stale one
     for r in results:
         key = (r["model"], r["size"], r["seed"])
         assert (again[key]["train_seconds"] == r["train_seconds"]) == (key != ("geo", 8, 1))

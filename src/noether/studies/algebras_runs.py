@@ -54,6 +54,22 @@ def _median(values: list[float]) -> float:
     return ordered[len(ordered) // 2] if ordered else float("nan")
 
 
+def _current(result: dict[str, Any], stamp: dict[str, Any]) -> bool:
+    """Whether a stored result was made with the run's current config and tokens."""
+    return all(result.get(k) == v for k, v in stamp.items())
+
+
+def _finished(plan: StudyPlan, model: str, size: int, seed: int) -> bool:
+    """Whether the run has a result :func:`run_job` will reuse (not a stale one)."""
+    done = plan.run_dir(model, size, seed) / RESULT
+    if not done.is_file():
+        return False
+    try:
+        return _current(json.loads(done.read_text()), _stamp(plan, model, size, seed))
+    except (OSError, ValueError):
+        return False
+
+
 def _stamp(plan: StudyPlan, model: str, size: int, seed: int) -> dict[str, Any]:
     """What a finished run must match to be reused: its config and the tokens' version."""
     return {"config": plan.config(model, size, seed), "tokens_version": TOKENS_VERSION}
@@ -88,7 +104,7 @@ def run_one(plan: StudyPlan, model: str, size: int, seed: int) -> dict[str, Any]
     stamp = _stamp(plan, model, size, seed)
     if done.is_file():
         result = json.loads(done.read_text())
-        if all(result.get(k) == v for k, v in stamp.items()):
+        if _current(result, stamp):
             return result
     config = load_config(stamp["config"])
     timer = StepTimer()
@@ -275,7 +291,7 @@ def study(plan: StudyPlan, command: str, *, progress: bool = True) -> dict[str, 
     if ensure_data(plan, progress=progress):
         print(f"generated the n-body dataset in {plan.data}")
     jobs = plan.jobs()
-    reused = sum((plan.run_dir(*job) / RESULT).is_file() for job in jobs)
+    reused = sum(_finished(plan, *job) for job in jobs)
     if reused:
         print(f"reusing {reused} finished runs of {len(jobs)} in {plan.out} (delete it to retrain)")
     with tqdm(total=len(jobs), desc="runs", unit="run", disable=not progress) as bar:
