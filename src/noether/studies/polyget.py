@@ -68,6 +68,7 @@ class PolyGETPlan:
     md_timestep: float = 0.5
     md_friction: float = 0.01
     md_log_every: int = 10
+    md_compile: bool = False
     workers: int = 2
 
     def __post_init__(self) -> None:

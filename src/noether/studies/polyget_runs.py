@@ -211,6 +211,8 @@ def md_model(plan: PolyGETPlan, model: str) -> list[dict[str, Any]]:
     jobs = [(f, t) for f in families for t in plan.md_temperatures]
     starts = {f: data.to_atoms(_start_frame(info, f, plan.train_units)) for f in families}
     net = load_trained_potential(str(plan.run_dir(model)))
+    if plan.md_compile:
+        net.compile_inference()  # not in the stamp: the same model, compiled kernels
     begin, cpu = time.perf_counter(), time.process_time()
     runs = langevin_batch(
         [starts[f] for f, _ in jobs],
