@@ -1,5 +1,5 @@
-"""`Potential.compile_inference`: torch.compile'd energy+forces equal eager ones (slow: inductor
-compiles C++ kernels, a minute or two on a CPU)."""
+"""`Potential.compile_inference`: torch.compile'd energy+forces equal eager ones (the comparison is
+slow: inductor compiles C++ kernels, a minute or two on a CPU), and a failing compile falls back."""
 
 import copy
 
@@ -45,3 +45,32 @@ def test_compiled_inference_equals_eager_and_training_stays_eager():
     loss.backward()
     assert compiled.embedding.weight.grad is not None
     assert compiled.embedding.weight.grad.abs().sum() > 0
+
+
+def test_a_failing_compile_warns_and_falls_back_to_eager():
+    from torch._inductor.exc import InductorError
+
+    torch.manual_seed(0)
+    model = ET(hidden=8, heads=2, layers=1, num_rbf=4, dtype=torch.float64).eval()
+    z = torch.tensor([6, 8, 1, 1])
+    pos = torch.tensor(
+        [[0.0, 0, 0], [1.2, 0, 0], [-0.5, 0.9, 0], [-0.5, -0.9, 0]], dtype=torch.float64
+    )
+    ref = model(z, pos)
+
+    def broken(*args):
+        raise InductorError(AssertionError("codegen"), "")
+
+    model._compiled_energy = broken
+    with pytest.warns(RuntimeWarning, match="torch.compile failed"):
+        out = model(z, pos)
+    assert torch.equal(out["forces"], ref["forces"]) and model._compiled_energy is None
+    assert all(p.requires_grad for p in model.parameters())
+
+    def wrong(*args):
+        raise ValueError("not a compile error")
+
+    model._compiled_energy = wrong
+    with pytest.raises(ValueError, match="not a compile error"):
+        model(z, pos)
+    assert all(p.requires_grad for p in model.parameters())

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -81,6 +82,21 @@ def _jsonable(value):
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     return value
+
+
+def _compile_failed(error: BaseException) -> bool:
+    """Whether ``error`` comes from torch.compile itself (a backend or code-generation failure,
+    e.g. inductor's CPU code generation with several threads), not from the model or its input."""
+    from torch._dynamo.exc import BackendCompilerFailed
+
+    failures: tuple[type[BaseException], ...] = (BackendCompilerFailed,)
+    try:
+        from torch._inductor.exc import InductorError
+
+        failures += (InductorError,)
+    except ImportError:  # an older torch
+        pass
+    return isinstance(error, failures)
 
 
 def energy_derivatives(
@@ -331,9 +347,30 @@ class Potential(nn.Module):
             try:
                 for p in frozen:
                     p.requires_grad_(False)
-                atomic, energy = energy_from_pairs(
-                    self, numbers, positions, batch, n_graphs, cell, pbc, edge_index, shifts, strain
-                )
+                try:
+                    atomic, energy = energy_from_pairs(
+                        self, numbers, positions, batch, n_graphs, cell, pbc, edge_index, shifts,
+                        strain,
+                    )  # fmt: skip
+                except Exception as error:
+                    if energy_from_pairs is type(self).energy_from_pairs or not _compile_failed(
+                        error
+                    ):
+                        raise
+                    warnings.warn(
+                        f"{type(self).__name__}: torch.compile failed ({type(error).__name__}); "
+                        "running eager from now on",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
+                    self._compiled_energy = None
+                    for p in frozen:
+                        p.requires_grad_(True)
+                    frozen = []
+                    atomic, energy = type(self).energy_from_pairs(
+                        self, numbers, positions, batch, n_graphs, cell, pbc, edge_index, shifts,
+                        strain,
+                    )  # fmt: skip
                 out = {"energy": energy, "atomic_energies": atomic}
                 volume = torch.linalg.det(cell).abs() if compute_stress else None
                 out.update(
