@@ -50,3 +50,17 @@ def test_md_command_reports_a_missing_model(tmp_path, capsys):
 def test_md_command_refuses_compile_for_xtb(tmp_path, capsys):
     code = main(["md", "--model", "xtb", "--compile", "--out", str(tmp_path)])
     assert code == 2 and "--compile applies to a noether model" in capsys.readouterr().out
+
+
+def test_md_command_compile_hands_the_model_to_compile_inference(tmp_path, monkeypatch, capsys):
+    from noether.atoms.potential import Potential
+
+    compiled = []
+    monkeypatch.setattr(Potential, "compile_inference", lambda self: compiled.append(self) or self)
+    write(tmp_path / "argon.xyz", bulk("Ar", "fcc", a=5.26, cubic=True))
+    save_potential(tmp_path / "lj.pt", LennardJones(sigma=3.4, epsilon=0.0104, rc=8.0))
+    args = ["md", "--model", str(tmp_path / "lj.pt"), "--structure", str(tmp_path / "argon.xyz")]
+    code = main(
+        [*args, "--steps", "4", "--log-every", "1", "--compile", "--out", str(tmp_path / "run")]
+    )
+    assert code == 0 and len(compiled) == 1 and isinstance(compiled[0], LennardJones)

@@ -69,3 +69,19 @@ def test_bad_plans():
     with pytest.raises(ValueError, match="unknown preset"):
         preset("huge")
     assert preset("quick", steps=7).steps == 7
+
+
+def test_md_compile_reaches_the_plan_from_the_command_line(monkeypatch, capsys):
+    from noether.cli import main
+    from noether.studies import polyget_runs
+
+    plans = []
+
+    def fake_study(plan, command, log):
+        plans.append(plan)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(polyget_runs, "study", fake_study)
+    assert main(["study", "polyget", "--preset", "quick", "--md-compile"]) == 2
+    assert main(["study", "polyget", "--preset", "quick"]) == 2
+    assert [p.md_compile for p in plans] == [True, False]

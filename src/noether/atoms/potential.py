@@ -337,9 +337,9 @@ class Potential(nn.Module):
             strain = None
             if compute_stress:
                 strain = torch.zeros(n_graphs, 3, 3, dtype=dtype, device=device, requires_grad=True)
-            energy_from_pairs, frozen = type(self).energy_from_pairs, []
+            energy_from_pairs, frozen = self.energy_from_pairs, []
             if self._compiled_energy is not None and not create_graph:
-                energy_from_pairs = self._compiled_energy
+                energy_from_pairs = self._compiled_energy_from_pairs
                 if compute_forces or compute_stress:
                     # the outputs are detached below, so no gradient can reach the parameters:
                     # freezing them spares the compiled backward the weight gradients
@@ -347,30 +347,9 @@ class Potential(nn.Module):
             try:
                 for p in frozen:
                     p.requires_grad_(False)
-                try:
-                    atomic, energy = energy_from_pairs(
-                        self, numbers, positions, batch, n_graphs, cell, pbc, edge_index, shifts,
-                        strain,
-                    )  # fmt: skip
-                except Exception as error:
-                    if energy_from_pairs is type(self).energy_from_pairs or not _compile_failed(
-                        error
-                    ):
-                        raise
-                    warnings.warn(
-                        f"{type(self).__name__}: torch.compile failed ({type(error).__name__}); "
-                        "running eager from now on",
-                        RuntimeWarning,
-                        stacklevel=2,
-                    )
-                    self._compiled_energy = None
-                    for p in frozen:
-                        p.requires_grad_(True)
-                    frozen = []
-                    atomic, energy = type(self).energy_from_pairs(
-                        self, numbers, positions, batch, n_graphs, cell, pbc, edge_index, shifts,
-                        strain,
-                    )  # fmt: skip
+                atomic, energy = energy_from_pairs(
+                    numbers, positions, batch, n_graphs, cell, pbc, edge_index, shifts, strain
+                )
                 out = {"energy": energy, "atomic_energies": atomic}
                 volume = torch.linalg.det(cell).abs() if compute_stress else None
                 out.update(
@@ -382,6 +361,23 @@ class Potential(nn.Module):
         if (compute_forces or compute_stress) and not create_graph:
             out = {k: v.detach() for k, v in out.items()}  # the graph is spent
         return out
+
+    def _compiled_energy_from_pairs(self, *args) -> tuple[Tensor, Tensor]:
+        """:meth:`energy_from_pairs` through the compiled function; if torch.compile itself
+        fails, warn once and run eager from now on."""
+        try:
+            return self._compiled_energy(self, *args)
+        except Exception as error:
+            if not _compile_failed(error):
+                raise
+            warnings.warn(
+                f"{type(self).__name__}: torch.compile failed ({type(error).__name__}); "
+                "running eager from now on",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            self._compiled_energy = None
+            return self.energy_from_pairs(*args)
 
     def energy_from_pairs(
         self,

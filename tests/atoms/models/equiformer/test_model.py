@@ -211,7 +211,7 @@ def test_paper_parameter_counts(name, node, sh, paper):
 
 def test_bad_input_errors():
     model = tiny(num_elements=10)
-    with pytest.raises(ValueError, match="atomic number 11"):
+    with pytest.raises(ValueError, match="frame 0, atom 1: atomic number 11 is beyond this Equi"):
         model(torch.tensor([6, 11]), torch.zeros(2, 3, dtype=torch.float64))
     with pytest.raises(ValueError, match="unknown attention"):
         Equiformer.from_preset("tiny", attention="linear")

@@ -162,6 +162,7 @@ class Equiformer(Potential):
         options = {k: v for k, v in locals().items() if k in _BACKBONE_KEYS}
         self.backbone = EquiformerBackbone(**options)
         self.head = _ScalarHead(self.backbone.irreps_feature, 1)
+        self.max_atomic_number = min(self.max_atomic_number, num_elements - 1)
         self.to(_model_dtype(dtype))
 
     @classmethod
