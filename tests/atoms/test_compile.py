@@ -2,6 +2,7 @@
 slow: inductor compiles C++ kernels, a minute or two on a CPU), and a failing compile falls back."""
 
 import copy
+import warnings
 
 import numpy as np
 import pytest
@@ -11,8 +12,20 @@ from atoms_testkit import random_molecule
 from noether.atoms.models.et import ET
 
 
+@pytest.fixture
+def two_threads():
+    """Two torch threads: inductor's vectorised CPU code then takes its parallel paths (in torch
+    2.13 the per-frame sum of a single frame used to fail there)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no fallback to eager
+        yield
+    torch.set_num_threads(threads)
+
+
 @pytest.mark.slow
-def test_compiled_inference_equals_eager_and_training_stays_eager():
+def test_compiled_inference_equals_eager_and_training_stays_eager(two_threads):
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     eager = ET(hidden=16, heads=2, layers=2, num_rbf=8, dtype=torch.float64).eval()

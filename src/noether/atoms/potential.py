@@ -32,7 +32,18 @@ from noether.atoms.neighbors import edge_vectors, neighbor_list
 from noether.atoms.priors import AtomRef
 from noether.atoms.standardize import ScaleShift
 
-__all__ = ["Graph", "Potential", "as_dtype", "energy_derivatives"]
+__all__ = ["Graph", "Potential", "as_dtype", "energy_derivatives", "frame_sum"]
+
+
+def frame_sum(values: Tensor, batch: Tensor, n_graphs: int) -> Tensor:
+    """``(G, ...)`` sums over each frame's atoms of ``values (N, ...)``; ``batch (N,)`` frame index.
+
+    One frame is a plain sum: torch.compile specialises a size-1 output, and inductor's CPU
+    code for an atomic-add scatter into it fails with several threads (torch 2.13).
+    """
+    if n_graphs == 1:
+        return values.sum(0, keepdim=True)
+    return values.new_zeros((n_graphs, *values.shape[1:])).index_add(0, batch, values)
 
 
 @dataclass
@@ -404,9 +415,7 @@ class Potential(nn.Module):
         atomic = self.scale_shift(self.atomic_energies(graph)) + self.atomref(numbers)
         for prior in self.priors:
             atomic = atomic + prior(graph)
-        energy = torch.zeros(n_graphs, dtype=atomic.dtype, device=atomic.device)
-        energy = energy.index_add(0, batch, atomic)
-        return atomic, energy
+        return atomic, frame_sum(atomic, batch, n_graphs)
 
     def predict(self, batch, **kwargs) -> dict[str, Tensor]:
         """``forward`` on an :class:`~noether.atoms.batch.AtomsBatch`."""

@@ -22,7 +22,7 @@ from noether.atoms.models.et.embedding import NeighborEmbedding
 from noether.atoms.models.et.heads import GatedEquivariantHead, ScalarHead
 from noether.atoms.models.et.pairs import message_pairs, unordered_pairs
 from noether.atoms.models.et.radial import ExpNormalBasis, cosine_cutoff
-from noether.atoms.potential import Graph, Potential
+from noether.atoms.potential import Graph, Potential, frame_sum
 from noether.atoms.priors import ZBL
 from noether.train.registry import register_model
 
@@ -162,5 +162,5 @@ class ET(Potential):
         for layer in self.layers:
             x, v = layer(x, v, message, rbf, fused)
         raw = self.head(self.out_norm(x), v)
-        count = raw.new_zeros(graph.n_graphs).index_add_(0, graph.batch, torch.ones_like(raw))
+        count = frame_sum(torch.ones_like(raw), graph.batch, graph.n_graphs)
         return raw + (self.frame_offset / count)[graph.batch]
