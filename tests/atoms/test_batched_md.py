@@ -52,3 +52,14 @@ def test_a_failing_molecule_is_frozen_and_the_others_go_on():
     assert runs[1].result.failure_time_fs == 0.0 and runs[1].positions.shape[0] == 0
     with pytest.raises(ValueError, match="2 molecules but 1 temperatures"):
         langevin_batch([squeezed, squeezed], ARGON, [20.0])
+
+
+def test_progress_bar_counts_steps_and_running_molecules(capsys):
+    squeezed = Atoms("Ar2", positions=[[0, 0, 0], [0.3, 0, 0]])
+    langevin_batch(
+        [_cluster(0.0), squeezed], ARGON, [20.0, 20.0], steps=20, log_every=5, progress="MD argon"
+    )
+    err = capsys.readouterr().err
+    assert "MD argon" in err and "20/20" in err and "running=1/2" in err
+    langevin_batch([_cluster(0.0)], ARGON, [20.0], steps=5)
+    assert capsys.readouterr().err == ""

@@ -42,6 +42,8 @@ def langevin_batch(
     friction: float = 0.01,
     seed: int = 0,
     log_every: int = 10,
+    progress: str | None = None,
+    progress_position: int = 0,
 ) -> list[BatchedTrajectory]:
     """Langevin MD of every ``ase.Atoms`` in ``molecules`` (not changed) at ``temperatures``
     (K, one per molecule) with ``potential`` (a :class:`~noether.atoms.potential.Potential`
@@ -49,7 +51,9 @@ def langevin_batch(
 
     ``timestep`` fs, ``friction`` 1/fs. Velocities start from Maxwell-Boltzmann at each
     molecule's temperature (no net momentum or rotation), seeded by ``seed`` and the molecule's
-    position in the list. Returns one :class:`BatchedTrajectory` per molecule.
+    position in the list. ``progress``: label of a progress bar (steps, molecules still running)
+    on stderr, at line ``progress_position`` (for runs in parallel processes); None: no bar.
+    Returns one :class:`BatchedTrajectory` per molecule.
     """
     if len(temperatures) != len(molecules):
         raise ValueError(f"{len(molecules)} molecules but {len(temperatures)} temperatures")
@@ -122,11 +126,20 @@ def langevin_batch(
             log["temp"].append(2.0 * ekin / (3.0 * sizes[k] * units.kB))
             log["pos"].append(x[a:b].copy())
 
+    bar = None
+    if progress is not None:
+        from tqdm import tqdm
+
+        bar = tqdm(total=steps, unit="step", desc=progress, position=progress_position)
     f, e = forces(x)
     observe(0, e)
     for step in range(1, steps + 1):
         if not active.any():
             break
+        if bar is not None:
+            bar.update()
+            if step % log_every == 0:
+                bar.set_postfix(running=f"{int(active.sum())}/{len(molecules)}", refresh=False)
         moving = active[frame_of_atom][:, None]
         v = v + 0.5 * dt * f / masses
         x = np.where(moving, x + 0.5 * dt * v, x)
@@ -146,6 +159,8 @@ def langevin_batch(
         v = v + 0.5 * dt * f / masses
         if step % log_every == 0:
             observe(step, e)
+    if bar is not None:
+        bar.close()
     out = []
     for k in range(len(molecules)):
         log = logs[k]

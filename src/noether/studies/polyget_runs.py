@@ -223,6 +223,8 @@ def md_model(plan: PolyGETPlan, model: str) -> list[dict[str, Any]]:
         friction=plan.md_friction,
         seed=plan.seed,
         log_every=plan.md_log_every,
+        progress=f"MD {model}",
+        progress_position=plan.models.index(model) if plan.workers else 0,
     )
     seconds, cpu = time.perf_counter() - begin, time.process_time() - cpu
     records, arrays = [], {}
