@@ -183,6 +183,7 @@ class Potential(nn.Module):
         #: the largest atomic number the model has parameters for (a subclass may lower it)
         self.max_atomic_number = MAX_Z
         self._compiled_energy = None
+        self._inference_parameters: tuple[nn.Parameter, ...] = ()
         self.neighbor_method = neighbor_method
         self.atomref = AtomRef()
         if atomref:
@@ -285,6 +286,7 @@ class Potential(nn.Module):
         # the unbound method, called with ``self``: a deep copy of the model computes with its own
         # parameters (dynamo guards on the module and recompiles for a new one)
         self._compiled_energy = torch.compile(type(self).energy_from_pairs, **options)
+        self._inference_parameters = tuple(self.parameters())  # walking the modules costs per call
         return self
 
     def forward(
@@ -354,7 +356,8 @@ class Potential(nn.Module):
                 if compute_forces or compute_stress:
                     # the outputs are detached below, so no gradient can reach the parameters:
                     # freezing them spares the compiled backward the weight gradients
-                    frozen = [p for p in self.parameters() if p.requires_grad]
+                    params = self._inference_parameters or self.parameters()
+                    frozen = [p for p in params if p.requires_grad]
             try:
                 for p in frozen:
                     p.requires_grad_(False)
