@@ -172,7 +172,11 @@ def best_peer_checkpoint(folder: Path) -> Path:
 
 def evaluate(predict, ds, numbers: np.ndarray, indices: np.ndarray, batch: int = 64) -> dict:
     """Energy MAE per frame (meV) and force MAE per component (meV/Å) of ``predict`` on frames
-    ``indices``; ``predict(z (B·n,), pos (B·n, 3), batch (B·n,)) -> (E (B,) eV, F (B·n, 3) eV/Å)``."""
+    ``indices``; ``predict(z (B·n,), pos (B·n, 3), batch (B·n,)) -> (E (B,) eV, F (B·n, 3) eV/Å)``.
+
+    Also the mean signed energy error (meV) and the energy MAE once it is removed: for one
+    molecule a constant offset is invisible to the forces and to MD, and a learned output bias
+    can wander by tens of meV from epoch to epoch while the forces improve."""
     n = len(numbers)
     positions = ds.positions.reshape(len(ds), n, 3)
     forces = ds.forces.reshape(len(ds), n, 3)
@@ -184,11 +188,14 @@ def evaluate(predict, ds, numbers: np.ndarray, indices: np.ndarray, batch: int =
         pos = torch.as_tensor(positions[idx].reshape(-1, 3), dtype=torch.float32)
         frame = torch.arange(b).repeat_interleave(n)
         energy, force = predict(z, pos, frame)
-        e_err.append(np.abs(energy.detach().double().numpy().reshape(-1) - ds.energy[idx]))
+        e_err.append(energy.detach().double().numpy().reshape(-1) - ds.energy[idx])
         f_err.append(np.abs(force.detach().double().numpy() - forces[idx].reshape(-1, 3)).ravel())
+    e_err = np.concatenate(e_err)
     return {
-        "energy_mae_meV": 1e3 * float(np.concatenate(e_err).mean()),
+        "energy_mae_meV": 1e3 * float(np.abs(e_err).mean()),
         "forces_mae_meV_per_A": 1e3 * float(np.concatenate(f_err).mean()),
+        "energy_offset_meV": 1e3 * float(e_err.mean()),
+        "energy_mae_centred_meV": 1e3 * float(np.abs(e_err - e_err.mean()).mean()),
     }
 
 
@@ -312,15 +319,17 @@ def main() -> int:
         f"{'both at once' if timings.get('parallel') else 'one after the other'}, one thread each"
     )
     print(
-        "| code | parameters | energy MAE (meV) | force MAE (meV/Å) | train wall (s) | train CPU (s) |"
+        "| code | parameters | energy MAE (meV) | mean energy error (meV) | energy MAE, mean "
+        "removed (meV) | force MAE (meV/Å) | train wall (s) | train CPU (s) |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     label = {"noether": "noether ET", "torchmdnet": "torchmd-net 3.1.0 ET"}
     for name, r in rows.items():
         wall = f"{r['wall_s']:.0f}" if "wall_s" in r else "-"
         cpu = f"{r['cpu_s']:.0f}" if "cpu_s" in r else "-"
         print(
             f"| {label[name]} | {r['parameters']:,} | {r['energy_mae_meV']:.2f} | "
+            f"{r['energy_offset_meV']:+.2f} | {r['energy_mae_centred_meV']:.2f} | "
             f"{r['forces_mae_meV_per_A']:.2f} | {wall} | {cpu} |"
         )
     (out / "results.json").write_text(json.dumps(rows, indent=2))
