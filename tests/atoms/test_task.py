@@ -126,3 +126,80 @@ def test_output_scale_choices_are_measured_on_the_training_split(tmp_path):
         AtomisticTask(str(tmp_path / "d.xyz"), scale="std")
     with pytest.raises(ValueError, match="unknown scale"):
         energy_statistics(ds, scale="std")
+
+
+def test_refit_offsets_fits_the_reference_energies_to_the_training_residuals(tmp_path):
+    truth = Morse(0.5, 1.6, 3.5, dtype=torch.float64).eval()
+    rng = np.random.default_rng(1)
+    offsets = {1: -0.5, 6: -2.0, 8: -3.5}  # eV per atom, unknown to the model
+    frames = []
+    compositions = ([6, 6, 1, 1, 8, 1], [6, 1, 1, 1, 1], [8, 1, 1, 8])
+    for k in range(30):  # three compositions: each element's offset is determined
+        z = np.array(compositions[k % 3])
+        pos = random_molecule(len(z), rng, 1.2) * 1.3
+        out = truth(torch.tensor(z), torch.tensor(pos))
+        energy = out["energy"].item() + sum(offsets[int(a)] for a in z)
+        frames.append(
+            AtomsDataset.from_arrays(z, pos[None], np.array([energy]), out["forces"].numpy()[None])
+        )
+    write_dataset(tmp_path / "d.h5", AtomsDataset.concatenate(frames))  # binary: no rounding
+    task = AtomisticTask(str(tmp_path / "d.h5"), refit_offsets=True, split=[20, 5, 5])
+    assert task.edits_model_before_validation
+    model = Morse(0.5, 1.6, 3.5, dtype=torch.float64).eval()
+    val = task.datasets().val
+    batch = task.collate([val[k] for k in range(len(val))])
+    before = task.forward(model, batch)
+    assert (before["energy"] - batch.energy).abs().min() > 1.0  # eV: the offsets are missing
+    task.before_validation(model)
+    after = task.forward(model, batch)
+    torch.testing.assert_close(after["energy"], batch.energy, rtol=0, atol=1e-9)
+    torch.testing.assert_close(after["forces"], before["forces"], rtol=0, atol=0)
+    for z, value in offsets.items():
+        assert model.atomref.energies[z].item() == pytest.approx(value, abs=1e-9)
+
+    off = AtomisticTask(str(tmp_path / "d.h5"), split=[20, 5, 5])
+    assert not off.edits_model_before_validation
+    off.before_validation(model)  # the default: nothing
+
+    class NoReference(torch.nn.Module):
+        pass
+
+    with pytest.raises(ValueError, match="refit_offsets needs a model with reference energies"):
+        task.before_validation(NoReference())
+
+
+def test_training_with_refit_offsets_checkpoints_the_refitted_constants(tmp_path):
+    from noether.train.config import ConfigError
+    from noether.train.run import train
+
+    morse_data(tmp_path / "d.h5")
+    config = {
+        "seed": 0,
+        "model": {"name": "morse", "epsilon": 0.45, "r0": 1.6, "rho0": 3.5, "learnable": True},
+        "task": {
+            "name": "atoms",
+            "path": str(tmp_path / "d.h5"),
+            "standardize": False,
+            "fit_atomref": False,  # the -10 eV offset is left to the re-fit
+            "refit_offsets": True,
+            "energy_weight": 1.0,
+            "forces_weight": 10.0,
+        },
+        "data": {"batch_size": 8},
+        "optim": {"lr": 0.01, "ema_decay": 0.9},
+        "trainer": {"max_epochs": 2, "precision": "64", "progress_bar": False},
+        "run": {"dir": str(tmp_path / "ema")},
+    }
+    with pytest.raises(ConfigError, match="re-fits part of the model before each validation"):
+        train(config)
+    config["optim"]["ema_decay"] = None
+    config["run"]["dir"] = str(tmp_path / "run")
+    run = train(config)
+    model = NoetherCalculator(run).model
+    assert model.atomref.energies.abs().sum() > 1.0  # fitted from zero
+    # the checkpoint's constants were fitted to its own weights: no mean error on the training set
+    task = AtomisticTask(str(tmp_path / "d.h5"))  # the same split as the run
+    train_set = task.datasets().train
+    batch = task.collate([train_set[k] for k in range(len(train_set))])
+    error = (task.forward(model, batch)["energy"] - batch.energy)[batch.energy_mask]
+    assert abs(error.mean().item()) < 1e-9 and error.abs().max().item() > 1e-6

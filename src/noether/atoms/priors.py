@@ -60,11 +60,15 @@ class AtomRef(nn.Module):
         self.energies.copy_(torch.as_tensor(energies, dtype=self.energies.dtype))
 
 
-def fit_atomref(dataset: AtomsDataset, indices: np.ndarray | None = None) -> np.ndarray:
+def fit_atomref(
+    dataset: AtomsDataset, indices: np.ndarray | None = None, energies: np.ndarray | None = None
+) -> np.ndarray:
     """Least-squares reference energies ``(119,)`` eV from the frames' element counts.
 
     Solves ``E_k ≈ Σ_z count_k(z) e_z`` over the labelled frames (minimum-norm solution when
     the compositions do not determine every element, for example a single molecule).
+    ``energies (F,)`` eV, when given, replace the labels of the (selected) frames: a model's
+    residuals, say.
     """
     ds = dataset if indices is None else dataset.subset(indices)
     mask = ds.label_mask("energy")
@@ -73,7 +77,10 @@ def fit_atomref(dataset: AtomsDataset, indices: np.ndarray | None = None) -> np.
     frame = np.repeat(np.arange(len(ds)), ds.n_atoms)
     counts = np.zeros((len(ds), MAX_Z + 1))
     np.add.at(counts, (frame, ds.numbers), 1.0)
-    counts, energy = counts[mask], ds.energy[mask]
+    energy = ds.energy if energies is None else np.asarray(energies, dtype=np.float64)
+    if energy.shape != (len(ds),):
+        raise ValueError(f"energies must have shape ({len(ds)},), got {energy.shape}")
+    counts, energy = counts[mask], energy[mask]
     present = counts.any(axis=0)
     solution, *_ = np.linalg.lstsq(counts[:, present], energy, rcond=None)
     out = np.zeros(MAX_Z + 1)

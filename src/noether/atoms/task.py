@@ -21,7 +21,7 @@ from noether.atoms.batch import AtomsBatch, collate_atoms
 from noether.atoms.dataset import AtomsDataset
 from noether.atoms.elements import symbol
 from noether.atoms.formats import read_dataset
-from noether.atoms.priors import fit_atomref
+from noether.atoms.priors import AtomRef, fit_atomref
 from noether.atoms.splits import load_splits, make_splits
 from noether.atoms.standardize import SCALES, energy_statistics
 from noether.train.registry import register_task
@@ -46,6 +46,11 @@ class AtomisticTask(Task):
         scale: what ``standardize`` takes as the output scale: ``"rms_force"`` (the RMS force
             component, default) or ``"energy_std"`` (the standard deviation of the frame
             energies, TorchMD-NET's choice); see :func:`~noether.atoms.standardize.energy_statistics`.
+        refit_offsets: before each validation, re-fit the model's reference energies (AtomRef)
+            to its energy residuals on the training frames (least squares on the element
+            counts; for one molecule, the mean residual). The forces do not see these constants
+            and a force-dominated loss holds them only weakly, so without a re-fit they wander
+            with the output bias; the re-fit costs one energy-only pass over the training split.
     """
 
     units: ClassVar[dict[str, str]] = {"energy": "meV", "forces": "meV/Å"}
@@ -66,6 +71,7 @@ class AtomisticTask(Task):
         fit_atomref: bool = True,
         standardize: bool = True,
         scale: str = "rms_force",
+        refit_offsets: bool = False,
     ) -> None:
         if energy_weight < 0 or forces_weight < 0 or energy_weight + forces_weight == 0:
             raise ValueError(
@@ -85,6 +91,8 @@ class AtomisticTask(Task):
         self.energy_key, self.forces_key = energy_key, forces_key
         self.energy_unit, self.length_unit, self.missing = energy_unit, length_unit, missing
         self.fit_atomref, self.standardize, self.scale = fit_atomref, standardize, scale
+        self.refit_offsets = bool(refit_offsets)
+        self.edits_model_before_validation = self.refit_offsets
         self._data: AtomsDataset | None = None
         self._indices: dict[str, np.ndarray] | None = None
 
@@ -134,6 +142,38 @@ class AtomisticTask(Task):
             scale, shift = energy_statistics(train, atomref, scale=self.scale)
             defaults.update(energy_scale=scale, energy_shift=shift)
         return defaults
+
+    def before_validation(self, model: nn.Module, frames_per_batch: int = 64) -> None:
+        if not self.refit_offsets:
+            return
+        if not isinstance(getattr(model, "atomref", None), AtomRef):
+            raise ValueError(
+                f"task.refit_offsets needs a model with reference energies (a Potential's "
+                f"atomref); {type(model).__name__} has none"
+            )
+        data, idx = self._load()
+        train = data.subset(idx["idx_train"])
+        if not train.label_mask("energy").any():
+            return
+        device = model.atomref.energies.device
+        predicted = np.zeros(len(train))
+        with torch.no_grad():
+            for start in range(0, len(train), frames_per_batch):
+                frames = np.arange(start, min(start + frames_per_batch, len(train)))
+                batch = AtomsBatch.from_dataset(train, frames).to(device)
+                out = model(
+                    batch.numbers,
+                    batch.positions,
+                    batch.batch,
+                    batch.cell,
+                    batch.pbc,
+                    compute_forces=False,
+                    create_graph=False,
+                )
+                predicted[frames] = out["energy"].double().cpu().numpy()
+        residual = np.where(train.label_mask("energy"), train.energy - predicted, 0.0)
+        delta = fit_atomref(train, energies=residual)
+        model.atomref.set(model.atomref.energies.double().cpu().numpy() + delta)
 
     def collate(self, samples: list) -> AtomsBatch:
         return collate_atoms(samples)

@@ -8,6 +8,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor, nn
 
 from noether import __version__
@@ -142,6 +143,8 @@ class TrainingModule(L.LightningModule):
         self._evaluate("test", batch)
 
     def on_validation_epoch_start(self) -> None:
+        if self.trainer.state.fn == TrainerFn.FITTING:
+            self.task.before_validation(self.model)
         self._start("val")
 
     def on_validation_epoch_end(self) -> None:

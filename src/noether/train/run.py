@@ -235,6 +235,12 @@ def train(
 
     L.seed_everything(config.seed, workers=True, verbose=False)
     task = build(config.task, "task")
+    if task.edits_model_before_validation and config.optim.ema_decay is not None:
+        raise ConfigError(
+            f"task {config.task.name!r} re-fits part of the model before each validation, which "
+            f"weight averaging (optim.ema_decay: {config.optim.ema_decay}) would undo; accepted: "
+            "optim.ema_decay: null, or the task option that re-fits turned off"
+        )
     model = build(config.model, "model")
     if not isinstance(model, nn.Module):
         raise ConfigError(

@@ -89,6 +89,15 @@ class Task:
         for the arguments the model accepts and the config leaves out."""
         return {}
 
+    #: True when :meth:`before_validation` changes the model (the stack then refuses weight
+    #: averaging, whose swapped-in copy would lose or undo the change)
+    edits_model_before_validation: bool = False
+
+    def before_validation(self, model: nn.Module) -> None:
+        """Called while training, before each validation pass (on every process), with the model
+        as it will be validated and checkpointed: a task may re-fit what the optimiser does not
+        train (a constant, say). Nothing by default."""
+
 
 def _tensors(batch: Any):
     if isinstance(batch, Tensor):
