@@ -32,6 +32,28 @@ def morse_data(path, n_frames=48, seed=0):
     return ds
 
 
+def morse_training(data, run_dir, **task):
+    """A training config: a learnable Morse potential (from epsilon 0.3, r0 1.5, rho0 3.0) on
+    ``data``, energies and forces, float64; ``task`` options override."""
+    return {
+        "seed": 0,
+        "model": {"name": "morse", "epsilon": 0.3, "r0": 1.5, "rho0": 3.0, "learnable": True},
+        "task": {
+            "name": "atoms",
+            "path": str(data),
+            "standardize": False,
+            "fit_atomref": True,
+            "energy_weight": 1.0,
+            "forces_weight": 10.0,
+            **task,
+        },
+        "data": {"batch_size": 8},
+        "optim": {"lr": 0.05},
+        "trainer": {"max_epochs": 12, "precision": "64", "progress_bar": False},
+        "run": {"dir": str(run_dir)},
+    }
+
+
 def test_task_loss_masks_and_units(tmp_path):
     morse_data(tmp_path / "d.xyz")
     task = AtomisticTask(str(tmp_path / "d.xyz"), energy_weight=1.0, forces_weight=10.0)
@@ -75,22 +97,7 @@ def test_training_recovers_morse_parameters_and_the_calculator_loads_the_run(tmp
     from noether.train.run import train
 
     morse_data(tmp_path / "d.xyz")
-    config = {
-        "seed": 0,
-        "model": {"name": "morse", "epsilon": 0.3, "r0": 1.5, "rho0": 3.0, "learnable": True},
-        "task": {
-            "name": "atoms",
-            "path": str(tmp_path / "d.xyz"),
-            "standardize": False,
-            "fit_atomref": True,
-            "energy_weight": 1.0,
-            "forces_weight": 10.0,
-        },
-        "data": {"batch_size": 8},
-        "optim": {"lr": 0.05},
-        "trainer": {"max_epochs": 12, "precision": "64", "progress_bar": False},
-        "run": {"dir": str(tmp_path / "run")},
-    }
+    config = morse_training(tmp_path / "d.xyz", tmp_path / "run")
     (tmp_path / "morse.yaml").write_text(yaml.safe_dump(config))
     run = train(str(tmp_path / "morse.yaml"))
     resolved = yaml.safe_load((run / "config.yaml").read_text())
@@ -173,23 +180,12 @@ def test_training_with_refit_offsets_checkpoints_the_refitted_constants(tmp_path
     from noether.train.run import train
 
     morse_data(tmp_path / "d.h5")
-    config = {
-        "seed": 0,
-        "model": {"name": "morse", "epsilon": 0.45, "r0": 1.6, "rho0": 3.5, "learnable": True},
-        "task": {
-            "name": "atoms",
-            "path": str(tmp_path / "d.h5"),
-            "standardize": False,
-            "fit_atomref": False,  # the -10 eV offset is left to the re-fit
-            "refit_offsets": True,
-            "energy_weight": 1.0,
-            "forces_weight": 10.0,
-        },
-        "data": {"batch_size": 8},
-        "optim": {"lr": 0.01, "ema_decay": 0.9},
-        "trainer": {"max_epochs": 2, "precision": "64", "progress_bar": False},
-        "run": {"dir": str(tmp_path / "ema")},
-    }
+    # the -10 eV offset is left to the re-fit
+    config = morse_training(
+        tmp_path / "d.h5", tmp_path / "ema", fit_atomref=False, refit_offsets=True
+    )
+    config["optim"].update(lr=0.01, ema_decay=0.9)
+    config["trainer"]["max_epochs"] = 2
     with pytest.raises(ConfigError, match="re-fits part of the model before each validation"):
         train(config)
     config["optim"]["ema_decay"] = None

@@ -21,7 +21,8 @@ from noether.atoms.batch import AtomsBatch, collate_atoms
 from noether.atoms.dataset import AtomsDataset
 from noether.atoms.elements import symbol
 from noether.atoms.formats import read_dataset
-from noether.atoms.priors import AtomRef, fit_atomref
+from noether.atoms.potential import Potential
+from noether.atoms.priors import fit_atomref
 from noether.atoms.splits import load_splits, make_splits
 from noether.atoms.standardize import SCALES, energy_statistics
 from noether.train.registry import register_task
@@ -146,14 +147,15 @@ class AtomisticTask(Task):
     def before_validation(self, model: nn.Module, frames_per_batch: int = 64) -> None:
         if not self.refit_offsets:
             return
-        if not isinstance(getattr(model, "atomref", None), AtomRef):
+        if not isinstance(model, Potential):
             raise ValueError(
                 f"task.refit_offsets needs a model with reference energies (a Potential's "
                 f"atomref); {type(model).__name__} has none"
             )
         data, idx = self._load()
         train = data.subset(idx["idx_train"])
-        if not train.label_mask("energy").any():
+        labelled = train.label_mask("energy")
+        if not labelled.any():
             return
         device = model.atomref.energies.device
         predicted = np.zeros(len(train))
@@ -161,17 +163,9 @@ class AtomisticTask(Task):
             for start in range(0, len(train), frames_per_batch):
                 frames = np.arange(start, min(start + frames_per_batch, len(train)))
                 batch = AtomsBatch.from_dataset(train, frames).to(device)
-                out = model(
-                    batch.numbers,
-                    batch.positions,
-                    batch.batch,
-                    batch.cell,
-                    batch.pbc,
-                    compute_forces=False,
-                    create_graph=False,
-                )
+                out = model.predict(batch, compute_forces=False, create_graph=False)
                 predicted[frames] = out["energy"].double().cpu().numpy()
-        residual = np.where(train.label_mask("energy"), train.energy - predicted, 0.0)
+        residual = np.where(labelled, train.energy - predicted, 0.0)
         delta = fit_atomref(train, energies=residual)
         model.atomref.set(model.atomref.energies.double().cpu().numpy() + delta)
 
