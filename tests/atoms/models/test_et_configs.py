@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from ase.build import molecule
+from ase.io import write
 
 from noether.atoms.models.et import ET
 from noether.train.config import build, load_config
@@ -15,8 +17,11 @@ CONFIGS = Path(__file__).parents[3] / "configs"
 @pytest.mark.parametrize(
     ("name", "n_parameters"), [("md17-et.yaml", 1_339_842), ("md17-et-small.yaml", 194_146)]
 )
-def test_md17_et_configs(name, n_parameters):
-    config = load_config(CONFIGS / name)
+def test_md17_et_configs(name, n_parameters, tmp_path):
+    # the configs' data file is generated (data/ is not in the repository): point at a stand-in
+    data = tmp_path / "ethanol.xyz"
+    write(data, [molecule("CH3CH2OH")] * 2000)  # the split takes 950 + 50 + 1000
+    config = load_config(CONFIGS / name, [f"--task.path={data}"])
     model = build(config.model, "model")
     assert isinstance(model, ET)
     assert sum(p.numel() for p in model.parameters()) == n_parameters
