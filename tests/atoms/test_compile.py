@@ -87,3 +87,26 @@ def test_a_failing_compile_warns_and_falls_back_to_eager():
     with pytest.raises(ValueError, match="not a compile error"):
         model(z, pos)
     assert all(p.requires_grad for p in model.parameters())
+
+
+@pytest.mark.slow
+def test_compiled_block_layers_equal_eager(two_threads, monkeypatch):
+    """A batch of small molecules runs the fused layers over molecule blocks, their two halves
+    compiled; a second batch of other sizes recompiles them and agrees too."""
+    import noether.atoms.models.et.model as et_model
+
+    built = []
+    blocks = et_model.molecule_blocks
+    monkeypatch.setattr(et_model, "molecule_blocks", lambda *a: built.append(1) or blocks(*a))
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    eager = ET(hidden=16, heads=2, layers=2, num_rbf=8, dtype=torch.float64).eval()
+    compiled = copy.deepcopy(eager).compile_inference()
+    for sizes in ((9, 7, 9, 8, 9, 6), (5, 12, 11, 10)):
+        z = torch.as_tensor(rng.choice([1, 6, 8], size=sum(sizes)))
+        pos = torch.as_tensor(np.concatenate([random_molecule(n, rng, 1.0) for n in sizes]))
+        batch = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
+        out, ref = compiled(z, pos, batch), eager(z, pos, batch)
+        assert torch.allclose(out["energy"], ref["energy"], rtol=0, atol=1e-12)
+        assert torch.allclose(out["forces"], ref["forces"], rtol=0, atol=1e-12)
+    assert len(built) == 2 and compiled._block_kernels is not None

@@ -32,7 +32,7 @@ from noether.atoms.neighbors import edge_vectors, neighbor_list
 from noether.atoms.priors import AtomRef
 from noether.atoms.standardize import ScaleShift
 
-__all__ = ["Graph", "Potential", "as_dtype", "energy_derivatives", "frame_sum"]
+__all__ = ["Graph", "Potential", "as_dtype", "compile_failed", "energy_derivatives", "frame_sum"]
 
 
 def frame_sum(values: Tensor, batch: Tensor, n_graphs: int) -> Tensor:
@@ -95,7 +95,7 @@ def _jsonable(value):
     return value
 
 
-def _compile_failed(error: BaseException) -> bool:
+def compile_failed(error: BaseException) -> bool:
     """Whether ``error`` comes from torch.compile itself (a backend or code-generation failure,
     e.g. inductor's CPU code generation with several threads), not from the model or its input."""
     from torch._dynamo.exc import BackendCompilerFailed
@@ -382,7 +382,7 @@ class Potential(nn.Module):
         try:
             return self._compiled_energy(self, *args)
         except Exception as error:
-            if not _compile_failed(error):
+            if not compile_failed(error):
                 raise
             warnings.warn(
                 f"{type(self).__name__}: torch.compile failed ({type(error).__name__}); "

@@ -7,39 +7,12 @@ import math
 import numpy as np
 import pytest
 import torch
+from et_testkit import CUTOFF, energy_forces, molecule, random_et
 
 from noether.atoms.checkpoint import load_potential, save_potential
 from noether.atoms.models.et import ET
 from noether.atoms.models.et.radial import cosine_cutoff, expnormal
 from noether.testing import check_e3, check_permutation
-
-CUTOFF = 4.0
-
-
-def random_et(dtype=torch.float64, seed=0, **kwargs) -> ET:
-    """A small ET with every parameter (biases too) random, so no term is trivially zero."""
-    torch.manual_seed(seed)
-    options = dict(hidden=16, layers=2, heads=4, num_rbf=8, cutoff=CUTOFF, dtype=dtype)
-    model = ET(**{**options, **kwargs})
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(torch.randn_like(p) * 0.4)
-    return model.eval()
-
-
-def molecule(n=10, seed=0, dtype=torch.float64, spread=1.6):
-    g = torch.Generator().manual_seed(seed)
-    numbers = torch.randint(1, 10, (n,), generator=g)
-    positions = torch.randn(n, 3, generator=g, dtype=dtype) * spread
-    return numbers, positions
-
-
-def energy_forces(model):
-    def fn(numbers, positions):
-        out = model(numbers, positions)
-        return out["energy"].detach(), out["forces"].detach()
-
-    return fn
 
 
 @pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-10), (torch.float32, 1e-4)])

@@ -24,7 +24,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from noether.atoms.models.et.fused import fused_layer
+from noether.atoms.models.et.blocks import MoleculeBlocks
+from noether.atoms.models.et.fused import EAGER, LayerKernels, fused_layer
 from noether.atoms.models.et.messages import edge_sums_plain
 from noether.atoms.models.et.pairs import MessagePairs
 
@@ -38,9 +39,11 @@ class EquivariantAttention(nn.Module):
 
     Args (forward):
         x: ``(N, H)`` scalars. v: ``(N, 3, H)`` vectors, or None for zeros (the first layer).
-        pairs: the pairs to sum over (self pairs included). rbf: ``(P, K)`` their radial basis.
+        pairs: the pairs to sum over (self pairs included), or dense molecule blocks (fused
+            only; :mod:`~noether.atoms.models.et.blocks`). rbf: ``(P, K)`` their radial basis.
         fused: compute the layer with :class:`~noether.atoms.models.et.fused.FusedLayer`
             (first-order derivatives only; SiLU and both filters, otherwise ignored).
+        kernels: the fused layer's halves, eager or compiled.
     """
 
     def __init__(
@@ -95,12 +98,17 @@ class EquivariantAttention(nn.Module):
         self,
         x: Tensor,
         v: Tensor | None,
-        pairs: MessagePairs,
+        pairs: MessagePairs | MoleculeBlocks,
         rbf: Tensor,
         fused: bool = False,
+        kernels: LayerKernels = EAGER,
     ) -> tuple[Tensor, Tensor]:
+        if isinstance(pairs, MoleculeBlocks):
+            if not (fused and self.can_fuse()):
+                raise ValueError("molecule blocks need the fused layer (SiLU, both filters)")
+            return fused_layer(self, x, v, pairs, rbf, kernels)
         if fused and self.can_fuse():
-            return fused_layer(self, x, v, pairs, rbf)
+            return fused_layer(self, x, v, pairs, rbf, kernels)
         hidden = self.hidden
         q, k, s0, s1, s2 = self.qkv(self.norm(x)).split(hidden, dim=-1)
         sv = None if v is None else v * s1.unsqueeze(1)  # (N, 3, H)

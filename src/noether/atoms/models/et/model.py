@@ -13,16 +13,20 @@ Pure PyTorch: pairs are handled once per unordered pair, messages run on a flat 
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor, nn
 
 from noether.atoms.models.et.activations import activation as get_activation
 from noether.atoms.models.et.attention import EquivariantAttention
+from noether.atoms.models.et.blocks import molecule_blocks, use_blocks
 from noether.atoms.models.et.embedding import NeighborEmbedding
+from noether.atoms.models.et.fused import EAGER, LayerKernels
 from noether.atoms.models.et.heads import GatedEquivariantHead, ScalarHead
 from noether.atoms.models.et.pairs import message_pairs, unordered_pairs
 from noether.atoms.models.et.radial import ExpNormalBasis, cosine_cutoff
-from noether.atoms.potential import Graph, Potential, frame_sum
+from noether.atoms.potential import Graph, Potential, compile_failed, frame_sum
 from noether.atoms.priors import ZBL
 from noether.train.registry import register_model
 
@@ -122,6 +126,10 @@ class ET(Potential):
         #: None: hand-written first-order layers (:mod:`~noether.atoms.models.et.fused`) for
         #: inference, plain autograd while training or with ``create_graph``; True/False forces.
         self.fused: bool | None = None
+        #: None: the fused layers run over dense molecule blocks once compiled
+        #: (:meth:`compile_inference`) for small molecules; True: whenever possible; False: never.
+        self.blocks: bool | None = None
+        self._block_kernels: LayerKernels | None = None
         self.to(dtype)
 
     def forward(self, *args, create_graph: bool | None = None, **kwargs) -> dict[str, Tensor]:
@@ -146,6 +154,47 @@ class ET(Potential):
             )
         return self.fused
 
+    def _use_blocks(self, n_pairs: int, batch: Tensor, n_graphs: int, pbc: Tensor) -> bool:
+        """Fused layers over dense molecule blocks (:mod:`~noether.atoms.models.et.blocks`) rather
+        than the edge list: no periodic images, every layer fusable, and (unless ``blocks`` is
+        True) compiled kernels and small molecules (:func:`~noether.atoms.models.et.blocks.use_blocks`)."""
+        if self.blocks is False or bool(pbc.any()):
+            return False
+        if not all(layer.can_fuse() for layer in self.layers):
+            return False
+        if self.blocks is True:
+            return True
+        return self._block_kernels is not None and use_blocks(n_pairs, batch, n_graphs)
+
+    def compile_inference(self, **options) -> ET:
+        """:meth:`Potential.compile_inference`, and for batches of small molecules the fused layers
+        over molecule blocks with their two halves compiled (``torch.compile`` without scatter
+        sums, which inductor's CPU code runs with atomic adds); the rest of such a call is eager."""
+        super().compile_inference(**options)
+        options.pop("dynamic", None)
+        self._block_kernels = LayerKernels.compiled(**options)
+        return self
+
+    def _compiled_energy_from_pairs(self, *args) -> tuple[Tensor, Tensor]:
+        """Molecule blocks with compiled layers, or the whole compiled graph; if compiling the
+        layers fails, warn once and use the edge list from now on."""
+        _, _, batch, n_graphs, _, pbc, edge_index = args[:7]
+        if not self._use_blocks(edge_index.shape[1] // 2, batch, n_graphs, pbc):
+            return super()._compiled_energy_from_pairs(*args)
+        try:
+            return self.energy_from_pairs(*args)
+        except Exception as error:
+            if not compile_failed(error):
+                raise
+            warnings.warn(
+                f"ET: torch.compile of the block layers failed ({type(error).__name__}); "
+                "running the edge list from now on",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            self._block_kernels = None
+            return super()._compiled_energy_from_pairs(*args)
+
     def atomic_energies(self, graph: Graph) -> Tensor:
         numbers = graph.numbers
         pairs = unordered_pairs(graph)
@@ -157,10 +206,22 @@ class ET(Potential):
         if self.neighbor_embedding is not None:
             x = self.neighbor_embedding(numbers, x, pairs, rbf[:p], phi)
         fused = self._use_fused()
-        message = message_pairs(pairs, phi, numbers.shape[0])
         v = None
-        for layer in self.layers:
-            x, v = layer(x, v, message, rbf, fused)
+        if fused and self._use_blocks(p, graph.batch, graph.n_graphs, graph.pbc):
+            blocks = molecule_blocks(pairs, phi, rbf[:p], rbf[p:], graph.batch, graph.n_graphs)
+            kernels = self._block_kernels or EAGER
+            if blocks.slots is not None:
+                x = x.new_zeros(blocks.n_blocks * blocks.size, x.shape[1]).index_copy(
+                    0, blocks.slots, x
+                )
+            for layer in self.layers:
+                x, v = layer(x, v, blocks, blocks.rbf, True, kernels)
+            if blocks.slots is not None:
+                x, v = x.index_select(0, blocks.slots), v.index_select(0, blocks.slots)
+        else:
+            message = message_pairs(pairs, phi, numbers.shape[0])
+            for layer in self.layers:
+                x, v = layer(x, v, message, rbf, fused)
         raw = self.head(self.out_norm(x), v)
         count = frame_sum(torch.ones_like(raw), graph.batch, graph.n_graphs)
         return raw + (self.frame_offset / count)[graph.batch]

@@ -1,0 +1,166 @@
+"""ET's fused layers over dense molecule blocks: the same function as over the edge list."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from et_testkit import CUTOFF, energy_forces, molecule, random_et
+
+from noether.atoms.models.et.blocks import (
+    MAX_CELLS_PER_PAIR,
+    MIN_CELLS,
+    molecule_blocks,
+    use_blocks,
+)
+from noether.atoms.models.et.pairs import unordered_pairs
+from noether.atoms.potential import Graph
+from noether.testing import check_e3, check_permutation
+
+
+def frames(sizes=(5, 9, 1, 7), spread=2.2, dtype=torch.float64):
+    """Frames of unequal sizes (padded blocks), spread so that some pairs lie beyond the cutoff."""
+    parts = [molecule(n, seed=s, spread=spread, dtype=dtype) for s, n in enumerate(sizes)]
+    numbers = torch.cat([z for z, _ in parts])
+    positions = torch.cat([p for _, p in parts])
+    batch = torch.cat([torch.full((n,), k) for k, n in enumerate(sizes)])
+    return numbers, positions, batch
+
+
+def run(model, blocks: bool, numbers, positions, batch=None):
+    """Energies, forces and parameter gradients (of the summed energy) through the fused layers."""
+    model.fused, model.blocks = True, blocks
+    model.zero_grad()
+    out = model(numbers, positions, batch)
+    model(numbers, positions, batch, compute_forces=False)["energy"].sum().backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    return out["energy"].detach(), out["forces"].detach(), grads
+
+
+def test_blocks_equal_edge_list_with_padding_and_pairs_beyond_the_cutoff():
+    model = random_et()
+    numbers, positions, batch = frames()
+    distances = torch.cdist(positions[batch == 1], positions[batch == 1])
+    assert (distances > CUTOFF).any()  # absent pairs inside a block
+    e1, f1, g1 = run(model, True, numbers, positions, batch)
+    e2, f2, g2 = run(model, False, numbers, positions, batch)
+    assert torch.allclose(e1, e2, atol=1e-12, rtol=0)
+    assert torch.allclose(f1, f2, atol=1e-12, rtol=0)
+    assert g1.keys() == g2.keys() and len(g1) >= len(list(model.parameters())) - 1
+    for name in g1:
+        assert torch.allclose(g1[name], g2[name], atol=1e-10, rtol=0), name
+
+
+def test_blocks_follow_the_frames_not_their_order():
+    """Frames given in a shuffled order of atoms give each atom the same energy and force."""
+    model = random_et()
+    numbers, positions, batch = frames()
+    order = torch.randperm(len(numbers), generator=torch.Generator().manual_seed(1))
+    model.fused, model.blocks = True, True
+    graph_order = torch.argsort(batch[order], stable=True)  # frames contiguous, atoms shuffled
+    perm = order[graph_order]
+    ref = model(numbers, positions, batch)
+    out = model(numbers[perm], positions[perm], batch[perm])
+    assert torch.allclose(out["energy"], ref["energy"], atol=1e-12, rtol=0)
+    assert torch.allclose(out["forces"], ref["forces"][perm], atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-10), (torch.float32, 1e-4)])
+def test_blocks_are_invariant_and_equivariant(dtype, tol):
+    model = random_et(dtype)
+    model.fused, model.blocks = True, True
+    numbers, positions = molecule(dtype=dtype)
+    fn = energy_forces(model)
+    err = check_e3(fn, (numbers, positions), ("scalar", "position"), ("scalar", "vector"))
+    scale = model(numbers, positions)["forces"].abs().max().item()
+    assert err < tol * max(1.0, scale)
+    assert check_permutation(fn, (numbers, positions), (0, 0), (None, 0)) < tol
+
+
+def test_blocks_forces_match_finite_differences():
+    model = random_et()
+    model.fused, model.blocks = True, True
+    numbers, positions, batch = frames(sizes=(4, 6), spread=1.5)
+    forces = model(numbers, positions, batch)["forces"]
+    h = 1e-5
+    for atom, axis in [(0, 0), (3, 2), (5, 1), (9, 0)]:
+        plus, minus = positions.clone(), positions.clone()
+        plus[atom, axis] += h
+        minus[atom, axis] -= h
+        e_plus = model(numbers, plus, batch, compute_forces=False)["energy"].sum()
+        e_minus = model(numbers, minus, batch, compute_forces=False)["energy"].sum()
+        numeric = -(e_plus - e_minus).item() / (2 * h)
+        assert abs(numeric - float(forces[atom, axis])) < 1e-7
+
+
+def _graph(numbers, positions, batch, cutoff):
+    from noether.atoms.neighbors import neighbor_list
+
+    n_graphs = int(batch.max()) + 1
+    cell = torch.zeros(n_graphs, 3, 3, dtype=positions.dtype)
+    pbc = torch.zeros(n_graphs, 3, dtype=torch.bool)
+    edge_index, _ = neighbor_list(positions, cutoff, batch, cell, pbc)
+    i, j = edge_index
+    vectors = positions[j] - positions[i]
+    return Graph(numbers, positions, batch, n_graphs, edge_index, vectors, cell, pbc)
+
+
+def test_block_layout_holds_each_pair_in_both_directions_once():
+    numbers, positions, batch = frames()
+    graph = _graph(numbers, positions, batch, CUTOFF)
+    pairs = unordered_pairs(graph)
+    p = pairs.n_pairs
+    phi = torch.rand(p, dtype=torch.float64)
+    rbf = torch.rand(p, 3, dtype=torch.float64)
+    rbf_self = torch.rand(len(numbers), 3, dtype=torch.float64)
+    blocks = molecule_blocks(pairs, phi, rbf, rbf_self, batch, graph.n_graphs)
+    assert (blocks.n_blocks, blocks.size) == (4, 9) and blocks.slots is not None
+    # each pair twice (φ symmetric, r̂ antisymmetric), each atom's diagonal 1, the rest 0
+    assert torch.equal(blocks.weight, blocks.weight.transpose(1, 2))
+    assert torch.equal(blocks.unit, -blocks.unit.transpose(1, 2))
+    assert blocks.weight.sum() == pytest.approx(float(2 * phi.sum() + len(numbers)))
+    assert int((blocks.weight != 0).sum()) == 2 * p + len(numbers)
+    # the triangle holds every pair's and atom's basis once, both directions read it
+    assert blocks.rbf.sum() == pytest.approx(float(rbf.sum() + rbf_self.sum()))
+    tri = blocks.rbf.view(4, -1, 3)[:, blocks.cell_triangle].view(4, 9, 9, 3)
+    assert torch.equal(tri, tri.transpose(1, 2))
+
+
+def test_use_blocks_prefers_small_molecules():
+    ethanols = torch.arange(64).repeat_interleave(9)
+    assert use_blocks(64 * 36, ethanols, 64)  # every pair within the cutoff
+    cluster = torch.zeros(1000, dtype=torch.long)
+    assert not use_blocks(30_000, cluster, 1)  # 60 neighbours each of 999
+    assert MAX_CELLS_PER_PAIR >= 1.0
+    assert not use_blocks(36, torch.zeros(9, dtype=torch.long), 1)  # one ethanol: too few cells
+    assert MIN_CELLS > 81
+    assert not use_blocks(0, torch.zeros(0, dtype=torch.long), 1)
+
+
+def test_blocks_are_refused_without_the_fused_layer():
+    model = random_et(activation="tanh")
+    numbers, positions = molecule()
+    model.fused, model.blocks = True, True
+    ref = model(numbers, positions)  # tanh filters cannot fuse: the edge list runs
+    model.blocks = False
+    assert torch.equal(model(numbers, positions)["forces"], ref["forces"])
+
+
+def test_a_failing_compile_of_the_block_layers_warns_and_uses_the_edge_list():
+    from torch._inductor.exc import InductorError
+
+    from noether.atoms.models.et.fused import LayerKernels
+
+    model = random_et()
+    numbers, positions, batch = frames(sizes=(9,) * 8, spread=1.2)
+    ref = model(numbers, positions, batch)
+
+    def broken(*args):
+        raise InductorError(AssertionError("codegen"), "")
+
+    # a stand-in for the whole compiled graph (eager), and layer kernels that fail to compile
+    model._compiled_energy = lambda self, *args: type(self).energy_from_pairs(self, *args)
+    model._block_kernels = LayerKernels(broken, broken)
+    with pytest.warns(RuntimeWarning, match="block layers failed"):
+        out = model(numbers, positions, batch)
+    assert model._block_kernels is None
+    assert torch.allclose(out["forces"], ref["forces"], atol=1e-12, rtol=0)
