@@ -102,7 +102,7 @@ def test_compiled_block_layers_equal_eager(two_threads, monkeypatch):
     rng = np.random.default_rng(0)
     eager = ET(hidden=16, heads=2, layers=2, num_rbf=8, dtype=torch.float64).eval()
     compiled = copy.deepcopy(eager).compile_inference()
-    for sizes in ((9, 7, 9, 8, 9, 6), (5, 12, 11, 10)):
+    for sizes in ((9, 7, 9, 8, 9, 6), (11, 12, 12, 10, 12)):
         z = torch.as_tensor(rng.choice([1, 6, 8], size=sum(sizes)))
         pos = torch.as_tensor(np.concatenate([random_molecule(n, rng, 1.0) for n in sizes]))
         batch = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
