@@ -8,7 +8,8 @@ that into energies (scale, shift, reference energies, priors), forces and stress
 
 Every message is multiplied by the cutoff, so energy and forces are continuous as pairs cross it.
 Pure PyTorch: pairs are handled once per unordered pair, messages run on a flat edge list with
-``index_select`` / ``index_add_``, and all layers' distance filters come from one matrix product.
+``index_select`` / ``index_add_`` or, for batches of small molecules once compiled, on dense
+molecule blocks (:mod:`~noether.atoms.models.et.blocks`).
 """
 
 from __future__ import annotations
@@ -179,7 +180,8 @@ class ET(Potential):
         """Molecule blocks with compiled layers, or the whole compiled graph; if compiling the
         layers fails, warn once and use the edge list from now on."""
         _, _, batch, n_graphs, _, pbc, edge_index = args[:7]
-        if not self._use_blocks(edge_index.shape[1] // 2, batch, n_graphs, pbc):
+        blocks = self._use_blocks(edge_index.shape[1] // 2, batch, n_graphs, pbc)
+        if not (blocks and self._use_fused()):
             return super()._compiled_energy_from_pairs(*args)
         try:
             return self.energy_from_pairs(*args)
