@@ -7,7 +7,14 @@ import math
 import numpy as np
 import pytest
 import torch
-from et_testkit import CUTOFF, energy_forces, molecule, random_et
+from et_testkit import (
+    CUTOFF,
+    assert_same_outputs_and_gradients,
+    energy_forces,
+    molecule,
+    outputs_and_gradients,
+    random_et,
+)
 
 from noether.atoms.checkpoint import load_potential, save_potential
 from noether.atoms.models.et import ET
@@ -123,17 +130,8 @@ def test_fused_inference_layers_equal_plain_autograd(monkeypatch, chunk):
     results = {}
     for fused in (True, False):
         model.fused = fused
-        model.zero_grad()
-        out = model(numbers, positions)
-        model(numbers, positions, compute_forces=False)["energy"].sum().backward()
-        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
-        results[fused] = (out["energy"].detach(), out["forces"].detach(), grads)
-    (e1, f1, g1), (e2, f2, g2) = results[True], results[False]
-    assert torch.allclose(e1, e2, atol=1e-12, rtol=0)
-    assert torch.allclose(f1, f2, atol=1e-12, rtol=0)
-    assert g1.keys() == g2.keys() and len(g1) >= len(list(model.parameters())) - 1
-    for name in g1:
-        assert torch.allclose(g1[name], g2[name], atol=1e-10, rtol=0), name
+        results[fused] = outputs_and_gradients(model, numbers, positions)
+    assert_same_outputs_and_gradients(model, results[True], results[False])
 
 
 def test_isolated_atoms_give_finite_forces_and_second_derivatives():

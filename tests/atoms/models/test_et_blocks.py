@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from et_testkit import CUTOFF, energy_forces, molecule, random_et
+from et_testkit import (
+    CUTOFF,
+    assert_same_outputs_and_gradients,
+    energy_forces,
+    molecule,
+    outputs_and_gradients,
+    random_et,
+)
 
 from noether.atoms.models.et.blocks import (
     MAX_CELLS_PER_PAIR,
@@ -27,13 +34,9 @@ def frames(sizes=(5, 9, 1, 7), spread=2.2, dtype=torch.float64):
 
 
 def run(model, blocks: bool, numbers, positions, batch=None):
-    """Energies, forces and parameter gradients (of the summed energy) through the fused layers."""
+    """Energies, forces and parameter gradients through the fused layers, blocks on or off."""
     model.fused, model.blocks = True, blocks
-    model.zero_grad()
-    out = model(numbers, positions, batch)
-    model(numbers, positions, batch, compute_forces=False)["energy"].sum().backward()
-    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
-    return out["energy"].detach(), out["forces"].detach(), grads
+    return outputs_and_gradients(model, numbers, positions, batch)
 
 
 def test_blocks_equal_edge_list_with_padding_and_pairs_beyond_the_cutoff():
@@ -41,13 +44,8 @@ def test_blocks_equal_edge_list_with_padding_and_pairs_beyond_the_cutoff():
     numbers, positions, batch = frames()
     distances = torch.cdist(positions[batch == 1], positions[batch == 1])
     assert (distances > CUTOFF).any()  # absent pairs inside a block
-    e1, f1, g1 = run(model, True, numbers, positions, batch)
-    e2, f2, g2 = run(model, False, numbers, positions, batch)
-    assert torch.allclose(e1, e2, atol=1e-12, rtol=0)
-    assert torch.allclose(f1, f2, atol=1e-12, rtol=0)
-    assert g1.keys() == g2.keys() and len(g1) >= len(list(model.parameters())) - 1
-    for name in g1:
-        assert torch.allclose(g1[name], g2[name], atol=1e-10, rtol=0), name
+    first = run(model, True, numbers, positions, batch)
+    assert_same_outputs_and_gradients(model, first, run(model, False, numbers, positions, batch))
 
 
 def test_blocks_follow_the_frames_not_their_order():
@@ -134,6 +132,25 @@ def test_use_blocks_prefers_small_molecules():
     assert not use_blocks(36, torch.zeros(9, dtype=torch.long), 1)  # one ethanol: too few cells
     assert MIN_CELLS > 81
     assert not use_blocks(0, torch.zeros(0, dtype=torch.long), 1)
+
+
+def test_periodic_frames_keep_the_edge_list_even_when_blocks_are_forced():
+    """An atom's periodic images would share a block cell: a periodic call runs the edge list."""
+    model = random_et()
+    numbers = torch.tensor([8, 1, 1])
+    positions = torch.tensor(
+        [[0.2, 0.1, 0.3], [1.1, 0.4, 0.2], [0.1, 1.0, 0.9]], dtype=torch.float64
+    )
+    cell = torch.diag(
+        torch.tensor([3.0, 3.2, 3.4], dtype=torch.float64)
+    )  # images within the cutoff
+    pbc = torch.tensor([True, True, True])
+    model.fused = True
+    out = {}
+    for blocks in (True, False):
+        model.blocks = blocks
+        out[blocks] = model(numbers, positions, cell=cell, pbc=pbc)["forces"]
+    assert torch.equal(out[True], out[False])
 
 
 def test_blocks_are_refused_without_the_fused_layer():

@@ -162,7 +162,7 @@ def block_sums_forward(
     blocks: MoleculeBlocks,
     heads: int,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """``(y (B n, H), w (B n, 3, H), pre (B n n, 4H))``; SiLU filters and attention.
+    """``(y (B n, H), w (B n, 3, H), pre (B T, 4H))``; SiLU filters and attention.
 
     Per-atom inputs in the padded layout: ``q, k, s0, s2 (B n, H)``, ``sv (B n, 3, H)`` or None.
     ``rbf (B T, K)`` (the blocks' own), ``weight (4H, K)`` and ``bias (4H,)`` the stacked filter
@@ -172,7 +172,7 @@ def block_sums_forward(
     hidden = q.shape[1]
     width = hidden // heads
     phi = blocks.weight.unsqueeze(-1)  # (B, n, n, 1)
-    pre = rbf @ weight.t() + bias  # not addmm: its bias copy is a pass over memory of its own
+    pre = torch.addmm(bias, rbf, weight.t())
     dk, dv0, dv1, dv2 = _filters(pre, blocks, hidden)
     qk = q.view(b, n, 1, hidden) * k.view(b, 1, n, hidden)
     attn = F.silu(qk.mul_(dk).view(b, n, n, heads, width).sum(-1)).mul_(phi)  # (B, n, n, heads)
