@@ -199,3 +199,45 @@ def test_training_with_refit_offsets_checkpoints_the_refitted_constants(tmp_path
     batch = task.collate([train_set[k] for k in range(len(train_set))])
     error = (task.forward(model, batch)["energy"] - batch.energy)[batch.energy_mask]
     assert abs(error.mean().item()) < 1e-9 and error.abs().max().item() > 1e-6
+
+
+def test_refit_offsets_at_the_end_edits_only_the_best_checkpoint(tmp_path):
+    import csv
+
+    from noether.train.checkpoints import BEST, LAST, load_checkpoint
+    from noether.train.evaluate import evaluate
+    from noether.train.run import train
+    from noether.train.trained import finish_best_checkpoint, load_trained_model
+
+    morse_data(tmp_path / "d.h5")
+    # the -10 eV offset is left to the re-fit; weight averaging is allowed with "end"
+    config = morse_training(
+        tmp_path / "d.h5", tmp_path / "run", fit_atomref=False, refit_offsets="end"
+    )
+    config["optim"].update(lr=0.01, ema_decay=0.9)
+    config["trainer"]["max_epochs"] = 2
+    run = train(config)
+    with open(run / "metrics.csv") as file:
+        validated = [
+            float(r["val/energy_mae"]) for r in csv.DictReader(file) if r["val/energy_mae"]
+        ]
+    assert min(validated) > 5000.0  # meV: training and validation ran without the offsets
+    assert load_trained_model(run, prefer=LAST).atomref.energies.abs().sum() == 0.0
+    best = load_trained_model(run, prefer=BEST)
+    assert load_checkpoint(run / "checkpoints" / BEST)["noether"]["after_training"]
+    task = AtomisticTask(str(tmp_path / "d.h5"))  # the same split as the run
+    train_set = task.datasets().train
+    batch = task.collate([train_set[k] for k in range(len(train_set))])
+    error = (task.forward(best, batch)["energy"] - batch.energy)[batch.energy_mask]
+    assert abs(error.mean().item()) < 1e-9 and error.abs().max().item() > 1e-6
+    assert evaluate(run, plots=False, verbose=False)["energy_mae"] < 100.0  # meV
+
+    # a second pass changes nothing but re-fits (to zero) the same constants
+    refit = AtomisticTask(str(tmp_path / "d.h5"), refit_offsets="end")
+    assert finish_best_checkpoint(run / "checkpoints", refit)
+    again = load_trained_model(run, prefer=BEST).state_dict()
+    for key, value in best.state_dict().items():
+        torch.testing.assert_close(again[key], value, rtol=0, atol=1e-12)
+    assert not finish_best_checkpoint(run / "checkpoints", AtomisticTask(str(tmp_path / "d.h5")))
+    with pytest.raises(ValueError, match="refit_offsets: got 'always'; accepted: never"):
+        AtomisticTask(str(tmp_path / "d.h5"), refit_offsets="always")

@@ -28,7 +28,10 @@ from noether.atoms.standardize import SCALES, energy_statistics
 from noether.train.registry import register_task
 from noether.train.task import DataPath, Splits, Task
 
-__all__ = ["AtomisticTask", "load_trained_potential"]
+__all__ = ["REFITS", "AtomisticTask", "load_trained_potential"]
+
+REFITS = ("never", "validation", "end")
+REFIT_ALIASES = {True: "validation", False: "never", None: "never"}
 
 
 @register_task("atoms")
@@ -47,11 +50,14 @@ class AtomisticTask(Task):
         scale: what ``standardize`` takes as the output scale: ``"rms_force"`` (the RMS force
             component, default) or ``"energy_std"`` (the standard deviation of the frame
             energies, TorchMD-NET's choice); see :func:`~noether.atoms.standardize.energy_statistics`.
-        refit_offsets: before each validation, re-fit the model's reference energies (AtomRef)
-            to its energy residuals on the training frames (least squares on the element
-            counts; for one molecule, the mean residual). The forces do not see these constants
-            and a force-dominated loss holds them only weakly, so without a re-fit they wander
-            with the output bias; the re-fit costs one energy-only pass over the training split.
+        refit_offsets: when to re-fit the model's reference energies (AtomRef) to its energy
+            residuals on the training frames (least squares on the element counts; for one
+            molecule, the mean residual): ``"end"`` once, into the best checkpoint after
+            training (the training itself is untouched); ``"validation"`` (or True) before each
+            validation, so every validated and checkpointed model carries them; ``"never"`` (or
+            False). The forces do not see these constants and a force-dominated loss holds them
+            only weakly, so without a re-fit they wander with the output bias; a re-fit costs
+            one energy-only pass over the training split.
     """
 
     units: ClassVar[dict[str, str]] = {"energy": "meV", "forces": "meV/Å"}
@@ -72,7 +78,7 @@ class AtomisticTask(Task):
         fit_atomref: bool = True,
         standardize: bool = True,
         scale: str = "rms_force",
-        refit_offsets: bool = False,
+        refit_offsets: bool | str = "never",
     ) -> None:
         if energy_weight < 0 or forces_weight < 0 or energy_weight + forces_weight == 0:
             raise ValueError(
@@ -92,8 +98,13 @@ class AtomisticTask(Task):
         self.energy_key, self.forces_key = energy_key, forces_key
         self.energy_unit, self.length_unit, self.missing = energy_unit, length_unit, missing
         self.fit_atomref, self.standardize, self.scale = fit_atomref, standardize, scale
-        self.refit_offsets = bool(refit_offsets)
-        self.edits_model_before_validation = self.refit_offsets
+        self.refit_offsets = REFIT_ALIASES.get(refit_offsets, refit_offsets)
+        if self.refit_offsets not in REFITS:
+            raise ValueError(
+                f"refit_offsets: got {refit_offsets!r}; accepted: {', '.join(REFITS)} "
+                "(True means 'validation', False 'never')"
+            )
+        self.edits_model_before_validation = self.refit_offsets == "validation"
         self._data: AtomsDataset | None = None
         self._indices: dict[str, np.ndarray] | None = None
 
@@ -144,9 +155,18 @@ class AtomisticTask(Task):
             defaults.update(energy_scale=scale, energy_shift=shift)
         return defaults
 
-    def before_validation(self, model: nn.Module, frames_per_batch: int = 64) -> None:
-        if not self.refit_offsets:
-            return
+    def before_validation(self, model: nn.Module) -> None:
+        if self.refit_offsets == "validation":
+            self.refit_reference_energies(model)
+
+    def after_training(self, model: nn.Module) -> bool:
+        if self.refit_offsets != "end":
+            return False
+        return self.refit_reference_energies(model)
+
+    def refit_reference_energies(self, model: nn.Module, frames_per_batch: int = 64) -> bool:
+        """Add to ``model.atomref`` the least-squares reference energies of the model's energy
+        residuals on the training frames; False (nothing changed) without energy labels."""
         if not isinstance(model, Potential):
             raise ValueError(
                 f"task.refit_offsets needs a model with reference energies (a Potential's "
@@ -156,7 +176,7 @@ class AtomisticTask(Task):
         train = data.subset(idx["idx_train"])
         labelled = train.label_mask("energy")
         if not labelled.any():
-            return
+            return False
         device = model.atomref.energies.device
         predicted = np.zeros(len(train))
         with torch.no_grad():
@@ -168,6 +188,7 @@ class AtomisticTask(Task):
         residual = np.where(labelled, train.energy - predicted, 0.0)
         delta = fit_atomref(train, energies=residual)
         model.atomref.set(model.atomref.energies.double().cpu().numpy() + delta)
+        return True
 
     def collate(self, samples: list) -> AtomsBatch:
         return collate_atoms(samples)

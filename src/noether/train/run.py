@@ -12,7 +12,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, EMAWeightAveraging
 from torch import nn
 
-from noether.train.checkpoints import LAST, AtomicCheckpointIO, RunCheckpoints
+from noether.train.checkpoints import BEST, LAST, AtomicCheckpointIO, RunCheckpoints
 from noether.train.config import Config, ConfigError, build, load_config
 from noether.train.console import EpochLines, quiet_lightning, want_progress_bar
 from noether.train.csv_log import RunCSVLogger
@@ -30,6 +30,7 @@ from noether.train.rundir import (
     check_fresh,
     resolve_run_dir,
 )
+from noether.train.trained import finish_best_checkpoint
 
 # Keys a resumed run may change: how long it goes on and how it is run, not what it computes.
 RESUMABLE_CHANGES = (
@@ -272,6 +273,8 @@ def train(
     module = trainer.precision_plugin.convert_module(module)
     trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint, weights_only=False)
     if trainer.is_global_zero:
+        if finish_best_checkpoint(run_dir / "checkpoints", task):
+            print(f"{run_dir / 'checkpoints' / BEST}: finished by task {config.task.name!r}")
         best = trainer.callback_metrics.get("val/loss")
         print(f"run folder: {run_dir}")
         if best is not None:

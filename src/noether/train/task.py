@@ -9,6 +9,7 @@ the keys of the config's ``task:`` section) and is registered with
     task.forward(model, batch) -> pred  train, validation and test steps
     task.loss(pred, batch) -> scalar    train, validation and test steps
     task.compare(pred, batch)           validation and test: MAE, RMSE and parity plots
+    task.after_training(model) -> bool  once at the end, on the best checkpoint's model
 
 Validation and test run under ``torch.no_grad()``: a ``forward`` that needs autograd (forces as
 ``-dE/dr``) wraps its own work in ``torch.enable_grad()``.
@@ -97,6 +98,14 @@ class Task:
         """Called while training, before each validation pass (on every process), with the model
         as it will be validated and checkpointed: a task may re-fit what the optimiser does not
         train (a constant, say). Nothing by default."""
+
+    def after_training(self, model: nn.Module) -> bool:
+        """Called once when training ends (on the first process), with the model of the run's
+        ``best.ckpt`` in eval mode on the CPU: a task may re-fit what the optimiser does not
+        train without touching the training itself. Returns True when it changed the model; the
+        stack then writes the model back into ``best.ckpt`` (``last.ckpt``, which resumes the
+        run, keeps the trained state). Nothing by default."""
+        return False
 
 
 def _tensors(batch: Any):

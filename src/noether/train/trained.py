@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from noether.train.checkpoints import BEST, find_checkpoint, load_checkpoint
 from noether.train.config import build, load_config
+from noether.train.files import atomic_write
+from noether.train.task import Task
 
-__all__ = ["FLOAT64_PRECISIONS", "load_trained_model"]
+__all__ = ["FLOAT64_PRECISIONS", "finish_best_checkpoint", "load_trained_model"]
+
+PREFIX = "model."
 
 FLOAT64_PRECISIONS = ("64", "64-true", "double")
 
@@ -21,14 +26,38 @@ def load_trained_model(path: str | Path, prefer: str = BEST) -> nn.Module:
     the run trained in float64 (its weights load without rounding), in eval mode on the CPU; with EMA
     the checkpoint holds the averaged weights.
     """
-    checkpoint = load_checkpoint(find_checkpoint(path, prefer=prefer))
+    return _model_of(load_checkpoint(find_checkpoint(path, prefer=prefer)))
+
+
+def _model_of(checkpoint: dict) -> nn.Module:
     config = load_config(checkpoint["noether"]["config"])
     model = build(config.model, "model")
     if str(config.trainer.precision) in FLOAT64_PRECISIONS:
         model = model.double()
-    prefix = "model."
     state = {
-        k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)
+        k[len(PREFIX) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(PREFIX)
     }
     model.load_state_dict(state)
     return model.eval()
+
+
+def finish_best_checkpoint(checkpoints: str | Path, task: Task) -> bool:
+    """Let ``task.after_training`` edit the model of ``<checkpoints>/best.ckpt``; write it back.
+
+    The file is replaced atomically and records ``"after_training": True`` in its ``noether``
+    section. Returns False (and leaves the file alone) when there is no best checkpoint or the
+    task changed nothing.
+    """
+    path = Path(checkpoints) / BEST
+    if not path.is_file():
+        return False
+    checkpoint = load_checkpoint(path)
+    model = _model_of(checkpoint)
+    if not task.after_training(model):
+        return False
+    state = checkpoint["state_dict"]
+    for key, value in model.state_dict().items():
+        state[PREFIX + key] = value.to(state[PREFIX + key].dtype)
+    checkpoint["noether"]["after_training"] = True
+    atomic_write(path, lambda file: torch.save(checkpoint, file))
+    return True

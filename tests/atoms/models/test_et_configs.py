@@ -26,6 +26,6 @@ def test_md17_et_configs(name, n_parameters, tmp_path):
     assert isinstance(model, ET)
     assert sum(p.numel() for p in model.parameters()) == n_parameters
     task = build(config.task, "task")
-    assert task.refit_offsets and task.split == [950, 50, 1000]
+    assert task.refit_offsets == "end" and task.split == [950, 50, 1000]
     assert (task.energy_weight, task.forces_weight) == (0.2, 0.8)
-    assert config.optim.ema_decay is None  # the re-fit refuses an EMA of the weights
+    assert config.optim.ema_decay is None  # as in the recipe
