@@ -1,4 +1,5 @@
-"""The shipped ET configs build the models their comments promise and re-fit the offsets."""
+"""The shipped ET configs build the models their comments promise, scale the outputs as the
+recipe does and re-fit the offsets."""
 
 from __future__ import annotations
 
@@ -27,5 +28,6 @@ def test_md17_et_configs(name, n_parameters, tmp_path):
     assert sum(p.numel() for p in model.parameters()) == n_parameters
     task = build(config.task, "task")
     assert task.refit_offsets == "end" and task.split == [950, 50, 1000]
+    assert task.scale == "energy_std"  # the recipe's standardize
     assert (task.energy_weight, task.forces_weight) == (0.2, 0.8)
     assert config.optim.ema_decay is None  # as in the recipe
