@@ -14,9 +14,10 @@ Settings that differ by construction, and how they are matched:
 - Loss: ours is ``w_E · MSE(E / n_atoms) + w_F · MSE(F)``; torchmd-net's is ``y_weight · MSE(E) +
   neg_dy_weight · MSE(F)``. For one molecule of ``n`` atoms the same objective is
   ``y_weight = w_E / n²`` (the script sets that).
-- Output normalisation: each code's own (ours: reference energies and the RMS force from the
-  training split; torchmd-net: ``standardize: true``, the mean and standard deviation of the
-  training energies, as its MD17 recipe). No loss smoothing (``ema_alpha_y: 1``), no early stop.
+- Output normalisation: the config's ``task.scale`` for ours (the MD17 configs: ``energy_std``,
+  the standard deviation of the training energies, with reference energies from the training
+  split); torchmd-net: ``standardize: true``, the mean and standard deviation of the training
+  energies, as its MD17 recipe. No loss smoothing (``ema_alpha_y: 1``), no early stop.
 - torchmd-net's ET runs with ``vector_cutoff: true`` (every message smooth at the cutoff, as ours).
 
     python benchmarks/bench_et_training.py --data data/molecules/ethanol.xyz \\
