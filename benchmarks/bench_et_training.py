@@ -333,7 +333,8 @@ def main() -> int:
             f"{r['energy_offset_meV']:+.2f} | {r['energy_mae_centred_meV']:.2f} | "
             f"{r['forces_mae_meV_per_A']:.2f} | {wall} | {cpu} |"
         )
-    (out / "results.json").write_text(json.dumps(rows, indent=2))
+    meta = {"data": args.data, "train_seed": cfg.get("seed", 0), "epochs": epochs}
+    (out / "results.json").write_text(json.dumps({**rows, "meta": meta}, indent=2))
     return 0
 
 

@@ -1,0 +1,160 @@
+"""Summarise many runs of ``bench_et_training.py``: per molecule, both codes over their seeds.
+
+Each run folder holds a ``results.json`` (one or both codes) and a ``torchmdnet.yaml`` (its
+``seed`` is the training seed of both codes). The molecule is the ``data`` entry of
+``results.json`` when present, else the folder name up to ``-s<seed>`` (as in
+``runs/bench-et-training/malonaldehyde-s3-noether``). Printed per molecule: the number of seeds,
+the mean force MAE of each code with its standard error, the ratio of the means, the mean of the
+per-seed differences where both codes ran a seed, how many of those seeds ours won, and Welch's
+one-sided p-value for "ours is worse" (small means ours is worse beyond the seed noise). A PNG
+shows each seed's force MAE of both codes.
+
+    python benchmarks/summarize_et_training.py runs/bench-et-training/*-s*-* \\
+        --plot runs/bench-et-training/seeds.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import yaml
+from scipy import stats
+
+CODES = ("noether", "torchmdnet")
+LABEL = {"noether": "noether ET", "torchmdnet": "torchmd-net ET"}
+
+
+def read_run(folder: Path) -> tuple[str, int, dict[str, dict]] | None:
+    """``(molecule, seed, {code: results})`` of one run folder, or None if it has no results."""
+    results_path = folder / "results.json"
+    if not results_path.exists():
+        return None
+    results = json.loads(results_path.read_text())
+    meta = results.pop("meta", {})
+    seed = meta.get("train_seed")
+    if seed is None:
+        seed = int(yaml.safe_load((folder / "torchmdnet.yaml").read_text())["seed"])
+    molecule = Path(meta["data"]).stem if "data" in meta else None
+    if molecule is None:
+        match = re.match(r"(.+)-s\d+(-.*)?$", folder.name)
+        if match is None:
+            raise SystemExit(
+                f"{folder}: no 'data' in results.json and the name is not <molecule>-s<seed>[-...]"
+            )
+        molecule = match.group(1)
+    return molecule, int(seed), results
+
+
+def collect(folders: list[Path]) -> dict[str, dict[str, dict[int, float]]]:
+    """``{molecule: {code: {seed: force MAE (meV/Å)}}}``; a seed run twice must agree."""
+    table: dict[str, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
+    for folder in folders:
+        run = read_run(folder)
+        if run is None:
+            continue
+        molecule, seed, results = run
+        for code, row in results.items():
+            value = float(row["forces_mae_meV_per_A"])
+            seen = table[molecule][code].get(seed)
+            if seen is not None and seen != value:
+                print(
+                    f"note: {molecule} {code} seed {seed} twice ({seen:.2f}, {value:.2f}); "
+                    f"kept {folder}",
+                    file=sys.stderr,
+                )
+            table[molecule][code][seed] = value
+    return table
+
+
+def summarise(per_code: dict[str, dict[int, float]]) -> dict[str, float]:
+    """Means, standard errors, paired differences and Welch's one-sided p for one molecule."""
+    ours = np.array(list(per_code.get("noether", {}).values()))
+    peer = np.array(list(per_code.get("torchmdnet", {}).values()))
+    out: dict[str, float] = {"n_ours": len(ours), "n_peer": len(peer)}
+    for name, x in (("ours", ours), ("peer", peer)):
+        out[f"mean_{name}"] = float(x.mean()) if len(x) else float("nan")
+        out[f"se_{name}"] = float(x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float("nan")
+    out["ratio"] = out["mean_ours"] / out["mean_peer"] - 1.0
+    shared = sorted(set(per_code.get("noether", {})) & set(per_code.get("torchmdnet", {})))
+    diff = np.array([per_code["noether"][s] - per_code["torchmdnet"][s] for s in shared])
+    out["n_paired"] = len(shared)
+    out["mean_diff"] = float(diff.mean()) if len(diff) else float("nan")
+    out["ours_wins"] = int((diff < 0).sum())
+    if len(ours) > 1 and len(peer) > 1:
+        out["p_worse"] = float(
+            stats.ttest_ind(ours, peer, equal_var=False, alternative="greater").pvalue
+        )
+    else:
+        out["p_worse"] = float("nan")
+    return out
+
+
+def plot(table: dict[str, dict[str, dict[int, float]]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    molecules = sorted(table)
+    fig, ax = plt.subplots(figsize=(1.3 * len(molecules) + 2, 4))
+    for i, molecule in enumerate(molecules):
+        for shift, code, colour in ((-0.15, "noether", "C0"), (0.15, "torchmdnet", "C1")):
+            values = list(table[molecule].get(code, {}).values())
+            if not values:
+                continue
+            ax.scatter(
+                np.full(len(values), i + shift),
+                values,
+                color=colour,
+                s=14,
+                alpha=0.7,
+                label=LABEL[code] if i == 0 else None,
+            )
+            ax.hlines(np.mean(values), i + shift - 0.12, i + shift + 0.12, color=colour, lw=2)
+    ax.set_xticks(range(len(molecules)), molecules, rotation=30, ha="right")
+    ax.set_ylabel("test force MAE (meV/Å)")
+    ax.set_title("ET, same data, split and settings; one point per training seed, bar = mean")
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="run folders of bench_et_training.py")
+    parser.add_argument("--plot", type=Path, default=None, help="write the per-seed PNG here")
+    args = parser.parse_args()
+    table = collect([p for p in args.runs if p.is_dir()])
+    if not table:
+        raise SystemExit("no results.json in the given folders")
+    print(
+        "| molecule | seeds (ours/peer) | ours force MAE (meV/Å) | torchmd-net force MAE (meV/Å) "
+        "| ours vs peer | paired mean difference | seeds ours better | p (ours worse) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    ratios = []
+    for molecule in sorted(table):
+        s = summarise(table[molecule])
+        ratios.append(s["ratio"])
+        print(
+            f"| {molecule} | {s['n_ours']}/{s['n_peer']} | {s['mean_ours']:.2f} ± {s['se_ours']:.2f} "
+            f"| {s['mean_peer']:.2f} ± {s['se_peer']:.2f} | {100 * s['ratio']:+.1f} % "
+            f"| {s['mean_diff']:+.2f} | {s['ours_wins']}/{s['n_paired']} | {s['p_worse']:.2f} |"
+        )
+    print(f"mean over molecules of (ours / peer - 1): {100 * np.nanmean(ratios):+.1f} %")
+    if args.plot is not None:
+        plot(table, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
