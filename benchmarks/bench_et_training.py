@@ -13,7 +13,8 @@ Settings that differ by construction, and how they are matched:
 
 - Loss: ours is ``w_E · MSE(E / n_atoms) + w_F · MSE(F)``; torchmd-net's is ``y_weight · MSE(E) +
   neg_dy_weight · MSE(F)``. For one molecule of ``n`` atoms the same objective is
-  ``y_weight = w_E / n²`` (the script sets that).
+  ``y_weight = w_E / n²`` (the script sets that; ``y_weight = w_E`` for a config with
+  ``task.energy_loss: per_frame``).
 - Output normalisation: the config's ``task.scale`` for ours (the MD17 configs: ``energy_std``,
   the standard deviation of the training energies, with reference energies from the training
   split); torchmd-net: ``standardize: true``, the mean and standard deviation of the training
@@ -100,7 +101,9 @@ def peer_config(cfg: dict, n_atoms: int, epochs: int, folder: Path, splits: Path
         "prior_model": None,
         "standardize": True,
         "derivative": True,
-        "y_weight": t["energy_weight"] / n_atoms**2,
+        "y_weight": t["energy_weight"] / n_atoms**2
+        if t.get("energy_loss", "per_atom") == "per_atom"
+        else t["energy_weight"],
         "neg_dy_weight": t["forces_weight"],
         "ema_alpha_y": 1.0,
         "ema_alpha_neg_dy": 1.0,

@@ -73,8 +73,12 @@ def test_task_loss_masks_and_units(tmp_path):
     loss = task.loss(pred, batch)
     n = batch.n_atoms[batch.energy_mask].double()
     assert loss.item() == pytest.approx((10.0 / n).square().mean().item(), rel=1e-9)
+    per_frame = AtomisticTask(str(tmp_path / "d.xyz"), energy_weight=0.5, energy_loss="per_frame")
+    assert per_frame.loss(pred, batch).item() == pytest.approx(0.5 * 10.0**2, rel=1e-9)
     with pytest.raises(ValueError, match="not both 0"):
         AtomisticTask(str(tmp_path / "d.xyz"), energy_weight=0.0, forces_weight=0.0)
+    with pytest.raises(ValueError, match="per_atom, per_frame"):
+        AtomisticTask(str(tmp_path / "d.xyz"), energy_loss="total")
 
 
 def test_force_only_loss_ignores_missing_and_offset_energies(tmp_path):

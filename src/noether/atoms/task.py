@@ -1,6 +1,7 @@
 """The atomistic training task: energies and forces of a :class:`Potential` (``task: {name: atoms}``).
 
-Loss per batch: ``energy_weight * MSE(E/atom) + forces_weight * MSE(F)`` in eV and eV/Å, each over
+Loss per batch: ``energy_weight * MSE(E/atom) + forces_weight * MSE(F)`` in eV and eV/Å (with
+``energy_loss="per_frame"``, ``MSE(E)`` of the frame energy, TorchMD-NET's form), each over
 the frames that carry the label (per-sample masks; a weight of 0 drops a term, e.g. force-only
 training as in PolyGET). Compared quantities: ``energy`` (per frame) in meV and ``forces`` (per
 component) in meV/Å, so the stack reports MAE/RMSE in those units and draws their parity plots.
@@ -28,10 +29,11 @@ from noether.atoms.standardize import SCALES, energy_statistics
 from noether.train.registry import register_task
 from noether.train.task import DataPath, Splits, Task
 
-__all__ = ["REFITS", "AtomisticTask", "load_trained_potential"]
+__all__ = ["ENERGY_LOSSES", "REFITS", "AtomisticTask", "load_trained_potential"]
 
 REFITS = ("never", "validation", "end")
 REFIT_ALIASES = {True: "validation", False: "never", None: "never"}
+ENERGY_LOSSES = ("per_atom", "per_frame")
 
 
 @register_task("atoms")
@@ -42,7 +44,10 @@ class AtomisticTask(Task):
         path: the data (extxyz, HDF5, sGDML or rMD17 npz; see :mod:`noether.atoms.formats`).
         splits: an npz with ``idx_train``, ``idx_val``, ``idx_test``; else ``split`` fractions
             (or counts) drawn with ``split_seed``.
-        energy_weight, forces_weight: loss weights (eV² per atom², eV²/Å²).
+        energy_weight, forces_weight: weights of the two MSEs (in eV²/atom² or eV², and eV²/Å²).
+        energy_loss: ``"per_atom"`` (default): the energy term is the MSE of ``E / n_atoms``;
+            ``"per_frame"``: the MSE of ``E`` itself (TorchMD-NET's ``y_weight``, so a weight of
+            ``w`` per atom equals ``w / n_atoms²`` per frame for one molecule of ``n_atoms``).
         energy_key, forces_key: extxyz keys of the labels.
         energy_unit, length_unit: units of the file (None: the format's own).
         missing: ``"mask"`` (frames without a label are masked) or ``"error"``.
@@ -70,6 +75,7 @@ class AtomisticTask(Task):
         split_seed: int = 0,
         energy_weight: float = 1.0,
         forces_weight: float = 10.0,
+        energy_loss: str = "per_atom",
         energy_key: str = "REF_energy",
         forces_key: str = "REF_forces",
         energy_unit: str | None = None,
@@ -85,6 +91,10 @@ class AtomisticTask(Task):
                 f"energy_weight and forces_weight must be >= 0 and not both 0, got "
                 f"{energy_weight}, {forces_weight}"
             )
+        if energy_loss not in ENERGY_LOSSES:
+            raise ValueError(
+                f"unknown energy_loss {energy_loss!r}; accepted: {', '.join(ENERGY_LOSSES)}"
+            )
         if scale not in SCALES:
             raise ValueError(f"unknown scale {scale!r}; accepted: {', '.join(SCALES)}")
         if missing not in ("mask", "error"):
@@ -95,6 +105,7 @@ class AtomisticTask(Task):
             raise ValueError(f"split needs three sizes (train, val, test), got {self.split}")
         self.split_seed = split_seed
         self.energy_weight, self.forces_weight = float(energy_weight), float(forces_weight)
+        self.energy_loss = energy_loss
         self.energy_key, self.forces_key = energy_key, forces_key
         self.energy_unit, self.length_unit, self.missing = energy_unit, length_unit, missing
         self.fit_atomref, self.standardize, self.scale = fit_atomref, standardize, scale
@@ -222,8 +233,9 @@ class AtomisticTask(Task):
         energy_mask, forces_mask = self._masks(batch)
         total = pred["energy"].sum() * 0.0  # keeps every parameter in the graph (DDP)
         if self.energy_weight > 0 and energy_mask is not None and energy_mask.any():
-            n = batch.n_atoms.to(pred["energy"].dtype)
-            err = (pred["energy"] - batch.energy.to(pred["energy"].dtype)) / n
+            err = pred["energy"] - batch.energy.to(pred["energy"].dtype)
+            if self.energy_loss == "per_atom":
+                err = err / batch.n_atoms.to(err.dtype)
             total = total + self.energy_weight * err[energy_mask].square().mean()
         if self.forces_weight > 0 and forces_mask is not None and forces_mask.any():
             err = pred["forces"] - batch.forces.to(pred["forces"].dtype)
