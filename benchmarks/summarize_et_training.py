@@ -7,15 +7,17 @@ Each run folder holds a ``results.json`` (one or both codes) and a ``torchmdnet.
 the mean force MAE of each code with its standard error, the ratio of the means, the mean of the
 per-seed differences where both codes ran a seed, how many of those seeds ours won, and Welch's
 one-sided p-value for "ours is worse" (small means ours is worse beyond the seed noise). A PNG
-shows each seed's force MAE of both codes.
+shows each seed's force MAE of both codes; ``--curves`` another the validation force MAE per
+epoch of both codes (mean and range over the seeds), read from each run's ``metrics.csv``.
 
     python benchmarks/summarize_et_training.py runs/bench-et-training/*-s*-* \\
-        --plot runs/bench-et-training/seeds.png
+        --plot runs/bench-et-training/seeds.png --curves runs/bench-et-training/curves.png
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import re
 import sys
@@ -102,7 +104,7 @@ def plot(table: dict[str, dict[str, dict[int, float]]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     molecules = sorted(table)
-    fig, ax = plt.subplots(figsize=(1.3 * len(molecules) + 2, 4))
+    fig, ax = plt.subplots(figsize=(1.2 * len(molecules) + 4, 4))
     for i, molecule in enumerate(molecules):
         for shift, code, colour in ((-0.15, "noether", "C0"), (0.15, "torchmdnet", "C1")):
             values = list(table[molecule].get(code, {}).values())
@@ -119,7 +121,7 @@ def plot(table: dict[str, dict[str, dict[int, float]]], path: Path) -> None:
             ax.hlines(np.mean(values), i + shift - 0.12, i + shift + 0.12, color=colour, lw=2)
     ax.set_xticks(range(len(molecules)), molecules, rotation=30, ha="right")
     ax.set_ylabel("test force MAE (meV/Å)")
-    ax.set_title("ET, same data, split and settings; one point per training seed, bar = mean")
+    ax.set_title("ET on the same frames and split: one point per training seed, bar = mean")
     ax.legend()
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -127,12 +129,69 @@ def plot(table: dict[str, dict[str, dict[int, float]]], path: Path) -> None:
     plt.close(fig)
 
 
+def validation_curve(folder: Path, code: str) -> np.ndarray | None:
+    """Validation force MAE (meV/Å) per epoch of one code's run in ``folder``, or None."""
+    path = folder / code / "metrics.csv"
+    if not path.exists():
+        return None
+    key, factor = ("val/forces_mae", 1.0) if code == "noether" else ("val_neg_dy_l1_loss", 1e3)
+    by_epoch: dict[int, float] = {}
+    with path.open() as handle:
+        for row in csv.DictReader(handle):
+            if row.get(key):
+                by_epoch[int(float(row["epoch"]))] = factor * float(row[key])
+    return np.array([by_epoch[e] for e in sorted(by_epoch)]) if by_epoch else None
+
+
+def plot_curves(folders: list[Path], path: Path) -> None:
+    """Per molecule: the validation force MAE per epoch of both codes, mean and range over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves: dict[str, dict[str, list[np.ndarray]]] = defaultdict(lambda: defaultdict(list))
+    for folder in folders:
+        run = read_run(folder)
+        if run is None:
+            continue
+        for code in run[2]:
+            curve = validation_curve(folder, code)
+            if curve is not None:
+                curves[run[0]][code].append(curve)
+    molecules = sorted(curves)
+    if not molecules:
+        raise SystemExit("no metrics.csv in the given folders")
+    fig, axes = plt.subplots(1, len(molecules), figsize=(4 * len(molecules), 3.4), squeeze=False)
+    for ax, molecule in zip(axes[0], molecules, strict=True):
+        for code, colour in (("noether", "C0"), ("torchmdnet", "C1")):
+            runs = curves[molecule].get(code)
+            if not runs:
+                continue
+            n = min(len(c) for c in runs)
+            stack = np.stack([c[:n] for c in runs])
+            epochs = np.arange(1, n + 1)
+            ax.plot(epochs, stack.mean(0), color=colour, label=f"{LABEL[code]} ({len(runs)} seeds)")
+            ax.fill_between(epochs, stack.min(0), stack.max(0), color=colour, alpha=0.15)
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_title(molecule)
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("validation force MAE (meV/Å)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="+", type=Path, help="run folders of bench_et_training.py")
     parser.add_argument("--plot", type=Path, default=None, help="write the per-seed PNG here")
+    parser.add_argument("--curves", type=Path, default=None, help="write the curves PNG here")
     args = parser.parse_args()
-    table = collect([p for p in args.runs if p.is_dir()])
+    folders = [p for p in args.runs if p.is_dir()]
+    table = collect(folders)
     if not table:
         raise SystemExit("no results.json in the given folders")
     print(
@@ -153,6 +212,9 @@ def main() -> int:
     if args.plot is not None:
         plot(table, args.plot)
         print(f"wrote {args.plot}")
+    if args.curves is not None:
+        plot_curves(folders, args.curves)
+        print(f"wrote {args.curves}")
     return 0
 
 
