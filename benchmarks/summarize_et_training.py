@@ -17,7 +17,7 @@ epoch of both codes (mean and range over the seeds), read from each run's ``metr
 from __future__ import annotations
 
 import argparse
-import csv
+import io
 import json
 import re
 import sys
@@ -28,8 +28,26 @@ import numpy as np
 import yaml
 from scipy import stats
 
-CODES = ("noether", "torchmdnet")
+from noether.train.csv_log import read_metrics
+from noether.train.files import atomic_write_bytes
+
 LABEL = {"noether": "noether ET", "torchmdnet": "torchmd-net ET"}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def read_run(folder: Path) -> tuple[str, int, dict[str, dict]] | None:
@@ -54,7 +72,8 @@ def read_run(folder: Path) -> tuple[str, int, dict[str, dict]] | None:
 
 
 def collect(folders: list[Path]) -> dict[str, dict[str, dict[int, float]]]:
-    """``{molecule: {code: {seed: force MAE (meV/Å)}}}``; a seed run twice must agree."""
+    """``{molecule: {code: {seed: force MAE (meV/Å)}}}``; of a seed run twice with different
+    results, the later folder is kept (and a note printed)."""
     table: dict[str, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
     for folder in folders:
         run = read_run(folder)
@@ -98,11 +117,7 @@ def summarise(per_code: dict[str, dict[int, float]]) -> dict[str, float]:
 
 
 def plot(table: dict[str, dict[str, dict[int, float]]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     molecules = sorted(table)
     fig, ax = plt.subplots(figsize=(1.2 * len(molecules) + 4, 4))
     for i, molecule in enumerate(molecules):
@@ -123,33 +138,24 @@ def plot(table: dict[str, dict[str, dict[int, float]]], path: Path) -> None:
     ax.set_ylabel("test force MAE (meV/Å)")
     ax.set_title("ET on the same frames and split: one point per training seed, bar = mean")
     ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130)
+    _save(fig, path)
     plt.close(fig)
 
 
 def validation_curve(folder: Path, code: str) -> np.ndarray | None:
     """Validation force MAE (meV/Å) per epoch of one code's run in ``folder``, or None."""
-    path = folder / code / "metrics.csv"
-    if not path.exists():
-        return None
     key, factor = ("val/forces_mae", 1.0) if code == "noether" else ("val_neg_dy_l1_loss", 1e3)
-    by_epoch: dict[int, float] = {}
-    with path.open() as handle:
-        for row in csv.DictReader(handle):
-            if row.get(key):
-                by_epoch[int(float(row["epoch"]))] = factor * float(row[key])
+    by_epoch = {
+        int(row["epoch"]): factor * row[key]
+        for row in read_metrics(folder / code / "metrics.csv")
+        if key in row and "epoch" in row
+    }
     return np.array([by_epoch[e] for e in sorted(by_epoch)]) if by_epoch else None
 
 
 def plot_curves(folders: list[Path], path: Path) -> None:
     """Per molecule: the validation force MAE per epoch of both codes, mean and range over seeds."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     curves: dict[str, dict[str, list[np.ndarray]]] = defaultdict(lambda: defaultdict(list))
     for folder in folders:
         run = read_run(folder)
@@ -178,9 +184,7 @@ def plot_curves(folders: list[Path], path: Path) -> None:
         ax.set_title(molecule)
         ax.legend(fontsize=8)
     axes[0][0].set_ylabel("validation force MAE (meV/Å)")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    _save(fig, path)
     plt.close(fig)
 
 

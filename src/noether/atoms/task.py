@@ -45,9 +45,6 @@ class AtomisticTask(Task):
         splits: an npz with ``idx_train``, ``idx_val``, ``idx_test``; else ``split`` fractions
             (or counts) drawn with ``split_seed``.
         energy_weight, forces_weight: weights of the two MSEs (in eV²/atom² or eV², and eV²/Å²).
-        energy_loss: ``"per_atom"`` (default): the energy term is the MSE of ``E / n_atoms``;
-            ``"per_frame"``: the MSE of ``E`` itself (TorchMD-NET's ``y_weight``, so a weight of
-            ``w`` per atom equals ``w / n_atoms²`` per frame for one molecule of ``n_atoms``).
         energy_key, forces_key: extxyz keys of the labels.
         energy_unit, length_unit: units of the file (None: the format's own).
         missing: ``"mask"`` (frames without a label are masked) or ``"error"``.
@@ -63,6 +60,9 @@ class AtomisticTask(Task):
             False). The forces do not see these constants and a force-dominated loss holds them
             only weakly, so without a re-fit they wander with the output bias; a re-fit costs
             one energy-only pass over the training split.
+        energy_loss: ``"per_atom"`` (default): the energy term is the MSE of ``E / n_atoms``;
+            ``"per_frame"``: the MSE of ``E`` itself (TorchMD-NET's ``y_weight``, so a weight of
+            ``w`` per atom equals ``w / n_atoms²`` per frame for one molecule of ``n_atoms``).
     """
 
     units: ClassVar[dict[str, str]] = {"energy": "meV", "forces": "meV/Å"}
@@ -75,7 +75,6 @@ class AtomisticTask(Task):
         split_seed: int = 0,
         energy_weight: float = 1.0,
         forces_weight: float = 10.0,
-        energy_loss: str = "per_atom",
         energy_key: str = "REF_energy",
         forces_key: str = "REF_forces",
         energy_unit: str | None = None,
@@ -85,6 +84,7 @@ class AtomisticTask(Task):
         standardize: bool = True,
         scale: str = "rms_force",
         refit_offsets: bool | str = "never",
+        energy_loss: str = "per_atom",
     ) -> None:
         if energy_weight < 0 or forces_weight < 0 or energy_weight + forces_weight == 0:
             raise ValueError(
