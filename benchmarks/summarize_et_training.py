@@ -17,7 +17,6 @@ epoch of both codes (mean and range over the seeds), read from each run's ``metr
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import re
 import sys
@@ -28,8 +27,8 @@ import numpy as np
 import yaml
 from scipy import stats
 
+from noether.core.io import save_figure
 from noether.train.csv_log import read_metrics
-from noether.train.files import atomic_write_bytes
 
 LABEL = {"noether": "noether ET", "torchmdnet": "torchmd-net ET"}
 
@@ -41,13 +40,6 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _save(fig, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
-    atomic_write_bytes(path, buffer.getvalue())
 
 
 def read_run(folder: Path) -> tuple[str, int, dict[str, dict]] | None:
@@ -138,7 +130,7 @@ def plot(table: dict[str, dict[str, dict[int, float]]], path: Path) -> None:
     ax.set_ylabel("test force MAE (meV/Å)")
     ax.set_title("ET on the same frames and split: one point per training seed, bar = mean")
     ax.legend()
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -184,7 +176,7 @@ def plot_curves(folders: list[Path], path: Path) -> None:
         ax.set_title(molecule)
         ax.legend(fontsize=8)
     axes[0][0].set_ylabel("validation force MAE (meV/Å)")
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
 
 

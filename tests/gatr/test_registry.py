@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from noether.core.registry import lookup
 from noether.gatr import GATr, PointGATr, Transformer
-from noether.train.registry import lookup
 from noether.train.validation import ConfigError, check_mapping, signature_fields
 
 

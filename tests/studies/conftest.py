@@ -12,10 +12,10 @@ import torch
 from torch import nn
 
 from noether.algebra import Algebra
+from noether.core import register_model
 from noether.sims.nbody import NBodyConfig
 from noether.sims.nbody_dataset import NBodySizes, generate_dataset, write_dataset
 from noether.studies.nbody_tokens import ALGEBRAS
-from noether.train import register_model
 
 
 @register_model("test-tiny-geometric")

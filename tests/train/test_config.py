@@ -143,7 +143,7 @@ def test_torch_dtype_options_read_and_write_as_names():
     import torch
     from torch import nn
 
-    from noether.train import register_model
+    from noether.core import register_model
 
     @register_model("test-dtype-model")
     class WithDtype(nn.Module):

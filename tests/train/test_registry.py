@@ -4,8 +4,8 @@ import sys
 import pytest
 from torch import nn
 
-from noether.train import registry
-from noether.train.registry import lookup, register_model, register_task
+from noether.core import registry
+from noether.core.registry import lookup, register_model, register_task
 
 from .conftest import subprocess_env
 
@@ -13,7 +13,7 @@ from .conftest import subprocess_env
 def test_scan_finds_registrations_without_importing():
     code = (
         "import sys\n"
-        "from noether.train import registry\n"
+        "from noether.core import registry\n"
         "assert 'noether.train.toy' not in sys.modules\n"
         "assert 'toy-mlp' in registry.available('model')\n"
         "assert 'toy-regression' in registry.available('task')\n"

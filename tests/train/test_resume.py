@@ -10,9 +10,9 @@ import yaml
 from lightning.pytorch.callbacks import Callback
 
 from noether.cli import main as cli_main
+from noether.core.io import atomic_write
 from noether.train.config import ConfigError, load_config
 from noether.train.csv_log import read_metrics
-from noether.train.files import atomic_write
 from noether.train.run import train
 
 from .conftest import subprocess_env, tiny_config
@@ -178,12 +178,13 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
 def test_atomic_writes_give_the_permissions_of_a_plain_open(tmp_path):
     import os
 
-    from noether.atoms._io import atomic_write as atomic_write_path
+    from noether.core.io import atomic_path
 
     mask = os.umask(0o022)
     try:
         atomic_write(tmp_path / "a.bin", lambda f: f.write(b"x"))
-        atomic_write_path(tmp_path / "b.txt", lambda p: p.write_text("x"))
+        with atomic_path(tmp_path / "b.txt") as path:
+            path.write_text("x")
         (tmp_path / "c.txt").write_text("x")
         modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
     finally:

@@ -11,11 +11,11 @@ from torch.utils.data import DataLoader
 
 from noether import __version__
 from noether.cli import main as cli_main
+from noether.core.registry import register_task
 from noether.train.checkpoints import load_checkpoint
 from noether.train.config import load_config
 from noether.train.csv_log import read_metrics
 from noether.train.evaluate import evaluate
-from noether.train.registry import register_task
 from noether.train.run import train
 from noether.train.toy import ToyMLP, ToyRegression, toy_data
 

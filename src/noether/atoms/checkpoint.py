@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 
 from noether import __version__
-from noether.atoms._io import atomic_path
 from noether.atoms.potential import Potential
+from noether.core.io import atomic_path
 
 __all__ = ["FORMAT", "load_potential", "save_potential"]
 

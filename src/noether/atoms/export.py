@@ -27,9 +27,9 @@ import torch
 from torch import Tensor, nn
 
 from noether import __version__
-from noether.atoms._io import atomic_path
 from noether.atoms.neighbors import complete_cell
 from noether.atoms.potential import Potential, energy_derivatives
+from noether.core.io import atomic_path
 
 __all__ = ["ExportedPotential", "export_potential", "load_exported"]
 

@@ -18,8 +18,8 @@ from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import Stationary, ZeroRotation
 from ase.md.verlet import VelocityVerlet
 
-from noether.atoms._io import atomic_path
 from noether.atoms.stability import StabilityMonitor, energy_drift
+from noether.core.io import atomic_path
 
 __all__ = ["ENSEMBLES", "MDResult", "run_md", "thermalize"]
 

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from noether.atoms._io import atomic_path
 from noether.atoms.dataset import AtomsDataset
 from noether.atoms.md import MDResult
+from noether.core.io import save_figure
 
 __all__ = ["plot_dataset_summary", "plot_md"]
 
@@ -20,19 +20,12 @@ def _figure(rows: int, cols: int, size: tuple[float, float]):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    return plt, *plt.subplots(rows, cols, figsize=size, squeeze=False)
-
-
-def _save(plt, fig, path: str | os.PathLike) -> None:
-    fig.tight_layout()
-    with atomic_path(path, ".png") as tmp:
-        fig.savefig(tmp, dpi=120)
-    plt.close(fig)
+    return plt.subplots(rows, cols, figsize=size, squeeze=False)
 
 
 def plot_md(result: MDResult, path: str | os.PathLike, title: str = "") -> None:
     """Energies (per atom, shifted), temperature and the stability monitor against time."""
-    plt, fig, ax = _figure(1, 3, (13, 3.6))
+    fig, ax = _figure(1, 3, (13, 3.6))
     t = result.time_fs / 1000.0
     n = result.n_atoms
     e0 = result.total[0]
@@ -53,12 +46,13 @@ def plot_md(result: MDResult, path: str | os.PathLike, title: str = "") -> None:
     ax[0, 2].set(xlabel="time (ps)", title="stable" if result.stable else "UNSTABLE")
     if title:
         fig.suptitle(title)
-    _save(plt, fig, path)
+    fig.tight_layout()
+    save_figure(fig, path, tight=False)
 
 
 def plot_dataset_summary(sets: Mapping[str, AtomsDataset], path: str | os.PathLike) -> None:
     """Per molecule: the energy distribution (meV/atom about the mean) and force magnitudes."""
-    plt, fig, ax = _figure(1, 2, (11, 4))
+    fig, ax = _figure(1, 2, (11, 4))
     for name, ds in sets.items():
         if ds.energy is not None:
             per_atom = ds.energy / ds.n_atoms
@@ -68,4 +62,5 @@ def plot_dataset_summary(sets: Mapping[str, AtomsDataset], path: str | os.PathLi
     ax[0, 0].set(xlabel="E/atom - mean (meV/atom)", ylabel="frames")
     ax[0, 1].set(xlabel="|F| (eV/Å)", ylabel="atoms", yscale="log")
     ax[0, 0].legend(fontsize=7)
-    _save(plt, fig, path)
+    fig.tight_layout()
+    save_figure(fig, path, tight=False)

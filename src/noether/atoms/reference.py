@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from noether.atoms.potential import Graph, Potential, as_dtype
-from noether.train.registry import register_model
+from noether.core.registry import register_model
 
 __all__ = ["LennardJones", "Morse"]
 

@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from noether.atoms._io import atomic_path
+from noether.core.io import atomic_path
 
 __all__ = ["SPLIT_KEYS", "load_splits", "make_splits", "save_splits"]
 

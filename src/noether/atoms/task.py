@@ -26,8 +26,8 @@ from noether.atoms.potential import Potential
 from noether.atoms.priors import fit_atomref
 from noether.atoms.splits import load_splits, make_splits
 from noether.atoms.standardize import SCALES, energy_statistics
-from noether.train.registry import register_task
-from noether.train.task import DataPath, Splits, Task
+from noether.core.registry import register_task
+from noether.core.task import DataPath, Splits, Task
 
 __all__ = ["ENERGY_LOSSES", "REFITS", "AtomisticTask", "load_trained_potential"]
 

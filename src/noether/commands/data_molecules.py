@@ -177,7 +177,7 @@ def main(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "molecules": results,
     }
-    from noether.atoms._io import atomic_path
+    from noether.core.io import atomic_path
 
     with atomic_path(out / "summary.json", ".json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2))

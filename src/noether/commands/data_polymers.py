@@ -98,7 +98,7 @@ def _make_part(family: str, units: int, settings_dict: dict, cap: str, seed: int
         "cap": cap,
         "seed": seed,
     }
-    from noether.atoms._io import atomic_path
+    from noether.core.io import atomic_path
 
     with atomic_path(part_path(out, family, units).with_suffix(".json"), ".json") as tmp:
         tmp.write_text(json.dumps(record, indent=2))
@@ -191,7 +191,7 @@ def main(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "parts": ordered,
     }
-    from noether.atoms._io import atomic_path
+    from noether.core.io import atomic_path
 
     with atomic_path(out / "summary.json", ".json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2))

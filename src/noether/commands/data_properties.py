@@ -69,7 +69,7 @@ def _plot(data, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from noether.atoms._io import atomic_path
+    from noether.core.io import atomic_path
 
     names = list(data.targets)
     fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 2.8))

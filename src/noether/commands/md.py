@@ -74,10 +74,10 @@ def main(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import numpy as np
 
-    from noether.atoms._io import atomic_path
     from noether.atoms.md import run_md
     from noether.atoms.plots import plot_md
     from noether.atoms.stability import StabilityMonitor
+    from noether.core.io import atomic_path
 
     try:
         if args.structure:

@@ -11,16 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from noether.core.io import save_figure
 from noether.sims import gravity
-
-
-def _save(fig, path: str | os.PathLike) -> Path:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
 
 
 def nbody_overview(splits: dict, meta: dict, path: str | os.PathLike, n_examples: int = 3) -> Path:
@@ -84,7 +76,7 @@ def nbody_overview(splits: dict, meta: dict, path: str | os.PathLike, n_examples
         f"time {cfg['time']:g}, {meta['systems_per_second']:.0f} systems/s"
     )
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=110, tight=False)
 
 
 def rigid_overview(dataset, path: str | os.PathLike, n_scenes: int = 200) -> Path:
@@ -145,7 +137,7 @@ def rigid_overview(dataset, path: str | os.PathLike, n_scenes: int = 200) -> Pat
         f"{frame_time:g} s apart, gravity {tuple(float(v) for v in g)} m/s^2"
     )
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=110, tight=False)
 
 
 def _quat_mats(q: np.ndarray) -> np.ndarray:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from noether.core.io import atomic_write_json
 from noether.sims.rigid_scene import RigidConfig, sample_scene, simulate_scene
 from noether.sims.shards import FORMAT_VERSION, SCENE_ARRAYS, ShardWriter, read_attrs, shard_name
 
@@ -216,13 +216,7 @@ def generate(
         "seconds": seconds,
         "scenes_per_second": todo_scenes / seconds if todo_scenes else None,
     }
-    # A temporary name of this process: array jobs that resume the same folder at once (each
-    # `noether scaling --chain` checks the data) must not rename one another's file.
-    fd, tmp = tempfile.mkstemp(prefix=".meta.json.", suffix=".tmp", dir=out)
-    with os.fdopen(fd, "w") as file:
-        file.write(json.dumps(meta, indent=2) + "\n")
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # as an ordinary file, not mkstemp's 0600
-    os.replace(tmp, out / "meta.json")
+    # atomic_path names the temporary file per process: array jobs that resume the same folder
+    # at once (each `noether scaling --chain` checks the data) never rename one another's file.
+    atomic_write_json(out / "meta.json", meta)
     return meta

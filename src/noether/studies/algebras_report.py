@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from noether.train.files import atomic_write_bytes, atomic_write_text
+from noether.core.io import atomic_write_bytes, atomic_write_text
 
 __all__ = ["markdown_table", "plot_study", "summarise", "write_report"]
 

@@ -24,11 +24,11 @@ from typing import Any
 import torch
 from lightning.pytorch.callbacks import Callback
 
+from noether.core.io import atomic_write_json
 from noether.studies.algebras import StudyPlan
 from noether.studies.nbody_eval import evaluate_sets, load_trained_model
 from noether.studies.nbody_tokens import TOKENS_VERSION
 from noether.train.config import Config
-from noether.train.files import atomic_write_json
 
 __all__ = ["check_data", "ensure_data", "measure_cost", "run_one", "run_study", "study"]
 

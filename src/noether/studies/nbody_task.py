@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from noether.core import DataPath, Splits, Task, register_task
 from noether.sims.nbody_dataset import SPLITS, load_meta, load_split
 from noether.studies.nbody_tokens import (
     GeometricTokens,
@@ -30,7 +31,6 @@ from noether.studies.nbody_tokens import (
     random_euclidean,
     tokens_for,
 )
-from noether.train import DataPath, Splits, Task, register_task
 
 __all__ = [
     "INPUTS",

@@ -259,7 +259,7 @@ def _plot_structure(plan: PolyGETPlan, results: dict[str, Any], path: Path) -> N
 def write_report(plan: PolyGETPlan, results: dict[str, Any]) -> dict[str, Path]:
     """Write ``results.json``, ``table.md``, ``forces.png``, ``md.png`` and ``structure.png``
     into ``plan.out``; returns their paths."""
-    from noether.train.files import atomic_write_json
+    from noether.core.io import atomic_write_json
 
     out = Path(plan.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -61,9 +61,9 @@ def _worker_init() -> None:
 
 def train_model(plan: PolyGETPlan, model: str) -> dict[str, Any]:
     """Train one model (or reuse its finished run with the same config)."""
+    from noether.core.io import atomic_write_json
     from noether.studies.algebras_runs import StepTimer, _median
     from noether.train.config import load_config
-    from noether.train.files import atomic_write_json
     from noether.train.run import train
 
     run_dir = plan.run_dir(model)
@@ -190,7 +190,7 @@ def md_model(plan: PolyGETPlan, model: str) -> list[dict[str, Any]]:
     from noether.atoms.batched_md import langevin_batch
     from noether.atoms.structure import covalent_bonds
     from noether.atoms.task import load_trained_potential
-    from noether.train.files import atomic_write_json
+    from noether.core.io import atomic_write_json
 
     folder = Path(plan.out) / "md"
     record_path = folder / f"{model}.json"
@@ -263,7 +263,7 @@ def md_model(plan: PolyGETPlan, model: str) -> list[dict[str, Any]]:
             }
         )
     folder.mkdir(parents=True, exist_ok=True)
-    from noether.atoms._io import atomic_path
+    from noether.core.io import atomic_path
 
     with atomic_path(folder / f"{model}.npz", ".npz") as tmp:
         np.savez_compressed(tmp, **arrays)

@@ -17,14 +17,13 @@ import argparse
 import copy
 import json
 import math
-import os
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
+from noether.core.io import atomic_write, atomic_write_text
 from noether.lattice.attention import EffectiveModel
 from noether.lattice.loop import Dataset, self_learning
 from noether.lattice.metropolis import ChainRecord, ExactMetropolis
@@ -66,22 +65,10 @@ def _scaled(n: int, scale: float) -> int:
     return max(round(n * scale), 2)
 
 
-def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def _save_model(effective: EffectiveModel, model: DoubleExchangeModel, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(suffix=".pt", dir=path.parent)
-    os.close(fd)
     physics = {k: getattr(model, k) for k in ("L", "t", "J", "mu", "T")}
-    torch.save(
-        {"config": effective.config(), "physics": physics, "state_dict": effective.state_dict()},
-        tmp,
-    )
-    os.replace(tmp, path)
+    state = {"config": effective.config(), "physics": physics, "state_dict": effective.state_dict()}
+    atomic_write(path, lambda file: torch.save(state, file))
 
 
 def summarise(record: ChainRecord, n_sites: int) -> dict:
@@ -337,11 +324,11 @@ def main(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     text = table + "\n" + scan_table + "\n\nPower laws: " + "; ".join(fits) + "\n"
     text += f"\nWall time of the whole study: {elapsed / 60:.1f} min ({args.threads} thread(s)).\n"
-    _write_text(out / "table.md", text)
+    atomic_write_text(out / "table.md", text)
     payload = {"args": {k: str(v) for k, v in vars(args).items() if not k.startswith("_")},
                "reference": reference, "models": rows, "scan": scan_rows, "power_laws": laws,
                "seconds": elapsed}  # fmt: skip
-    _write_text(out / "results.json", json.dumps(payload, indent=2))
+    atomic_write_text(out / "results.json", json.dumps(payload, indent=2))
     print(text)
     print(f"wrote {out}/table.md, results.json, 4 PNG plots and the model checkpoints")
     return 0

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -13,13 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-
-def _save(fig, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
-    os.close(fd)
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
+from noether.core.io import save_figure
 
 
 def power_law(x: list[float], y: list[float]) -> tuple[float, float]:
@@ -44,7 +36,7 @@ def acceptance_vs_layers(rows: list[dict], path: Path) -> None:
     ax.set_ylabel("SLMC acceptance")
     ax.legend()
     ax.grid(alpha=0.3)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def loss_vs_parameters(rows: list[dict], path: Path, min_layers: int = 2) -> dict | None:
@@ -66,7 +58,7 @@ def loss_vs_parameters(rows: list[dict], path: Path, min_layers: int = 2) -> dic
     ax.set_ylabel("test MSE of Ω (t²)")
     ax.legend()
     ax.grid(alpha=0.3, which="both")
-    _save(fig, path)
+    save_figure(fig, path)
     return law
 
 
@@ -95,7 +87,7 @@ def acceptance_vs_loss(rows: list[dict], beta: float, path: Path) -> dict | None
     ax.set_ylabel("SLMC acceptance")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
-    _save(fig, path)
+    save_figure(fig, path)
     return law
 
 
@@ -123,4 +115,4 @@ def magnetisation_vs_temperature(scan: list[dict], path: Path) -> None:
     ax.set_ylabel("⟨|m|⟩")
     ax.legend()
     ax.grid(alpha=0.3)
-    _save(fig, path)
+    save_figure(fig, path)

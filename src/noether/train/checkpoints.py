@@ -14,7 +14,7 @@ import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import Checkpoint
 
-from noether.train.files import atomic_write
+from noether.core.io import atomic_write
 
 LAST, BEST = "last.ckpt", "best.ckpt"
 

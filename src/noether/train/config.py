@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import yaml
 
-from noether.train import registry
+from noether.core import registry
 from noether.train.validation import (
     ConfigError,
     check_mapping,

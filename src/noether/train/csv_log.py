@@ -15,7 +15,7 @@ from typing import Any
 from lightning.pytorch.loggers.logger import Logger
 from lightning.pytorch.utilities import rank_zero_only
 
-from noether.train.files import atomic_write_text
+from noether.core.io import atomic_write_text
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:

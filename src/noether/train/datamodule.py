@@ -10,10 +10,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from noether.core.io import atomic_write_bytes
+from noether.core.task import Splits, Task
 from noether.train.config import DataConfig
-from noether.train.files import atomic_write_bytes
 from noether.train.sampler import EpochBatchSampler
-from noether.train.task import Splits, Task
 
 SPLIT_NAMES = ("train", "val", "test")
 

@@ -9,11 +9,11 @@ from typing import Any, Literal
 import lightning as L
 import torch
 
+from noether.core.io import atomic_write_json
 from noether.train.checkpoints import BEST, LAST, find_checkpoint, load_checkpoint
 from noether.train.config import build, load_config
 from noether.train.console import quiet_lightning, want_progress_bar
 from noether.train.datamodule import load_splits, make_datamodule
-from noether.train.files import atomic_write_json
 from noether.train.module import TrainingModule
 from noether.train.plots import plot_learning_curve, plot_parity
 from noether.train.rundir import CURVE, METRICS, SPLITS

@@ -12,10 +12,10 @@ from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor, nn
 
 from noether import __version__
+from noether.core.task import Task
 from noether.train.config import Config
 from noether.train.metrics import EpochMetrics
 from noether.train.schedules import apply_warmup, lightning_scheduler, make_optimizer
-from noether.train.task import Task
 
 CHECKPOINT_KEY = "noether"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -10,8 +9,8 @@ from pathlib import Path
 import numpy as np
 from lightning.pytorch.callbacks import Callback
 
+from noether.core.io import save_figure
 from noether.train.csv_log import read_metrics
-from noether.train.files import atomic_write_bytes
 
 
 def _pyplot():
@@ -21,12 +20,6 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _save(fig, path: Path) -> None:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
-    atomic_write_bytes(path, buffer.getvalue())
 
 
 def plot_learning_curve(metrics_csv: str | Path, path: str | Path) -> Path | None:
@@ -66,7 +59,7 @@ def plot_learning_curve(metrics_csv: str | Path, path: str | Path) -> Path | Non
     ax_lr.set_xlabel("optimiser step")
     ax_lr.grid(alpha=0.3)
     path = Path(path)
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
     return path
 
@@ -103,7 +96,7 @@ def plot_parity(
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left")
     path = Path(path)
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
     return path
 

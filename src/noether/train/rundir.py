@@ -24,10 +24,10 @@ from typing import Any
 
 from lightning.pytorch.callbacks import Callback
 
+from noether.core.io import atomic_write_json, atomic_write_text
 from noether.train.config import Config, ConfigError
 from noether.train.datamodule import save_splits
 from noether.train.distributed import Launch
-from noether.train.files import atomic_write_json, atomic_write_text
 
 ENV_RUN_DIR = "NOETHER_RUN_DIR"
 CONFIG, META, SPLITS, METRICS, CURVE = (

@@ -17,9 +17,9 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset, TensorDataset
 
-from noether.train.registry import register_model, register_task
+from noether.core.registry import register_model, register_task
+from noether.core.task import DataPath, Task
 from noether.train.shards import ShardedHDF5Dataset, write_shards
-from noether.train.task import DataPath, Task
 
 
 def toy_function(x: Tensor) -> Tensor:

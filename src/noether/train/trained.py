@@ -7,10 +7,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from noether.core.io import atomic_write
+from noether.core.task import Task
 from noether.train.checkpoints import BEST, find_checkpoint, load_checkpoint
 from noether.train.config import build, load_config
-from noether.train.files import atomic_write
-from noether.train.task import Task
 
 __all__ = ["FLOAT64_PRECISIONS", "finish_best_checkpoint", "load_trained_model"]
 

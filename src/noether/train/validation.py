@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from noether.train.task import MustExist
+from noether.core.task import MustExist
 
 
 class ConfigError(ValueError):

@@ -12,9 +12,9 @@ import os
 
 import numpy as np
 
-from noether.atoms._io import atomic_path
 from noether.atoms.dataset import AtomsDataset
 from noether.atoms.formats._common import check_file, from_native_units, to_native_units
+from noether.core.io import atomic_path
 
 __all__ = ["read_extxyz", "write_extxyz"]
 

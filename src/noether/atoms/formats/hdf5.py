@@ -33,9 +33,9 @@ import h5py
 import numpy as np
 import torch
 
-from noether.atoms._io import atomic_path
 from noether.atoms.dataset import AtomsDataset, AtomsSample
 from noether.atoms.formats._common import check_file, to_native_units
+from noether.core.io import atomic_path
 
 __all__ = ["HDF5Dataset", "HDF5Writer", "read_frame_info", "read_hdf5", "write_hdf5"]
 

@@ -12,7 +12,6 @@ import os
 
 import numpy as np
 
-from noether.atoms._io import atomic_path
 from noether.atoms.dataset import AtomsDataset
 from noether.atoms.formats._common import (
     _scalar_str,
@@ -23,6 +22,7 @@ from noether.atoms.formats._common import (
     require_key,
     to_native_units,
 )
+from noether.core.io import atomic_path
 
 __all__ = ["read_rmd17", "read_sgdml", "write_rmd17", "write_sgdml"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from noether.atoms._io import atomic_path
+from noether.core.io import atomic_path
 
 __all__ = ["PropertyDataset"]
 

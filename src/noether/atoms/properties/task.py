@@ -20,8 +20,8 @@ from torch import Tensor, nn
 from noether.atoms.properties.dataset import PropertyDataset
 from noether.atoms.properties.qm9 import read_qm9
 from noether.atoms.splits import make_splits
-from noether.train.registry import register_task
-from noether.train.task import DataPath, Splits, Task
+from noether.core.registry import register_task
+from noether.core.task import DataPath, Splits, Task
 
 __all__ = ["PropertyTask", "collate_properties", "load_properties"]
 

@@ -9,13 +9,13 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint as _checkpoint
 
 from noether.algebra import Algebra
+from noether.core.registry import register_model
 from noether.gatr.layers.block import CHECKPOINT_PARTS, GATrBlock
 from noether.gatr.layers.linear import EquiLinear
 from noether.gatr.layers.norm import EquiLayerNorm
 from noether.gatr.primitives.layout import from_internal, to_internal
 from noether.gatr.primitives.masks import attention_mask, check_token_mask
 from noether.gatr.variants import Variant, resolve_variant
-from noether.train.registry import register_model
 
 __all__ = ["GATr"]
 

@@ -7,11 +7,11 @@ from torch import Tensor, nn
 
 from noether.algebra import cga, ega, pga
 from noether.algebra.algebra import Algebra
+from noether.core.registry import register_model
 from noether.gatr.nets.gatr import GATr
 from noether.gatr.nets.points import PointOutputs, check_point_inputs, mask_outputs
 from noether.gatr.primitives.masks import check_token_mask
 from noether.gatr.variants import Variant, resolve_variant
-from noether.train.registry import register_model
 
 __all__ = ["PointGATr", "embed_objects", "extract_objects"]
 

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint as _checkpoint
 
+from noether.core.registry import register_model
 from noether.gatr.nets.points import (
     PointOutputs,
     apply_isometry,
@@ -17,7 +18,6 @@ from noether.gatr.nets.points import (
 )
 from noether.gatr.primitives.attention import scaled_dot_product
 from noether.gatr.primitives.masks import attention_mask, check_token_mask
-from noether.train.registry import register_model
 
 __all__ = ["Transformer", "TransformerBlock"]
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from noether.core import register_model
 from noether.studies.scaling.tokens import (
     MV_EXTRA,
     moved_points,
     pga_tokens,
     raw_tokens,
 )
-from noether.train import register_model
 
 __all__ = ["RigidGATr", "RigidTransformer"]
 

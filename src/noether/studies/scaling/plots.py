@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
+from noether.core.io import save_figure
 from noether.studies.scaling.analysis import data_points, grid_points
 from noether.studies.scaling.fits import law_band
 from noether.studies.scaling.spec import FAMILIES, SweepSpec
@@ -14,13 +14,6 @@ from noether.studies.scaling.spec import FAMILIES, SweepSpec
 __all__ = ["plot_all"]
 
 COLORS = {"gatr": "tab:red", "transformer": "tab:blue", "transformer-aug": "tab:green"}
-
-
-def _save(fig, path: Path) -> Path:
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=130, bbox_inches="tight")
-    os.replace(tmp, path)
-    return path
 
 
 def _baselines(ax, base: dict) -> None:
@@ -90,7 +83,7 @@ def _compute(fits: dict, results: list[dict], spec: SweepSpec, path: Path) -> Pa
     )
     ax.legend(fontsize=7)
     ax.grid(True, which="both", alpha=0.2)
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=130)
 
 
 def _data(fits: dict, results: list[dict], spec: SweepSpec, path: Path) -> Path:
@@ -146,7 +139,7 @@ def _data(fits: dict, results: list[dict], spec: SweepSpec, path: Path) -> Path:
     for ax in axes:
         ax.grid(True, which="both", alpha=0.2)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=130)
 
 
 def _allocation(fits: dict, spec: SweepSpec, path: Path) -> Path:
@@ -193,7 +186,7 @@ def _allocation(fits: dict, spec: SweepSpec, path: Path) -> Path:
         ax.legend(fontsize=7)
         ax.grid(True, which="both", alpha=0.2)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=130)
 
 
 def _grid(results: list[dict], spec: SweepSpec, path: Path) -> Path:
@@ -217,7 +210,7 @@ def _grid(results: list[dict], spec: SweepSpec, path: Path) -> Path:
         ax.grid(True, which="both", alpha=0.2)
     np.atleast_1d(axes)[0].set_ylabel("test MSE (cm²)")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=130)
 
 
 def plot_all(fits: dict, results: list[dict], spec: SweepSpec, out: Path) -> list[Path]:

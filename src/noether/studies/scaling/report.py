@@ -6,11 +6,11 @@ import csv
 import io
 from pathlib import Path
 
+from noether.core.io import atomic_write_json, atomic_write_text
 from noether.studies.scaling.analysis import analyse, baselines
 from noether.studies.scaling.plots import plot_all
 from noether.studies.scaling.spec import FAMILIES, SweepSpec
 from noether.studies.scaling.sweep import collect
-from noether.train.files import atomic_write_json, atomic_write_text
 
 __all__ = ["finish", "summary"]
 

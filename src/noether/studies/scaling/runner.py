@@ -25,8 +25,8 @@ from typing import Any
 
 import torch
 
+from noether.core.io import atomic_write_json
 from noether.studies.scaling.spec import FAMILIES, Chain, Point, SweepSpec, plan
-from noether.train.files import atomic_write_json
 
 __all__ = ["RESULT", "evaluate_point", "point_config", "read_spec", "run_chain"]
 

@@ -18,17 +18,17 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from noether.core.io import atomic_write_json
 from noether.studies.scaling.runner import RESULT, SPEC
 from noether.studies.scaling.spec import FAMILIES, Chain, SweepSpec, plan
-from noether.train.files import atomic_write_json
 
 __all__ = ["chain_cost", "collect", "prepare", "run_chains", "step_seconds"]
 
 
 def _check_models(spec: SweepSpec, points_per_body: int) -> dict[str, dict[str, float]]:
     """Build every model size once (a bad keyword fails here); FLOPs per sample by family/size."""
+    from noether.core.registry import lookup
     from noether.studies.scaling.flops import training_flops
-    from noether.train.registry import lookup
 
     costs: dict[str, dict[str, float]] = {}
     for family in spec.families:
@@ -107,8 +107,8 @@ def step_seconds(spec: SweepSpec, data: Path, threads: int = 1) -> dict[str, dic
 
     import torch
 
+    from noether.core.registry import lookup
     from noether.studies.scaling.task import RigidTask, masked_mse
-    from noether.train.registry import lookup
 
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)

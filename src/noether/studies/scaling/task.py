@@ -27,8 +27,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from noether.core import DataPath, Splits, Task, register_task
 from noether.studies.scaling.tokens import apply_euclidean, random_euclidean
-from noether.train import DataPath, Splits, Task, register_task
 
 __all__ = ["RigidTask", "RigidTransitions", "ballistic", "load_scenes", "masked_mse"]
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from noether.atoms.models.equiformer import Equiformer, EquiformerProperties, preset
-from noether.train import registry
+from noether.core import registry
 from noether.train.config import read_yaml
 
 CONFIGS = Path(__file__).parents[4] / "configs"

@@ -21,7 +21,7 @@ from noether.atoms.models.equiformer.gate import NormalizedActivation
 from noether.atoms.models.equiformer.linear import EquivariantLinear
 from noether.atoms.neighbors import edge_vectors, neighbor_list
 from noether.atoms.potential import Graph, Potential, as_dtype
-from noether.train.registry import register_model
+from noether.core.registry import register_model
 
 __all__ = ["PRESETS", "Equiformer", "EquiformerProperties", "preset"]
 

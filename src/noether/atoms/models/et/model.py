@@ -29,7 +29,7 @@ from noether.atoms.models.et.pairs import message_pairs, unordered_pairs
 from noether.atoms.models.et.radial import ExpNormalBasis, cosine_cutoff
 from noether.atoms.potential import Graph, Potential, compile_failed, frame_sum
 from noether.atoms.priors import ZBL
-from noether.train.registry import register_model
+from noether.core.registry import register_model
 
 __all__ = ["ET", "HEADS"]
 

@@ -2,7 +2,7 @@
 
 A task subclasses :class:`Task`, takes its options as keyword arguments of ``__init__`` (these are
 the keys of the config's ``task:`` section) and is registered with
-:func:`noether.train.registry.register_task`. The training stack calls, in order::
+:func:`noether.core.registry.register_task`. The training stack calls, in order::
 
     task.datasets()                     once, on every process
     task.collate(samples) -> batch      in the data-loader workers

@@ -1,7 +1,7 @@
 """Models and tasks registered by name, found without a central list.
 
 A model is any ``nn.Module`` class (or a function returning one) decorated with
-:func:`register_model`; a task is a :class:`noether.train.task.Task` subclass decorated with
+:func:`register_model`; a task is a :class:`noether.core.task.Task` subclass decorated with
 :func:`register_task`. The ``model:`` and ``task:`` sections of a config name them::
 
     @register_model("toy-mlp")
@@ -77,7 +77,7 @@ def register_model(name: str) -> Callable[[T], T]:
 
 
 def register_task(name: str) -> Callable[[T], T]:
-    """Class decorator: make a :class:`~noether.train.task.Task` subclass buildable by ``name``.
+    """Class decorator: make a :class:`~noether.core.task.Task` subclass buildable by ``name``.
 
     The keyword arguments of its constructor are the keys of the config's ``task:`` section.
     """
