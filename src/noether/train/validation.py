@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
+from noether.core.config import config_class
 from noether.core.task import MustExist
 
 
@@ -55,7 +56,14 @@ def dataclass_fields(cls: type) -> list[Field]:
 
 
 def signature_fields(obj: Callable) -> tuple[list[Field], bool]:
-    """The keyword arguments of a class constructor or function, and whether it takes ``**kwargs``."""
+    """The keyword arguments of a class constructor or function, and whether it takes ``**kwargs``.
+
+    A class that takes a config dataclass (:func:`noether.core.config.config_class`) is described
+    by that dataclass's fields, and takes nothing else.
+    """
+    config = config_class(obj)
+    if config is not None:
+        return dataclass_fields(config), False
     target = obj.__init__ if inspect.isclass(obj) else obj
     try:
         hints = typing.get_type_hints(target, include_extras=True)
