@@ -123,7 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             leaf = sub_action.choices[name]
         module.add_arguments(leaf)
         args = parser.parse_args(argv)
-        return int(module.main(args) or 0)
+        try:
+            return int(module.main(args) or 0)
+        except SystemExit as exit:  # parser.error of a value the command refused: status 2
+            return exit.code if isinstance(exit.code, int) else 1
     parser.parse_args(argv)  # prints help or an error for an incomplete command
     return 2
 

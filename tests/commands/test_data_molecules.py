@@ -43,7 +43,8 @@ def test_data_molecules_writes_sets_splits_and_plots(tmp_path, capsys):
 def test_bad_molecule_is_a_clear_error(tmp_path, capsys):
     code = main(["data", "molecules", "--molecules", "ethanol,xx(", "--out", str(tmp_path)])
     assert code == 2
-    assert "unknown molecule 'xx('" in capsys.readouterr().out
+    err = capsys.readouterr().err
+    assert "--molecules ethanol,xx(" in err and "unknown molecule 'xx('" in err
 
 
 @pytest.mark.slow

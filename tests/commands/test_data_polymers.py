@@ -55,4 +55,7 @@ def test_command_is_deterministic_resumes_and_ignores_workers(tmp_path, capsys):
     capsys.readouterr()
     assert main([*args, "--workers", "1", "--out", str(tmp_path / "a")]) == 0
     assert "0 to run, 4 reused" in capsys.readouterr().out
-    assert main([*args, "--families", "pe,nope", "--out", str(tmp_path / "c")]) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--families", "pe,nope", "--out", str(tmp_path / "c")])
+    assert exit_info.value.code == 2
+    assert "invalid choice 'nope'" in capsys.readouterr().err

@@ -12,45 +12,65 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Literal
 
-from noether.atoms.molecules import RMD17_MOLECULES
+from tqdm import tqdm
 
-if TYPE_CHECKING:
-    from noether.atoms.xtb import XTBSampling
+from noether.atoms.formats import read_dataset, write_dataset
+from noether.atoms.molecules import RMD17_MOLECULES, build_molecule, parse_spec
+from noether.atoms.plots import plot_dataset_summary
+from noether.atoms.splits import make_splits, save_splits
+from noether.atoms.xtb import XTBSampling, sample_molecule
+from noether.commands.options import add_options, config_from_args, fail
+from noether.core.io import atomic_path
+
+XTB_HELP = {
+    "frames": "frames per molecule, split evenly over the temperatures",
+    "temperatures": "MD temperatures in K",
+    "timestep": "MD timestep in fs",
+    "stride": "MD steps between saved frames",
+    "equilibration": "MD steps before saving, per temperature",
+    "friction": "Langevin friction, 1/fs",
+    "method": "tblite method (GFN2-xTB, GFN1-xTB)",
+    "accuracy": "tblite SCF accuracy (smaller is tighter)",
+    "relax_fmax": "force threshold (eV/Å) of the BFGS relaxation before MD; 0: none",
+}
+"""Help of the :class:`~noether.atoms.xtb.XTBSampling` options (shared with data polymers)."""
+
+
+@dataclass(frozen=True)
+class MoleculesJob:
+    """Which molecules ``noether data molecules`` makes, and where.
+
+    Attributes:
+        molecules: molecule names (ASE's g2 or the rMD17 set), SMILES or name:SMILES.
+        format: file format of each molecule's frames.
+        out: output folder.
+        seed: random seed (each molecule's seed derives from it and its name).
+        val: validation fraction.
+        test: test fraction.
+        workers: parallel processes.
+    """
+
+    molecules: tuple[str, ...] = tuple(RMD17_MOLECULES)
+    format: Literal["extxyz", "hdf5"] = "extxyz"
+    out: str = "data/molecules"
+    seed: int = 0
+    val: float = 0.05
+    test: float = 0.10
+    workers: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--molecules",
-        default=",".join(RMD17_MOLECULES),
-        help="comma-separated names, SMILES or name:SMILES (default: the rMD17 eight)",
-    )
-    parser.add_argument("--frames", type=int, default=2000, help="frames per molecule")
-    parser.add_argument(
-        "--temperatures", default="500", help="comma-separated MD temperatures in K (default 500)"
-    )
-    parser.add_argument("--timestep", type=float, default=0.5, help="MD timestep in fs")
-    parser.add_argument("--stride", type=int, default=4, help="MD steps between saved frames")
-    parser.add_argument("--equilibration", type=int, default=200, help="MD steps before saving")
-    parser.add_argument("--friction", type=float, default=0.01, help="Langevin friction, 1/fs")
-    parser.add_argument("--method", default="GFN2-xTB", help="tblite method (GFN2-xTB, GFN1-xTB)")
-    parser.add_argument(
-        "--accuracy", type=float, default=0.01, help="tblite SCF accuracy (smaller is tighter)"
-    )
-    parser.add_argument("--format", choices=("extxyz", "hdf5"), default="extxyz")
-    parser.add_argument("--out", default="data/molecules", help="output folder")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--val", type=float, default=0.05, help="validation fraction")
-    parser.add_argument("--test", type=float, default=0.10, help="test fraction")
-    parser.add_argument(
-        "--workers", type=int, default=min(2, os.cpu_count() or 1), help="parallel processes"
-    )
+    add_options(parser, MoleculesJob)
+    add_options(parser, XTBSampling, help=XTB_HELP)
 
 
 def _molecule_seed(seed: int, name: str) -> int:
@@ -68,19 +88,12 @@ def _make_one(
     show_progress: bool,
 ) -> dict:
     os.environ["OMP_NUM_THREADS"] = "1"
-    from noether.atoms.formats import write_dataset
-    from noether.atoms.molecules import build_molecule
-    from noether.atoms.splits import make_splits, save_splits
-    from noether.atoms.xtb import XTBSampling, sample_molecule
-
     start, cpu_start = time.perf_counter(), time.process_time()
     settings = XTBSampling(**settings_dict)
     name, atoms = build_molecule(spec, seed=seed)
     mol_seed = _molecule_seed(seed, name)
     bar = None
     if show_progress:
-        from tqdm import tqdm
-
         bar = tqdm(total=settings.frames, unit="frame", desc=name)
     ds = sample_molecule(atoms, settings, seed=mol_seed, progress=bar.update if bar else None)
     if bar is not None:
@@ -105,61 +118,35 @@ def _make_one(
     }
 
 
-def xtb_sampling(args: argparse.Namespace, frames: int) -> XTBSampling:
-    """The ``XTBSampling`` of the MD options shared by ``noether data molecules`` and ``polymers``
-    (temperatures in K, timestep in fs, friction in 1/fs); ``ValueError`` names a bad value."""
-    from noether.atoms.xtb import XTBSampling
-
-    return XTBSampling(
-        frames=frames,
-        temperatures=tuple(float(t) for t in args.temperatures.split(",") if t.strip()),
-        timestep=args.timestep,
-        stride=args.stride,
-        equilibration=args.equilibration,
-        friction=args.friction,
-        method=args.method,
-        accuracy=args.accuracy,
-    )
-
-
 def main(args: argparse.Namespace) -> int:
-    from noether.atoms.formats import read_dataset
-    from noether.atoms.molecules import parse_spec
-    from noether.atoms.plots import plot_dataset_summary
-
-    specs = [s for s in args.molecules.split(",") if s.strip()]
+    job = config_from_args(args, MoleculesJob)
+    settings = config_from_args(args, XTBSampling)
+    specs = list(job.molecules)
     try:
         names = [parse_spec(s)[0] for s in specs]
-        settings = xtb_sampling(args, args.frames)
     except ValueError as err:
-        print(f"noether data molecules: {err}")
-        return 2
+        fail(args, f"--molecules {','.join(specs)}: {err}")
     if len(set(names)) != len(names):
-        print(f"noether data molecules: duplicate molecule names in {names}")
-        return 2
+        fail(args, f"--molecules: duplicate molecule names in {names}")
     # tblite's OpenMP threads must not compete with each other (or with torch's) for the cores:
     # oversubscribed spinning threads make xTB a hundred times slower. Set before tblite loads.
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = "1"
-    out = Path(args.out)
+    out = Path(job.out)
     out.mkdir(parents=True, exist_ok=True)
     print(
         f"xTB ({settings.method}) Langevin MD at {settings.temperatures} K: {len(specs)} molecule(s) x "
-        f"{settings.frames} frames -> {out}/ ({args.format}), {args.workers} worker(s)"
+        f"{settings.frames} frames -> {out}/ ({job.format}), {job.workers} worker(s)"
     )
     start = time.perf_counter()
-    job = (settings.as_dict(), args.seed, str(out), args.format, args.val, args.test)
+    shared = (settings.as_dict(), job.seed, str(out), job.format, job.val, job.test)
     results = []
-    import multiprocessing
-
-    from tqdm import tqdm
-
     # Every molecule is made in a fresh process with the same environment, whatever --workers
     # is: the numbers then do not depend on what the parent process loaded before (BLAS threads).
     context = multiprocessing.get_context("spawn")
-    alone = args.workers <= 1
-    with ProcessPoolExecutor(max(args.workers, 1), mp_context=context) as pool:
-        futures = {pool.submit(_make_one, spec, *job, alone): spec for spec in specs}
+    alone = job.workers <= 1
+    with ProcessPoolExecutor(max(job.workers, 1), mp_context=context) as pool:
+        futures = {pool.submit(_make_one, spec, *shared, alone): spec for spec in specs}
         with tqdm(total=len(specs), unit="molecule", disable=alone) as bar:
             for future in as_completed(futures):
                 r = future.result()
@@ -174,11 +161,9 @@ def main(args: argparse.Namespace) -> int:
     summary = {
         "seconds": elapsed,
         "settings": settings.as_dict(),
-        "seed": args.seed,
+        "seed": job.seed,
         "molecules": results,
     }
-    from noether.core.io import atomic_path
-
     with atomic_path(out / "summary.json", ".json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2))
     sets = {r["name"]: read_dataset(out / r["file"]) for r in results}

@@ -15,49 +15,60 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
-from noether.atoms.polymers import DEFAULT_FAMILIES, POLYMERS
+from noether.atoms.formats import HDF5Writer, read_frame_info, read_hdf5, write_hdf5
+from noether.atoms.plots import plot_dataset_summary
+from noether.atoms.polymers import (
+    DEFAULT_FAMILIES,
+    POLYMERS,
+    build_oligomer,
+    oligomer_atom_count,
+    oligomer_smiles,
+)
+from noether.atoms.xtb import XTBSampling, frame_temperatures, sample_molecule
+from noether.commands.data_molecules import XTB_HELP, _molecule_seed
+from noether.commands.options import add_options, config_from_args, fail
+from noether.core.io import atomic_path
 
 
-def _ints(text: str) -> list[int]:
-    return [int(v) for v in text.split(",") if v.strip()]
+@dataclass(frozen=True)
+class PolymersJob:
+    """Which oligomers ``noether data polymers`` samples, and where.
+
+    Attributes:
+        families: polymer families (of noether.atoms.polymers.POLYMERS).
+        lengths: oligomer lengths in repeat units.
+        frames: frames per oligomer, one value per length or one for all.
+        cap: end groups.
+        out: output folder.
+        seed: random seed (each part's seed derives from it, its family and length).
+        workers: parallel processes.
+    """
+
+    families: tuple[str, ...] = DEFAULT_FAMILIES
+    lengths: tuple[int, ...] = (2,)
+    frames: tuple[int, ...] = (180,)
+    cap: Literal["H", "CH3"] = "H"
+    out: str = "data/polymers"
+    seed: int = 0
+    workers: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--families",
-        default=",".join(DEFAULT_FAMILIES),
-        help=f"comma-separated polymer families of {', '.join(POLYMERS)} (default: the first "
-        f"{len(DEFAULT_FAMILIES)})",
-    )
-    parser.add_argument(
-        "--lengths", default="2", help="oligomer lengths in repeat units (default 2)"
-    )
-    parser.add_argument(
-        "--frames",
-        default="180",
-        help="frames per oligomer, one value per length or one for all (default 180)",
-    )
-    parser.add_argument(
-        "--temperatures", default="300,500,700", help="MD temperatures in K (default 300,500,700)"
-    )
-    parser.add_argument("--cap", choices=("H", "CH3"), default="H", help="end groups")
-    parser.add_argument("--timestep", type=float, default=0.5, help="MD timestep in fs")
-    parser.add_argument("--stride", type=int, default=4, help="MD steps between saved frames")
-    parser.add_argument(
-        "--equilibration", type=int, default=100, help="MD steps before saving, per temperature"
-    )
-    parser.add_argument("--friction", type=float, default=0.01, help="Langevin friction, 1/fs")
-    parser.add_argument("--method", default="GFN2-xTB", help="tblite method")
-    parser.add_argument("--accuracy", type=float, default=0.01, help="tblite SCF accuracy")
-    parser.add_argument("--out", default="data/polymers", help="output folder")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--workers", type=int, default=min(2, os.cpu_count() or 1), help="parallel processes"
+    add_options(parser, PolymersJob, choices={"families": tuple(POLYMERS)})
+    add_options(
+        parser,
+        XTBSampling,
+        exclude=("frames",),
+        defaults={"temperatures": (300.0, 500.0, 700.0), "equilibration": 100},
+        help=XTB_HELP,
     )
 
 
@@ -68,11 +79,6 @@ def part_path(out: str | os.PathLike, family: str, units: int) -> Path:
 
 def _make_part(family: str, units: int, settings_dict: dict, cap: str, seed: int, out: str) -> dict:
     os.environ["OMP_NUM_THREADS"] = "1"
-    from noether.atoms.formats import write_hdf5
-    from noether.atoms.polymers import build_oligomer, oligomer_smiles
-    from noether.atoms.xtb import XTBSampling, frame_temperatures, sample_molecule
-    from noether.commands.data_molecules import _molecule_seed
-
     start, cpu_start = time.perf_counter(), time.process_time()
     settings = XTBSampling(**settings_dict)
     name = f"{family}_n{units}"
@@ -98,8 +104,6 @@ def _make_part(family: str, units: int, settings_dict: dict, cap: str, seed: int
         "cap": cap,
         "seed": seed,
     }
-    from noether.core.io import atomic_path
-
     with atomic_path(part_path(out, family, units).with_suffix(".json"), ".json") as tmp:
         tmp.write_text(json.dumps(record, indent=2))
     return record
@@ -117,53 +121,46 @@ def _finished(out: Path, family: str, units: int, settings: dict, cap: str, seed
 
 
 def main(args: argparse.Namespace) -> int:
-    from noether.atoms.polymers import oligomer_atom_count
-    from noether.commands.data_molecules import xtb_sampling
-
-    try:
-        families = [f.strip() for f in args.families.split(",") if f.strip()]
-        unknown = [f for f in families if f not in POLYMERS]
-        if unknown:
-            raise ValueError(f"unknown families {unknown}; accepted: {', '.join(POLYMERS)}")
-        lengths = _ints(args.lengths)
-        frames = _ints(args.frames)
-        if len(frames) == 1:
-            frames = frames * len(lengths)
-        if len(frames) != len(lengths) or not lengths or min(lengths) < 1:
-            raise ValueError(
-                f"--lengths {lengths} must be >= 1 and --frames {frames} give one value per length"
-            )
-        temperatures = tuple(float(t) for t in args.temperatures.split(",") if t.strip())
-        settings = {units: xtb_sampling(args, n).as_dict() for units, n in zip(lengths, frames)}
-    except ValueError as err:
-        print(f"noether data polymers: {err}")
-        return 2
+    job = config_from_args(args, PolymersJob)
+    lengths, frames = list(job.lengths), list(job.frames)
+    if len(frames) == 1:
+        frames = frames * len(lengths)
+    if len(frames) != len(lengths) or min(lengths) < 1:
+        fail(
+            args,
+            f"--lengths {','.join(map(str, lengths))} must be >= 1 and --frames "
+            f"{','.join(map(str, job.frames))} give one value per length or one for all",
+        )
+    settings = {
+        units: config_from_args(args, XTBSampling, frames=n).as_dict()
+        for units, n in zip(lengths, frames)
+    }
+    temperatures = settings[lengths[0]]["temperatures"]
+    families = list(job.families)
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = "1"  # before tblite loads: no oversubscribed OpenMP threads
-    out = Path(args.out)
+    out = Path(job.out)
     (out / "parts").mkdir(parents=True, exist_ok=True)
     jobs = [(f, n) for f in families for n in lengths]
     records = {}
     for f, n in jobs:
-        record = _finished(out, f, n, settings[n], args.cap, args.seed)
+        record = _finished(out, f, n, settings[n], job.cap, job.seed)
         if record:
             records[(f, n)] = record
     todo = [job for job in jobs if job not in records]
     # Largest first, so the last job to finish is a small one.
     todo.sort(
-        key=lambda job: -oligomer_atom_count(job[0], job[1], args.cap) * settings[job[1]]["frames"]
+        key=lambda job: -oligomer_atom_count(job[0], job[1], job.cap) * settings[job[1]]["frames"]
     )
     print(
-        f"xTB ({args.method}) Langevin MD at {temperatures} K: {len(families)} families x lengths "
-        f"{lengths} ({len(todo)} to run, {len(records)} reused) -> {out}/, {args.workers} worker(s)"
+        f"xTB ({settings[lengths[0]]['method']}) Langevin MD at {temperatures} K: {len(families)} families x lengths "
+        f"{lengths} ({len(todo)} to run, {len(records)} reused) -> {out}/, {job.workers} worker(s)"
     )
     start = time.perf_counter()
-    import multiprocessing
-
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max(args.workers, 1), mp_context=context) as pool:
+    with ProcessPoolExecutor(max(job.workers, 1), mp_context=context) as pool:
         futures = {
-            pool.submit(_make_part, f, n, settings[n], args.cap, args.seed, str(out)): (f, n)
+            pool.submit(_make_part, f, n, settings[n], job.cap, job.seed, str(out)): (f, n)
             for f, n in todo
         }
         for future in as_completed(futures):
@@ -187,12 +184,10 @@ def main(args: argparse.Namespace) -> int:
         "families": {f: POLYMERS[f].label for f in dict.fromkeys(r["family"] for r in ordered)},
         "lengths": sorted({r["n_units"] for r in ordered}),
         "temperatures": list(temperatures),
-        "cap": args.cap,
-        "seed": args.seed,
+        "cap": job.cap,
+        "seed": job.seed,
         "parts": ordered,
     }
-    from noether.core.io import atomic_path
-
     with atomic_path(out / "summary.json", ".json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2))
     _plot(out, everything)
@@ -220,8 +215,6 @@ def finished_parts(out: str | os.PathLike) -> list[tuple[str, int]]:
 def merge_parts(out: str | os.PathLike, jobs: list[tuple[str, int]]) -> Path:
     """Concatenate the parts of ``jobs`` (in that order) into ``<out>/polymers.h5``, with their
     ``frame_info`` (family, n_units, temperature)."""
-    from noether.atoms.formats import HDF5Writer, read_frame_info, read_hdf5
-
     path = Path(out) / "polymers.h5"
     with HDF5Writer(path) as writer:
         for family, units in jobs:
@@ -231,8 +224,5 @@ def merge_parts(out: str | os.PathLike, jobs: list[tuple[str, int]]) -> Path:
 
 
 def _plot(out: Path, jobs: list[tuple[str, int]]) -> None:
-    from noether.atoms.formats import read_hdf5
-    from noether.atoms.plots import plot_dataset_summary
-
     sets = {f"{f}_n{n}": read_hdf5(part_path(out, f, n)) for f, n in jobs}
     plot_dataset_summary(sets, out / "summary.png")

@@ -10,50 +10,65 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
+
+from tqdm import tqdm
+
+from noether.atoms.properties.xtb import SMALL_MOLECULES, xtb_properties
+from noether.commands.options import add_options, config_from_args
+from noether.core.io import atomic_path
+
+
+@dataclass(frozen=True)
+class PropertiesJob:
+    """Which molecules ``noether data properties`` computes, and where it writes them.
+
+    Attributes:
+        smiles: SMILES of the molecules; none: the built-in QM9-like list.
+        conformers: conformers per molecule.
+        jitter: displacement (Å) of conformers 1 and up.
+        method: tblite method.
+        seed: random seed.
+        out: output npz.
+    """
+
+    smiles: tuple[str, ...] | None = None
+    conformers: int = 4
+    jitter: float = 0.05
+    method: str = "GFN2-xTB"
+    seed: int = 0
+    out: str = "data/properties.npz"
+
+    def __post_init__(self) -> None:
+        if self.conformers < 1:
+            raise ValueError(f"conformers must be at least 1, got {self.conformers}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--smiles", default=None, help="comma-separated SMILES (default: the built-in list)"
-    )
-    parser.add_argument("--conformers", type=int, default=4, help="conformers per molecule")
-    parser.add_argument(
-        "--jitter", type=float, default=0.05, help="displacement (Å) of conformers 1+"
-    )
-    parser.add_argument("--method", default="GFN2-xTB", help="tblite method")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="data/properties.npz", help="output npz")
+    add_options(parser, PropertiesJob)
 
 
 def main(args: argparse.Namespace) -> int:
     # tblite's OpenMP threads must be one per process, set before it loads.
     os.environ["OMP_NUM_THREADS"] = "1"
-    from tqdm import tqdm
-
-    from noether.atoms.properties.xtb import SMALL_MOLECULES, xtb_properties
-
-    smiles = (
-        [s.strip() for s in args.smiles.split(",") if s.strip()] if args.smiles else SMALL_MOLECULES
-    )
-    if args.conformers < 1:
-        print(f"noether data properties: --conformers must be at least 1, got {args.conformers}")
-        return 2
+    job = config_from_args(args, PropertiesJob)
+    smiles = list(job.smiles) if job.smiles else SMALL_MOLECULES
     start = time.perf_counter()
-    with tqdm(total=len(smiles) * args.conformers, unit="mol", desc="xTB") as bar:
+    with tqdm(total=len(smiles) * job.conformers, unit="mol", desc="xTB") as bar:
         try:
             data = xtb_properties(
-                smiles, args.conformers, jitter=args.jitter, seed=args.seed,
-                method=args.method, progress=bar.update,
+                smiles, job.conformers, jitter=job.jitter, seed=job.seed,
+                method=job.method, progress=bar.update,
             )  # fmt: skip
         except ValueError as err:
             print(f"noether data properties: {err}")
             return 2
-    out = data.save(args.out)
+    out = data.save(job.out)
     png = Path(out).with_suffix(".png")
     _plot(data, png)
     print(
-        f"{len(data)} molecules ({len(smiles)} SMILES x {args.conformers}) in "
+        f"{len(data)} molecules ({len(smiles)} SMILES x {job.conformers}) in "
         f"{time.perf_counter() - start:.1f} s -> {out}, {png}"
     )
     for name, values in data.targets.items():
@@ -68,8 +83,6 @@ def _plot(data, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from noether.core.io import atomic_path
 
     names = list(data.targets)
     fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 2.8))

@@ -12,28 +12,43 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import dataclass
 
+from noether.commands.options import add_options, config_from_args
 from noether.studies.algebras import WIDTHS, preset
 from noether.studies.algebras_runs import check_data, study
+from noether.studies.nbody_eval import equivariance_errors, load_trained_model
+from noether.studies.nbody_task import horizon_of, load_systems
 
 _SETS = ("test", "test_rotated", "test_translated", "test_more_bodies")
+_QUICK = preset("quick")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What ``noether run`` may change of the quick preset of the algebra study.
+
+    Attributes:
+        data: dataset folder, generated if missing.
+        out: output folder.
+        steps: optimiser steps.
+        size: training systems.
+        width: model size.
+        workers: runs in parallel (0: in this process).
+        progress: show progress bars.
+    """
+
+    data: str = _QUICK.data
+    out: str = _QUICK.out
+    steps: int = _QUICK.steps
+    size: int = _QUICK.sizes[0]
+    width: str = _QUICK.width
+    workers: int = 2
+    progress: bool = True
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    quick = preset("quick")
-    parser.add_argument("--data", default=quick.data, help=f"dataset folder ({quick.data})")
-    parser.add_argument("--out", default=quick.out, help=f"output folder ({quick.out})")
-    parser.add_argument(
-        "--steps", type=int, default=quick.steps, help=f"optimiser steps ({quick.steps})"
-    )
-    parser.add_argument(
-        "--size", type=int, default=quick.sizes[0], help=f"training systems ({quick.sizes[0]})"
-    )
-    parser.add_argument("--width", choices=tuple(WIDTHS), default=quick.width, help="model size")
-    parser.add_argument(
-        "--workers", type=int, default=2, help="runs in parallel (2; 0: in this process)"
-    )
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_options(parser, RunOptions, choices={"width": tuple(WIDTHS)})
 
 
 def _row(name: str, values: list[str]) -> str:
@@ -41,20 +56,18 @@ def _row(name: str, values: list[str]) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from noether.studies.nbody_eval import equivariance_errors, load_trained_model
-    from noether.studies.nbody_task import horizon_of, load_systems
-
     start = time.perf_counter()
+    options = config_from_args(args, RunOptions)
     try:
         plan = preset(
             "quick",
-            data=args.data,
-            out=args.out,
-            steps=args.steps,
-            sizes=(args.size,),
-            eval_every=max(1, min(args.steps // 5, 200)),
-            width=args.width,
-            workers=args.workers,
+            data=options.data,
+            out=options.out,
+            steps=options.steps,
+            sizes=(options.size,),
+            eval_every=max(1, min(options.steps // 5, 200)),
+            width=options.width,
+            workers=options.workers,
         )
         check_data(plan)
     except ValueError as error:
@@ -65,7 +78,7 @@ def main(args: argparse.Namespace) -> int:
         f"noether run: {' and '.join(labels)} on gravitational n-body, {plan.sizes[0]} training "
         f"systems, {plan.steps} steps each (the full comparison: noether study algebras)"
     )
-    out = study(plan, "noether run", progress=not args.no_progress)
+    out = study(plan, "noether run", progress=options.progress)
     if out["failed"]:
         for r in out["failed"]:
             print(f"noether run: {r['model']} failed:\n{r['error']}", file=sys.stderr)

@@ -9,84 +9,89 @@ import argparse
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 
-from noether.studies.algebras import PRESETS, WIDTHS, preset
+from noether.commands.options import add_options, config_from_args
+from noether.studies.algebras import MODELS, PRESETS, WIDTHS, StudyPlan, preset
 from noether.studies.algebras_runs import check_data, study
 
+PLAN_HELP = {
+    "data": "n-body dataset folder, generated if missing",
+    "out": "output folder",
+    "models": f"models of the study, of {', '.join(MODELS)}",
+    "sizes": "training-set sizes, e.g. 100,1000,10000",
+    "steps": "optimiser steps per run",
+    "batch_size": "systems per step",
+    "lr": "peak learning rate of AdamW",
+    "eval_every": "steps between validations",
+    "n_val": "validation systems",
+    "n_test": "systems of each test set",
+    "width": "model size",
+    "workers": "runs in parallel, one thread each (0: in this process)",
+}
 
-def _ints(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, got {text!r}"
-        ) from None
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one integer")
-    return values
 
+@dataclass(frozen=True)
+class AlgebrasRun:
+    """How ``noether study algebras`` runs; the study itself is a
+    :class:`~noether.studies.algebras.StudyPlan`.
 
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(v.strip() for v in text.split(",") if v.strip())
+    Attributes:
+        preset: the plan whose fields the other options replace. default: about 30 minutes on 2
+            idle cores (estimated, docs/nbody.md); large: closer to the paper (hours); quick: the
+            `noether run` job. The defaults shown below are the default preset's.
+        seeds: seeds per model and size, 0 to N-1; none: the preset's.
+        progress: show the progress bar.
+    """
+
+    preset: str = "default"
+    seeds: int | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.seeds is not None and self.seeds < 1:
+            raise ValueError(f"seeds must be >= 1, got {self.seeds}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--preset",
-        choices=tuple(PRESETS),
-        default="default",
-        help="default: about 30 minutes on 2 idle cores (estimated, docs/nbody.md); "
-        "large: closer to the paper (hours); "
-        "quick: the `noether run` job",
+    seeds = len(StudyPlan().seeds)
+    add_options(
+        parser,
+        AlgebrasRun,
+        choices={"preset": tuple(PRESETS)},
+        help={
+            "seeds": f"seeds per model and size, 0 to N-1; none: the preset's ({seeds} in default)"
+        },
     )
-    parser.add_argument("--data", help="n-body dataset folder, generated if missing (data/nbody)")
-    parser.add_argument("--out", help="output folder (runs/study-algebras)")
-    parser.add_argument(
-        "--models",
-        type=_names,
-        help="comma-separated: ega,pga,ipga,cga,transformer,transformer-aug",
+    add_options(
+        parser,
+        StudyPlan,
+        exclude=("seeds", "specs"),
+        choices={"width": tuple(WIDTHS)},
+        help=PLAN_HELP,
+        overrides=True,
     )
-    parser.add_argument("--sizes", type=_ints, help="training-set sizes, e.g. 100,1000,10000")
-    parser.add_argument("--seeds", type=int, help="seeds per model and size (3)")
-    parser.add_argument("--steps", type=int, help="optimiser steps per run (1500)")
-    parser.add_argument("--batch-size", type=int, help="systems per step (32)")
-    parser.add_argument("--lr", type=float, help="peak learning rate of AdamW (1e-3)")
-    parser.add_argument("--eval-every", type=int, help="steps between validations (150)")
-    parser.add_argument("--width", choices=tuple(WIDTHS), help="model size (small)")
-    parser.add_argument(
-        "--workers", type=int, help="runs in parallel, one thread each (2; 0: in this process)"
-    )
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def main(args: argparse.Namespace) -> int:
+    run = config_from_args(args, AlgebrasRun)
+    seeds = {} if run.seeds is None else {"seeds": tuple(range(run.seeds))}
+    plan = config_from_args(
+        args, StudyPlan, build=lambda **fields: preset(run.preset, **fields), **seeds
+    )
     try:
-        plan = preset(
-            args.preset,
-            data=args.data,
-            out=args.out,
-            models=args.models,
-            sizes=args.sizes,
-            seeds=None if args.seeds is None else tuple(range(args.seeds)),
-            steps=args.steps,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            eval_every=args.eval_every,
-            width=args.width,
-            workers=args.workers,
-        )
         check_data(plan)
-    except (ValueError, TypeError) as error:
+    except ValueError as error:
         print(f"noether study algebras: error: {error}", file=sys.stderr)
         return 2
     command = "noether " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else ""
     start = time.perf_counter()
     print(
-        f"algebra study ({args.preset}): {len(plan.models)} models x {len(plan.sizes)} sizes x "
+        f"algebra study ({run.preset}): {len(plan.models)} models x {len(plan.sizes)} sizes x "
         f"{len(plan.seeds)} seeds = {len(plan.jobs())} runs of {plan.steps} steps, "
         f"{plan.workers} at a time; output in {plan.out}"
     )
-    out = study(plan, command or "noether study algebras", progress=not args.no_progress)
+    out = study(plan, command or "noether study algebras", progress=run.progress)
     print()
     print(out["paths"]["table"].read_text())
     print(f"table: {out['paths']['table']}")
