@@ -18,6 +18,8 @@ import torch
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress
 
+from noether.atoms.checkpoint import load_potential
+from noether.atoms.export import load_exported
 from noether.atoms.potential import Potential
 
 __all__ = ["NoetherCalculator", "load_model"]
@@ -30,15 +32,14 @@ def load_model(source: Potential | torch.nn.Module | str | os.PathLike, device: 
         return source
     path = Path(source)
     if path.is_dir() or path.suffix == ".ckpt":
+        # The one import of noether inside a function outside cli.py (tests/test_layers.py):
+        # a training run is rebuilt by the trainer, which imports Lightning (seconds); a
+        # calculator of a .pt or .pt2 file must not pay that.
         from noether.atoms.task import load_trained_potential
 
         return load_trained_potential(str(path), map_location=device)
     if path.suffix == ".pt2":
-        from noether.atoms.export import load_exported
-
         return load_exported(path)
-    from noether.atoms.checkpoint import load_potential
-
     return load_potential(path, map_location=device)
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from noether.atoms.molecules import build_molecule
+
 __all__ = [
     "CAPS",
     "DEFAULT_FAMILIES",
@@ -160,8 +162,6 @@ def oligomer_atom_count(polymer: str | Polymer, n_units: int, cap: str = "H") ->
 def build_oligomer(polymer: str | Polymer, n_units: int, *, cap: str = "H", seed: int = 0):
     """``(name, ase.Atoms)``: the capped oligomer in 3D (RDKit ETKDG + MMFF, seeded), named
     ``<family>_n<units>``; positions in Å."""
-    from noether.atoms.molecules import build_molecule
-
     family = _resolve(polymer)
     name = f"{family.name}_n{n_units}"
     _, atoms = build_molecule(f"{name}:{oligomer_smiles(family, n_units, cap)}", seed=seed)

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from noether.atoms.dataset import AtomsDataset
+from noether.atoms.md import thermalize
 
 __all__ = ["XTBSampling", "frame_temperatures", "sample_molecule", "xtb_calculator"]
 
@@ -79,8 +80,6 @@ def sample_molecule(atoms, settings: XTBSampling, *, seed: int = 0, progress=Non
     from ase import units
     from ase.md.langevin import Langevin
     from ase.optimize import BFGS
-
-    from noether.atoms.md import thermalize
 
     atoms = atoms.copy()
     atoms.calc = xtb_calculator(settings.method, settings.accuracy)

@@ -147,14 +147,17 @@ def main(args: argparse.Namespace) -> int:
         record = _finished(out, f, n, settings[n], job.cap, job.seed)
         if record:
             records[(f, n)] = record
-    todo = [job for job in jobs if job not in records]
-    # Largest first, so the last job to finish is a small one.
+    todo = [part for part in jobs if part not in records]
+    # Largest first, so the last part to finish is a small one.
     todo.sort(
-        key=lambda job: -oligomer_atom_count(job[0], job[1], job.cap) * settings[job[1]]["frames"]
+        key=lambda part: (
+            -oligomer_atom_count(part[0], part[1], job.cap) * settings[part[1]]["frames"]
+        )
     )
     print(
-        f"xTB ({settings[lengths[0]]['method']}) Langevin MD at {temperatures} K: {len(families)} families x lengths "
-        f"{lengths} ({len(todo)} to run, {len(records)} reused) -> {out}/, {job.workers} worker(s)"
+        f"xTB ({settings[lengths[0]]['method']}) Langevin MD at {temperatures} K: "
+        f"{len(families)} families x lengths {lengths} ({len(todo)} to run, {len(records)} "
+        f"reused) -> {out}/, {job.workers} worker(s)"
     )
     start = time.perf_counter()
     context = multiprocessing.get_context("spawn")

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from tqdm import tqdm
 
 from noether.atoms.properties.xtb import SMALL_MOLECULES, xtb_properties
@@ -50,8 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    # tblite's OpenMP threads must be one per process, set before it loads.
+    # tblite's OpenMP threads must be one per process. torch is loaded by now, and tblite shares
+    # its OpenMP runtime, so set the running thread's count too, not only the environment.
     os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
     job = config_from_args(args, PropertiesJob)
     smiles = list(job.smiles) if job.smiles else SMALL_MOLECULES
     start = time.perf_counter()

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from noether.train.config import ConfigError
+from noether.train.evaluate import evaluate
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", metavar="RUN_OR_CHECKPOINT", help="a run folder or a .ckpt file")
@@ -20,9 +23,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from noether.train.config import ConfigError
-    from noether.train.evaluate import evaluate
-
     try:
         evaluate(
             args.target,

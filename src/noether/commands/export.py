@@ -9,6 +9,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import torch
+
+from noether.atoms.calculator import load_model
+from noether.atoms.export import export_potential, load_exported
+from noether.atoms.molecules import build_molecule
+from noether.atoms.potential import Potential
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="a training run folder, a .ckpt or a save_potential file")
@@ -22,12 +29,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    import torch
-
-    from noether.atoms.calculator import load_model
-    from noether.atoms.export import export_potential, load_exported
-    from noether.atoms.potential import Potential
-
     try:
         model = load_model(args.model)
         if args.structure:
@@ -35,8 +36,6 @@ def main(args: argparse.Namespace) -> int:
 
             atoms = read(args.structure, index=0)
         else:
-            from noether.atoms.molecules import build_molecule
-
             atoms = build_molecule(args.molecule)[1]
     except (ValueError, FileNotFoundError, KeyError) as err:
         print(f"noether export: {err}")

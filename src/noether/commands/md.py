@@ -13,6 +13,18 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
+import torch
+
+from noether.atoms.calculator import NoetherCalculator
+from noether.atoms.md import run_md
+from noether.atoms.molecules import build_molecule
+from noether.atoms.plots import plot_md
+from noether.atoms.potential import Potential
+from noether.atoms.stability import StabilityMonitor
+from noether.atoms.xtb import xtb_calculator
+from noether.core.io import atomic_path
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -54,12 +66,7 @@ def _calculator(model: str, device: str, compile: bool = False):
     if model == "xtb":
         if compile:
             raise ValueError("--compile applies to a noether model, not to xtb")
-        from noether.atoms.xtb import xtb_calculator
-
         return xtb_calculator()
-    from noether.atoms.calculator import NoetherCalculator
-    from noether.atoms.potential import Potential
-
     calc = NoetherCalculator(model, device=device)
     if compile:
         if not isinstance(calc.model, Potential):
@@ -71,14 +78,9 @@ def _calculator(model: str, device: str, compile: bool = False):
 
 
 def main(args: argparse.Namespace) -> int:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    import numpy as np
-
-    from noether.atoms.md import run_md
-    from noether.atoms.plots import plot_md
-    from noether.atoms.stability import StabilityMonitor
-    from noether.core.io import atomic_path
-
+    if "OMP_NUM_THREADS" not in os.environ:  # one thread unless asked (torch is loaded by now)
+        os.environ["OMP_NUM_THREADS"] = "1"
+        torch.set_num_threads(1)
     try:
         if args.structure:
             from ase.io import read
@@ -86,8 +88,6 @@ def main(args: argparse.Namespace) -> int:
             atoms = read(args.structure, index=0)
             label = Path(args.structure).name
         else:
-            from noether.atoms.molecules import build_molecule
-
             label, atoms = build_molecule(args.molecule, seed=args.seed)
         calc = _calculator(args.model, args.device, args.compile)
     except (ValueError, FileNotFoundError, KeyError) as err:

@@ -9,6 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from noether.train.config import ConfigError
+from noether.train.run import train
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.usage = "noether train [CONFIG.yaml] [--section.key=VALUE ...] [--resume RUN_DIR]"
@@ -33,11 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from noether.train.config import ConfigError
-
     try:
-        from noether.train.run import train
-
         train(args.config, getattr(args, "overrides", []), resume=args.resume)
     except ConfigError as error:
         print(f"noether train: error: {error}", file=sys.stderr)

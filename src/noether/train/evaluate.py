@@ -16,6 +16,7 @@ from noether.train.console import quiet_lightning, want_progress_bar
 from noether.train.datamodule import load_splits, make_datamodule
 from noether.train.module import TrainingModule
 from noether.train.plots import plot_learning_curve, plot_parity
+from noether.train.run import resolve_precision
 from noether.train.rundir import CURVE, METRICS, SPLITS
 
 
@@ -71,8 +72,6 @@ def evaluate(
     if own is not None and len(own[split]) == 0:
         raise ValueError(f"the {split} split of this run is empty: nothing to evaluate")
     module.collect_parity = plots
-
-    from noether.train.run import resolve_precision
 
     trainer = L.Trainer(
         accelerator=config.trainer.accelerator,

@@ -24,6 +24,7 @@ from typing import Any
 
 from lightning.pytorch.callbacks import Callback
 
+from noether import __version__
 from noether.core.io import atomic_write_json, atomic_write_text
 from noether.train.config import Config, ConfigError
 from noether.train.datamodule import save_splits
@@ -77,8 +78,6 @@ def check_fresh(run_dir: Path) -> None:
 def versions() -> dict[str, str]:
     import lightning
     import torch
-
-    from noether import __version__
 
     return {
         "noether": __version__,

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from noether.atoms.dataset import AtomsDataset
+from noether.atoms.formats._common import load_npz
 from noether.atoms.formats.extxyz import read_extxyz, write_extxyz
 from noether.atoms.formats.hdf5 import (
     HDF5Dataset,
@@ -54,8 +55,6 @@ def guess_format(path: str | os.PathLike, *, for_writing: bool = False) -> str:
     if suffix == ".npz":
         if for_writing:
             return "sgdml"
-        from noether.atoms.formats._common import load_npz
-
         keys = set(load_npz(path))
         if {"R", "z"} <= keys:
             return "sgdml"
