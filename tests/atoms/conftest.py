@@ -1,4 +1,5 @@
-"""Fixtures for the atomistic tests: one torch thread, small labelled datasets, test geometries."""
+"""Fixtures for the atomistic tests: small labelled datasets, test geometries (one torch thread:
+tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,22 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from noether.atoms.dataset import AtomsDataset
 
 # Helpers shared by these tests live in atoms_testkit.py beside this file.
 sys.path.insert(0, str(Path(__file__).parent))
 from atoms_testkit import random_molecule
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Small graphs: a second thread only adds contention on a shared 2-core machine.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture

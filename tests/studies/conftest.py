@@ -87,12 +87,3 @@ def tiny_geometric() -> type[TinyGeometric]:
 @pytest.fixture
 def tiny_raw() -> type[TinyRaw]:
     return TinyRaw
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These models are tiny: one thread is several times faster than two on a busy machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)

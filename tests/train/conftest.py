@@ -1,4 +1,5 @@
-"""Shared helpers of the training-stack tests: a tiny toy config and one-thread torch."""
+"""Shared helpers of the training-stack tests: a tiny toy config, no run folder inherited from the
+environment (one torch thread: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
 
 TINY = {
     "seed": 3,
@@ -32,12 +32,8 @@ def tiny_config(**sections) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread, and the CI machine's cores are shared."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _no_run_dir():
     yield
-    torch.set_num_threads(previous)
     os.environ.pop("NOETHER_RUN_DIR", None)
 
 

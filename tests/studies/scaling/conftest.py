@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from noether.sims.rigid import generate
 from noether.sims.rigid_scene import RigidConfig
@@ -18,11 +17,3 @@ def rigid_data(tmp_path_factory):
     config = RigidConfig(min_bodies=2, max_bodies=4, points_per_body=6, n_frames=4)
     generate(out, config, N_SCENES, seed=1, scenes_per_shard=12, progress=False)
     return out
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
