@@ -1,8 +1,14 @@
 """The `noether` command: parses arguments and hands off to the module that does the work.
 
-Subcommands are registered here by module path and imported only when used, so `noether --help`
-stays fast. A command module exposes ``add_arguments(parser)`` and ``main(args) -> int``.
+Subcommands are registered here by module path and imported only when used (``importlib``), so
+`noether --help` stays fast and does not load torch: this lazy dispatch is the one place in
+noether where a module of noether is imported after the top of a file (tests/test_layers.py).
+A command module exposes ``add_arguments(parser)`` and ``main(args) -> int``; most build their
+options from config dataclasses with :mod:`noether.commands.options` (docs/commands.md).
 A value that is a dict is a command group (``noether data nbody``).
+
+:func:`main` returns the command's exit status; a value the command refuses after parsing
+(``parser.error``) returns 2, as argparse's own usage errors exit with 2.
 """
 
 from __future__ import annotations
