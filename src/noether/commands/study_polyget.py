@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass
 
 from noether.commands.options import add_options, config_from_args
+from noether.studies import polyget_runs
 from noether.studies.polyget import MODELS, PRESETS, PolyGETPlan, preset
-from noether.studies.polyget_runs import study
 
 PLAN_HELP = {
     "data": "noether data polymers file",
@@ -74,7 +74,9 @@ def main(args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
-        out = study(plan, command or "noether study polyget", log=lambda s: print(s, flush=True))
+        out = polyget_runs.study(
+            plan, command or "noether study polyget", log=lambda s: print(s, flush=True)
+        )
     except (ValueError, FileNotFoundError, KeyError) as error:
         print(f"noether study polyget: error: {error}", file=sys.stderr)
         return 2
