@@ -71,6 +71,9 @@ def test_every_kind_of_field_parses():
 def test_renamed_flags_and_overrides():
     toy = _build(["--bodies", "7"], flags={"n_bodies": "--bodies"})
     assert toy.n_bodies == 7
+    parser = _parser(include=["hi", "lo"], defaults={"hi": 5.0})
+    assert [a.dest for a in parser._actions[1:]] == ["hi", "lo"]
+    assert config_from_args(parser.parse_args([]), Toy, n_bodies=4) == Toy(n_bodies=4, hi=5.0)
     parser = _parser(overrides=True)
     args = parser.parse_args(["--hi", "2"])
     assert option_values(args, Toy) == {"hi": 2.0}

@@ -26,7 +26,7 @@ class RigidJob:
         out: output directory.
         scenes: number of scenes.
         seed: random seed.
-        workers: simulation processes (default: min(2, cores)).
+        workers: simulation processes (at most 2 by default).
         shard_size: scenes per HDF5 shard.
         float64: store float64 instead of float32.
         overwrite: delete existing shards first.

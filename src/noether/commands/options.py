@@ -44,7 +44,7 @@ from typing import Any, Literal, TypeVar
 
 C = TypeVar("C")
 
-__all__ = ["add_options", "config_from_args", "field_help", "flag_of", "option_values"]
+__all__ = ["add_options", "attribute_docs", "config_from_args", "fail", "flag_of", "option_values"]
 
 _REGISTRY = "_config_options"  # namespace attribute: {class: {field: flag}}
 _PARSER = "_config_parser"  # namespace attribute: the parser that reports errors
@@ -156,12 +156,6 @@ def fail(args: argparse.Namespace, message: str) -> typing.NoReturn:
         parser.error(message)
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(2)
-
-
-def field_help(cls: type) -> dict[str, str]:
-    """The help of each field of ``cls``: ``metadata["help"]``, else its documentation."""
-    docs = attribute_docs(cls)
-    return {f.name: f.metadata.get("help") or docs.get(f.name, "") for f in dataclasses.fields(cls)}
 
 
 def attribute_docs(cls: type) -> dict[str, str]:
