@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from noether.sims.nbody import PLACEMENTS, NBodyConfig
-from noether.sims.nbody_dataset import (
+from noether.sims.nbody.dataset import (
     NBodySizes,
     check_writable,
     generate_dataset,
     write_dataset,
 )
+from noether.sims.nbody.simulator import PLACEMENTS, NBodyConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -125,7 +125,7 @@ def main(args: argparse.Namespace) -> int:
     )
     print(f"  rejected candidates: {meta['rejected']}")
     if not args.no_plot:
-        from noether.sims.plots import nbody_overview
+        from noether.sims.nbody.plots import nbody_overview
 
         print(f"  overview plot: {nbody_overview(splits, meta, out / 'overview.png')}")
     return 0

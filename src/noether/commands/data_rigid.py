@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from noether.sims.rigid_scene import RigidConfig
+from noether.sims.rigid.scenes import RigidConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,8 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from noether.sims.rigid import generate
-    from noether.sims.shards import RigidShards
+    from noether.sims.rigid.shards import RigidShards
+    from noether.sims.rigid.simulator import generate
 
     try:
         config = RigidConfig(
@@ -102,7 +102,7 @@ def main(args: argparse.Namespace) -> int:
         f"  symmetry breaking: gravity {ctx['gravity']} m/s^2, ground plane normal {ctx['plane_normal']}"
     )
     if not args.no_plot:
-        from noether.sims.plots import rigid_overview
+        from noether.sims.rigid.plots import rigid_overview
 
         dataset = RigidShards(args.out)
         print(f"  overview plot: {rigid_overview(dataset, os.path.join(args.out, 'overview.png'))}")

@@ -41,8 +41,8 @@ def _row(name: str, values: list[str]) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from noether.studies.nbody_eval import equivariance_errors, load_trained_model
-    from noether.studies.nbody_task import horizon_of, load_systems
+    from noether.sims.nbody.eval import equivariance_errors, load_trained_model
+    from noether.sims.nbody.task import horizon_of, load_systems
 
     start = time.perf_counter()
     try:

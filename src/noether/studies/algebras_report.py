@@ -74,7 +74,7 @@ def markdown_table(
 ) -> str:
     """One row per model: cost, test MSE per training size, and MSE on the transformed and
     larger test sets at the largest size (mean ± standard deviation over seeds); then one row
-    per physical baseline (:func:`noether.studies.nbody_eval.baseline_errors`)."""
+    per physical baseline (:func:`noether.sims.nbody.eval.baseline_errors`)."""
     sizes = sorted({size for model in summary.values() for size in model})
     largest = sizes[-1] if sizes else 0
     seeds = max(

@@ -25,9 +25,9 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from noether.core.io import atomic_write_json
+from noether.sims.nbody.eval import evaluate_sets, load_trained_model
+from noether.sims.nbody.tokens import TOKENS_VERSION
 from noether.studies.algebras import StudyPlan
-from noether.studies.nbody_eval import evaluate_sets, load_trained_model
-from noether.studies.nbody_tokens import TOKENS_VERSION
 from noether.train.config import Config
 
 __all__ = ["check_data", "ensure_data", "measure_cost", "run_one", "run_study", "study"]
@@ -142,8 +142,8 @@ def run_one(plan: StudyPlan, model: str, size: int, seed: int) -> dict[str, Any]
 def measure_cost(plan: StudyPlan, model: str, *, threads: int = 1) -> dict[str, Any]:
     """Parameters, FLOPs per token (forward + backward) and seconds per training step (forward,
     backward, AdamW update; best of 5 rounds) of one model at the plan's batch size."""
+    from noether.sims.nbody.task import NBodyTask
     from noether.studies.cost import count_flops, count_parameters, time_per_call
-    from noether.studies.nbody_task import NBodyTask
     from noether.train.config import build, load_config
 
     previous = torch.get_num_threads()
@@ -245,7 +245,7 @@ def check_data(plan: StudyPlan) -> None:
     """Raise ``ValueError`` if ``plan.data`` holds a dataset with fewer training systems than the
     plan's largest size (so the study is refused before any run, not failed run by run); a
     missing dataset passes (:func:`ensure_data` makes it)."""
-    from noether.sims.nbody_dataset import load_meta
+    from noether.sims.nbody.dataset import load_meta
 
     if not (Path(plan.data) / "meta.json").is_file():
         return
@@ -264,8 +264,8 @@ def ensure_data(plan: StudyPlan, *, progress: bool = True) -> bool:
     The dataset has ``max(plan.sizes)`` training systems, ``plan.n_val`` validation and
     ``plan.n_test`` systems in each test set, with the generator's defaults otherwise.
     """
-    from noether.sims.nbody import NBodyConfig
-    from noether.sims.nbody_dataset import NBodySizes, generate_dataset, write_dataset
+    from noether.sims.nbody.dataset import NBodySizes, generate_dataset, write_dataset
+    from noether.sims.nbody.simulator import NBodyConfig
 
     if (Path(plan.data) / "train.npz").is_file():
         check_data(plan)
@@ -312,7 +312,7 @@ def study(plan: StudyPlan, command: str, *, progress: bool = True) -> dict[str, 
         raise RuntimeError(f"every run of the study failed; the first: {failed[0]['error']}")
     models = [m for m in plan.models if any(r["model"] == m for r in results)]
     costs = {model: measure_cost(plan, model) for model in models}
-    from noether.studies.nbody_eval import baseline_errors
+    from noether.sims.nbody.eval import baseline_errors
 
     labels = {m: plan.specs[m].label for m in models}
     baselines = baseline_errors(plan.data)

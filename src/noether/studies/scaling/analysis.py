@@ -171,7 +171,7 @@ def baselines(data: Path, spec: SweepSpec) -> dict[str, float]:
     """Test MSE (cm^2) of predicting no motion and of contact-free ballistic motion."""
     import torch
 
-    from noether.studies.scaling.task import RigidTask, ballistic, masked_mse
+    from noether.sims.rigid.task import RigidTask, ballistic, masked_mse
 
     task = RigidTask(
         str(data), train_scenes=1, val_scenes=spec.val_scenes, test_scenes=spec.test_scenes

@@ -42,7 +42,7 @@ def read_spec(sweep: Path) -> tuple[SweepSpec, Path]:
 
 
 def _transitions_per_scene(data: Path) -> int:
-    from noether.sims.shards import RigidShards
+    from noether.sims.rigid.shards import RigidShards
 
     return int(RigidShards(data).config["n_frames"]) - 1
 

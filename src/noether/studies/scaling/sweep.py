@@ -54,8 +54,8 @@ def prepare(
 ) -> Path:
     """Validate, make the data (or check the given folder), write ``spec.json``; returns the
     data folder."""
-    from noether.sims.rigid import generate
-    from noether.sims.rigid_scene import RigidConfig
+    from noether.sims.rigid.scenes import RigidConfig
+    from noether.sims.rigid.simulator import generate
 
     spec.validate()
     sweep.mkdir(parents=True, exist_ok=True)
@@ -73,7 +73,7 @@ def prepare(
                 f"resume it with the same settings or choose another --out"
             )
     if given:
-        from noether.sims.shards import RigidShards
+        from noether.sims.rigid.shards import RigidShards
 
         shards = RigidShards(data)
         if len(shards) < spec.n_scenes:
@@ -108,7 +108,7 @@ def step_seconds(spec: SweepSpec, data: Path, threads: int = 1) -> dict[str, dic
     import torch
 
     from noether.core.registry import lookup
-    from noether.studies.scaling.task import RigidTask, masked_mse
+    from noether.sims.rigid.task import RigidTask, masked_mse
 
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from noether.algebra import CGA, EGA, PGA, random_versor
-from noether.studies.nbody_tokens import (
+from noether.sims.nbody.tokens import (
     ALGEBRAS,
     GeometricTokens,
     RawTokens,

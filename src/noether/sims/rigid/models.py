@@ -1,6 +1,6 @@
 """The two model families of the scaling study, wrapped for the rigid-body task.
 
-- ``rigid-gatr``: scene -> PGA tokens (:func:`~noether.studies.scaling.tokens.pga_tokens`) ->
+- ``rigid-gatr``: scene -> PGA tokens (:func:`~noether.sims.rigid.tokens.pga_tokens`) ->
   :class:`noether.gatr.GATr` -> residual points. E(3)-equivariant (see the tokens module for the
   exact statement); gravity and the ground plane are inputs.
 - ``rigid-transformer``: scene -> raw numbers -> the Transformer baseline of
@@ -15,7 +15,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from noether.core import register_model
-from noether.studies.scaling.tokens import (
+from noether.sims.rigid.tokens import (
     MV_EXTRA,
     moved_points,
     pga_tokens,
@@ -93,7 +93,7 @@ class RigidTransformer(nn.Module):
     Per token: ``P + 2`` points (surface points, centre of mass, a point of the ground plane),
     4 vectors (velocity, angular velocity, gravity, plane normal) and the invariants. The task,
     not the model, augments (the angular velocity is a pseudovector; see
-    :func:`~noether.studies.scaling.tokens.apply_euclidean`).
+    :func:`~noether.sims.rigid.tokens.apply_euclidean`).
 
     Args:
         points_per_body: ``P`` (from the task).

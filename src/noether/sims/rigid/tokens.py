@@ -1,6 +1,6 @@
 """How a rigid-body scene becomes tokens: PGA multivectors for GATr, raw numbers for the Transformer.
 
-One token per body. A scene (normalised by :class:`~noether.studies.scaling.task.RigidTask`,
+One token per body. A scene (normalised by :class:`~noether.sims.rigid.task.RigidTask`,
 lengths in units of ``length_scale``, times in frames) is a dict of tensors:
 
 ==================  =============  ===========================================================

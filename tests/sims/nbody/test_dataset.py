@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from noether.cli import main
-from noether.sims.nbody import NBodyConfig
-from noether.sims.nbody_dataset import (
+from noether.sims.nbody.dataset import (
     ARRAYS,
     SPLITS,
     NBodySizes,
@@ -14,6 +13,7 @@ from noether.sims.nbody_dataset import (
     load_split,
     write_dataset,
 )
+from noether.sims.nbody.simulator import NBodyConfig
 
 FAST = NBodyConfig(max_level=4)
 SIZES = NBodySizes(train=24, val=6, test=8, more_bodies=6, more_planets=5)
@@ -134,7 +134,7 @@ def test_an_interrupted_write_leaves_nothing_behind(dataset, tmp_path, monkeypat
         written.append(path)
         np.savez(path, **arrays)
 
-    monkeypatch.setattr("noether.sims.nbody_dataset.np.savez", savez_then_fail)
+    monkeypatch.setattr("noether.sims.nbody.dataset.np.savez", savez_then_fail)
     with pytest.raises(KeyboardInterrupt):
         write_dataset(tmp_path / "nbody", splits, meta)
     assert len(written) == 2

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from sims_testkit import random_scene
 
 from noether.algebra import PGA, random_versor
 from noether.algebra.pga import embed_direction, embed_point, extract_point, plane_through
-from noether.studies.scaling.tokens import (
+from noether.sims.rigid.tokens import (
     MV_EXTRA,
     apply_euclidean,
     moved_points,
@@ -15,26 +16,6 @@ from noether.studies.scaling.tokens import (
     random_euclidean,
     raw_tokens,
 )
-
-
-def random_scene(b=3, t=4, p=5, s=4, dtype=torch.float64, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    r = lambda *shape: torch.randn(*shape, generator=g, dtype=dtype)  # noqa: E731
-    normal = r(b, 3)
-    mask = torch.ones(b, t, dtype=torch.bool)
-    mask[0, -1] = False
-    return {
-        "points": r(b, t, p, 3),
-        "com": r(b, t, 3),
-        "velocity": r(b, t, 3),
-        "angular_velocity": r(b, t, 3),
-        "gravity": r(b, 3),
-        "plane_normal": normal / normal.norm(dim=-1, keepdim=True),
-        "plane_point": r(b, 3),
-        "scalars": r(b, t, s),
-        "mask": mask,
-        "target": r(b, t, p, 3),
-    }
 
 
 def euclidean_of(versor):

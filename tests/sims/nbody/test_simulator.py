@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from noether.sims import gravity
-from noether.sims.nbody import (
+from noether.sims.nbody import gravity
+from noether.sims.nbody.simulator import (
     NBodyConfig,
     accept,
     random_rotations,

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from noether.studies.nbody_task import TEST_SETS, horizon_of, load_systems, predict
+from noether.sims.nbody.task import TEST_SETS, horizon_of, load_systems, predict
 from noether.testing import check_o3, check_translation
 from noether.train.trained import load_trained_model
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from sims_testkit import random_scene
 from torch import nn
 
 from noether.algebra import PGA, pin_sample
-from noether.studies.scaling.models import RigidGATr, RigidTransformer
-from noether.studies.scaling.tokens import pga_tokens
+from noether.sims.rigid.models import RigidGATr, RigidTransformer
+from noether.sims.rigid.tokens import pga_tokens
 from noether.testing import check_e3, equivariance_error
-
-from .test_tokens import random_scene
 
 KEYS = ("points", "com", "velocity", "angular_velocity", "gravity", "plane_normal", "plane_point")
 ACTIONS = ("position", "position", "vector", "pseudovector", "vector", "vector", "position")

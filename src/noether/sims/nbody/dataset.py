@@ -27,15 +27,15 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from noether.sims.gravity import momentum
-from noether.sims.nbody import (
+from noether.sims.nbody.gravity import momentum
+from noether.sims.nbody.simulator import (
     NBodyConfig,
     Simulation,
     accept,
     random_rotations,
     sample_initial_conditions,
 )
-from noether.sims.nbody import simulate as simulate_systems
+from noether.sims.nbody.simulator import simulate as simulate_systems
 
 FORMAT_VERSION = 1
 SPLITS = ("train", "val", "test", "test_rotated", "test_translated", "test_more_bodies")

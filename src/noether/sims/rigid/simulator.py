@@ -4,7 +4,7 @@ Scene ``i`` draws everything from its own random stream ``(seed, i)``, so a data
 depend on how many processes made it or in which order. Workers simulate blocks of scenes; the
 parent writes them, in order, into shards of ``scenes_per_shard`` scenes (each written to a
 temporary file and renamed when full). Re-running the same command skips the shards that are
-already complete, so an interrupted run resumes. See :mod:`noether.sims.shards` for the format.
+already complete, so an interrupted run resumes. See :mod:`noether.sims.rigid.shards` for the format.
 """
 
 from __future__ import annotations
@@ -20,8 +20,14 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from noether.core.io import atomic_write_json
-from noether.sims.rigid_scene import RigidConfig, sample_scene, simulate_scene
-from noether.sims.shards import FORMAT_VERSION, SCENE_ARRAYS, ShardWriter, read_attrs, shard_name
+from noether.sims.rigid.scenes import RigidConfig, sample_scene, simulate_scene
+from noether.sims.rigid.shards import (
+    FORMAT_VERSION,
+    SCENE_ARRAYS,
+    ShardWriter,
+    read_attrs,
+    shard_name,
+)
 
 _BLOCK = 8  # scenes per task sent to a worker
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from noether.cli import main
-from noether.sims.rigid import generate, simulate_block
-from noether.sims.rigid_scene import RigidConfig
-from noether.sims.shards import CONTEXT_ARRAYS, SCENE_ARRAYS, RigidShards
+from noether.sims.rigid.scenes import RigidConfig
+from noether.sims.rigid.shards import CONTEXT_ARRAYS, SCENE_ARRAYS, RigidShards
+from noether.sims.rigid.simulator import generate, simulate_block
 
 SHORT = RigidConfig(min_bodies=3, max_bodies=5, n_frames=3, steps_per_frame=10)
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from sims_testkit import N_SCENES
 
-from noether.sims.shards import RigidShards
-from noether.studies.scaling.task import RigidTask, masked_mse
-
-from .conftest import N_SCENES
+from noether.sims.rigid.shards import RigidShards
+from noether.sims.rigid.task import RigidTask, masked_mse
 
 
 def test_splits_follow_scene_indices_and_units(rigid_data):

@@ -1,6 +1,6 @@
 """The rigid-body task: predict every body's surface points one frame (k MuJoCo steps) ahead.
 
-Data come from ``noether data rigid`` (HDF5 shards, :class:`noether.sims.shards.RigidShards`).
+Data come from ``noether data rigid`` (HDF5 shards, :class:`noether.sims.rigid.shards.RigidShards`).
 A sample is one transition ``frame f -> f + 1`` of one scene, so a scene with ``F`` frames gives
 ``F - 1`` samples. Scenes are split by index, the same for every run of a sweep: scenes
 ``[0, test_scenes)`` are the test set, the next ``val_scenes`` the validation set and the next
@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from noether.core import DataPath, Splits, Task, register_task
-from noether.studies.scaling.tokens import apply_euclidean, random_euclidean
+from noether.sims.rigid.tokens import apply_euclidean, random_euclidean
 
 __all__ = ["RigidTask", "RigidTransitions", "ballistic", "load_scenes", "masked_mse"]
 
@@ -37,7 +37,7 @@ _STATE = ("points", "position", "velocity", "angular_velocity")
 
 def load_scenes(data: str, first: int, count: int) -> dict[str, np.ndarray]:
     """Scenes ``first .. first + count - 1`` of a shard folder, stacked (float64 numpy)."""
-    from noether.sims.shards import RigidShards
+    from noether.sims.rigid.shards import RigidShards
 
     shards = RigidShards(data)
     if first + count > len(shards):
@@ -65,7 +65,7 @@ class RigidTransitions(Dataset):
     """Transitions ``f -> f + 1`` of preloaded scenes, normalised (see the module docstring).
 
     ``dataset[i]`` is a dict of float32 tensors with the keys of
-    :data:`~noether.studies.scaling.tokens.SCENE_KEYS` plus ``target (T, P, 3)``: scene
+    :data:`~noether.sims.rigid.tokens.SCENE_KEYS` plus ``target (T, P, 3)``: scene
     ``i // (F - 1)``, frame ``i % (F - 1)``.
 
     Args:
@@ -212,7 +212,7 @@ class RigidTask(Task):
 
     def data_shape(self) -> tuple[int, int, float]:
         """``(bodies per scene with padding, points per body, seconds per frame)`` of the data."""
-        from noether.sims.shards import RigidShards
+        from noether.sims.rigid.shards import RigidShards
 
         shards = RigidShards(self.data)
         config = shards.config

@@ -4,7 +4,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from noether.sims.rigid_scene import (
+from noether.sims.rigid.scenes import (
     RigidConfig,
     build,
     polytope_centroid,

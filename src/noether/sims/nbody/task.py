@@ -23,8 +23,8 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from noether.core import DataPath, Splits, Task, register_task
-from noether.sims.nbody_dataset import SPLITS, load_meta, load_split
-from noether.studies.nbody_tokens import (
+from noether.sims.nbody.dataset import SPLITS, load_meta, load_split
+from noether.sims.nbody.tokens import (
     GeometricTokens,
     apply_euclidean,
     invert_euclidean,

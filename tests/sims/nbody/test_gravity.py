@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from noether.sims import gravity
+from noether.sims.nbody import gravity
 from noether.testing import check_e3, check_permutation
 
 

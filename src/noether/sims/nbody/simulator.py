@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from noether.sims import gravity
+from noether.sims.nbody import gravity
 
 PLACEMENTS = ("canonical", "random")
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from noether.studies.nbody_task import NBodyTask, RepeatedDataset, load_systems
+from noether.sims.nbody.task import NBodyTask, RepeatedDataset, load_systems
 from noether.testing import check_e3, check_permutation
 
 
