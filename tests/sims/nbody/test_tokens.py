@@ -6,15 +6,12 @@ from noether.sims.nbody.tokens import (
     ALGEBRAS,
     GeometricTokens,
     RawTokens,
-    apply_euclidean,
     embed_direction,
     embed_point,
     embed_scalar,
     extract_point,
     infinity,
-    invert_euclidean,
     point_weight,
-    random_euclidean,
     tokens_for,
 )
 
@@ -150,21 +147,6 @@ def test_tokens_for_picks_tokens_by_the_models_api(tiny_geometric, tiny_raw):
         tokens_for(torch.nn.Linear(3, 3))
 
 
-def test_random_euclidean_draws_both_determinants_and_inverts():
-    generator = torch.Generator().manual_seed(1)
-    rotation, shift = random_euclidean(400, shift=5.0, generator=generator, dtype=torch.float64)
-    dets = torch.linalg.det(rotation)
-    assert torch.allclose(dets.abs(), torch.ones(400, dtype=torch.float64))
-    assert 150 < int((dets > 0).sum()) < 250
-    eye = torch.eye(3, dtype=torch.float64).expand(400, 3, 3)
-    assert torch.allclose(rotation @ rotation.transpose(1, 2), eye, atol=1e-12)
-    assert 4.0 < float(shift.std()) < 6.0
-    x = torch.randn(400, 4, 3, dtype=torch.float64)
-    assert torch.allclose(invert_euclidean(apply_euclidean(x, rotation, shift), rotation, shift), x)
-    proper, _ = random_euclidean(50, shift=0.0, reflections=False, generator=generator)
-    assert (torch.linalg.det(proper) > 0).all()
-
-
 def test_bad_inputs_are_refused_with_the_shape_or_algebra():
     from noether.algebra import Algebra
 
@@ -176,5 +158,3 @@ def test_bad_inputs_are_refused_with_the_shape_or_algebra():
         extract_point(PGA, torch.zeros(4, 8))
     with pytest.raises(ValueError, match="CGA"):
         infinity(PGA, torch.zeros(1))
-    with pytest.raises(ValueError, match="shift"):
-        random_euclidean(3, shift=float("nan"))

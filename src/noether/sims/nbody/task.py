@@ -23,12 +23,12 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from noether.core import DataPath, Splits, Task, register_task
+from noether.sims.euclidean import random_euclidean
 from noether.sims.nbody.dataset import SPLITS, load_meta, load_split
 from noether.sims.nbody.tokens import (
     GeometricTokens,
     apply_euclidean,
     invert_euclidean,
-    random_euclidean,
     tokens_for,
 )
 
@@ -184,7 +184,11 @@ class NBodyTask(Task):
         if not (self.augment and model.training):
             return predict(model, m, x, v, self.horizon)
         rotation, shift = random_euclidean(
-            x.shape[0], shift=self.augment_shift, dtype=x.dtype, device=x.device
+            x.shape[0],
+            shift=self.augment_shift,
+            determinant="coin",
+            dtype=x.dtype,
+            device=x.device,
         )
         x_moved, v_moved = apply_euclidean(x, rotation, shift), apply_euclidean(v, rotation)
         moved = predict(model, m, x_moved, v_moved, self.horizon)

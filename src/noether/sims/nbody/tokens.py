@@ -42,17 +42,16 @@ of weight ``-1`` (the reflected point, with reversed orientation) while the embe
 reflected body has weight ``+1``: the two inputs differ by the grade involution. A Pin(3,0,1)
 -equivariant model is therefore guaranteed SE(3)-equivariant from coordinates; reflections are
 exact only when its extracted points commute with the grade involution on such inputs (true for
-some models, measured, not promised; see ``tests/studies/test_nbody_task.py``).
+some models, measured, not promised; see ``tests/sims/nbody/test_task.py``).
 
 The Transformer gets the raw numbers (per body the point ``x``, the vector ``v`` and the scalar
-``m``) and predicts a displacement (:class:`RawTokens`); :func:`random_euclidean` draws the
-augmentation.
+``m``) and predicts a displacement (:class:`RawTokens`); :func:`noether.sims.euclidean.random_euclidean`
+draws the augmentation.
 """
 
 from __future__ import annotations
 
 import inspect
-import math
 
 import torch
 from torch import Tensor, nn
@@ -72,7 +71,6 @@ __all__ = [
     "infinity",
     "invert_euclidean",
     "point_weight",
-    "random_euclidean",
     "tokens_for",
 ]
 
@@ -257,33 +255,6 @@ def tokens_for(model: nn.Module) -> GeometricTokens | RawTokens:
 
 
 # --------------------------------------------------------------------------- augmentation
-def random_euclidean(
-    batch: int,
-    *,
-    shift: float,
-    reflections: bool = True,
-    generator: torch.Generator | None = None,
-    dtype: torch.dtype = torch.float32,
-    device: torch.device | str | None = None,
-) -> tuple[Tensor, Tensor]:
-    """``batch`` Haar-random orthogonal matrices ``(B, 3, 3)`` (determinant +-1 with equal
-    probability, or +1 without ``reflections``) and Gaussian translations ``(B, 3)`` with
-    standard deviation ``shift`` per axis."""
-    if not math.isfinite(shift) or shift < 0:
-        raise ValueError(f"shift must be finite and >= 0, got {shift!r}")
-    a = torch.randn(batch, 3, 3, generator=generator, dtype=torch.float64)
-    q, r = torch.linalg.qr(a)
-    q = q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)
-    det = torch.linalg.det(q)
-    if reflections:
-        flip = torch.randint(0, 2, (batch,), generator=generator) * 2 - 1
-        det = det * flip
-    q = q.clone()
-    q[..., 0] = q[..., 0] * torch.sign(det).unsqueeze(-1)
-    t = shift * torch.randn(batch, 3, generator=generator, dtype=torch.float64)
-    return q.to(dtype=dtype, device=device), t.to(dtype=dtype, device=device)
-
-
 def apply_euclidean(x: Tensor, rotation: Tensor, translation: Tensor | None = None) -> Tensor:
     """``x (B, n, 3) -> x R^T + t`` per system (``R (B, 3, 3)``, ``t (B, 3)``)."""
     out = x @ rotation.transpose(-1, -2)

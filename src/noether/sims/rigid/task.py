@@ -28,7 +28,8 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from noether.core import DataPath, Splits, Task, register_task
-from noether.sims.rigid.tokens import apply_euclidean, random_euclidean
+from noether.sims.euclidean import random_euclidean
+from noether.sims.rigid.tokens import apply_euclidean
 
 __all__ = ["RigidTask", "RigidTransitions", "ballistic", "load_scenes", "masked_mse"]
 
@@ -133,7 +134,7 @@ class RigidTransitions(Dataset):
             generator = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
         rotation, translation = random_euclidean(
             1,
-            translation_std=self.translation_std,
+            shift=self.translation_std,
             reflections=self.transform == "random",
             generator=generator,
         )

@@ -59,7 +59,6 @@ __all__ = [
     "embed_line",
     "moved_points",
     "pga_tokens",
-    "random_euclidean",
     "raw_tokens",
 ]
 
@@ -185,23 +184,3 @@ def apply_euclidean(scene: dict[str, Tensor], rotation: Tensor, translation: Ten
             y = y * det.to(x.dtype).reshape(-1, *([1] * extra), 1)
         out[name] = y
     return out
-
-
-def random_euclidean(
-    batch: int,
-    *,
-    translation_std: float,
-    reflections: bool = True,
-    generator: torch.Generator | None = None,
-    dtype: torch.dtype = torch.float32,
-) -> tuple[Tensor, Tensor]:
-    """Haar-random orthogonal ``(batch, 3, 3)`` (half of them improper when ``reflections``) and
-    Gaussian translations ``(batch, 3)`` of standard deviation ``translation_std``."""
-    gaussian = torch.randn(batch, 3, 3, generator=generator, dtype=torch.float64)
-    q, r = torch.linalg.qr(gaussian)
-    q = q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)  # Haar on O(3)
-    det = torch.linalg.det(q)
-    if not reflections:
-        q[:, :, 0] *= det.unsqueeze(-1)  # flip one axis of the improper ones
-    t = translation_std * torch.randn(batch, 3, generator=generator, dtype=torch.float64)
-    return q.to(dtype), t.to(dtype)
