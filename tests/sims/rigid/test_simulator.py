@@ -84,7 +84,7 @@ def test_reader_opens_its_own_files_in_each_worker(serial):
     ds = RigidShards(serial)
     first = ds[0]  # opens a handle in this process before the workers fork
     copy = pickle.loads(pickle.dumps(ds))
-    assert copy._files == {}
+    assert ds.store.open_shards() == 1 and copy.store.open_shards() == 0
     np.testing.assert_array_equal(copy[0]["points"], first["points"])
     loader = torch.utils.data.DataLoader(ds, batch_size=5, num_workers=2)
     batches = list(loader)
@@ -122,7 +122,7 @@ def test_corrupt_or_missing_shards_give_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no shard"):
         RigidShards(tmp_path)
     (tmp_path / "shard-00000.h5").write_bytes(b"garbage")
-    with pytest.raises(ValueError, match="not a readable HDF5 shard"):
+    with pytest.raises(ValueError, match="not a readable noether HDF5 shard"):
         RigidShards(tmp_path)
 
 

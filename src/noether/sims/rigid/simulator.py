@@ -24,9 +24,9 @@ from noether.sims.rigid.scenes import RigidConfig, sample_scene, simulate_scene
 from noether.sims.rigid.shards import (
     FORMAT_VERSION,
     SCENE_ARRAYS,
-    ShardWriter,
     read_attrs,
     shard_name,
+    shard_writer,
 )
 
 _BLOCK = 8  # scenes per task sent to a worker
@@ -188,7 +188,7 @@ def generate(
                 if writer is None:
                     k = queue.pop(0)
                     start, stop = plan[k]
-                    writer = ShardWriter(
+                    writer = shard_writer(
                         out / shard_name(k),
                         stop - start,
                         shapes,
@@ -198,7 +198,7 @@ def generate(
                     )
                 writer.write(block)
                 bar.update(len(block["n_bodies"]))
-                if writer.filled == writer.n_scenes:
+                if writer.filled == writer.n_rows:
                     writer.close()
                     writer = None
     except BaseException:
