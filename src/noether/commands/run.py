@@ -13,8 +13,8 @@ import argparse
 import sys
 import time
 
-from noether.studies.algebras import WIDTHS, preset
-from noether.studies.algebras_runs import check_data, study
+from noether.studies.algebras.plan import WIDTHS, preset
+from noether.studies.algebras.run import check_data, study
 
 _SETS = ("test", "test_rotated", "test_translated", "test_more_bodies")
 

@@ -68,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     import sys
 
-    from noether.studies.scaling.spec import load_spec, plan
+    from noether.studies.scaling.plan import load_spec, plan
 
     try:
         spec = load_spec(args.scale, args.spec)
@@ -98,8 +98,8 @@ def main(args: argparse.Namespace) -> int:
         return 0
 
     from noether.studies.scaling.report import finish
+    from noether.studies.scaling.run import prepare, run_chains
     from noether.studies.scaling.runner import SPEC
-    from noether.studies.scaling.sweep import prepare, run_chains
 
     if args.fit_only and not (args.out / SPEC).is_file():
         print(

@@ -10,8 +10,8 @@ import shlex
 import sys
 import time
 
-from noether.studies.algebras import PRESETS, WIDTHS, preset
-from noether.studies.algebras_runs import check_data, study
+from noether.studies.algebras.plan import PRESETS, WIDTHS, preset
+from noether.studies.algebras.run import check_data, study
 
 
 def _ints(text: str) -> tuple[int, ...]:

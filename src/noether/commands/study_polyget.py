@@ -10,7 +10,7 @@ import shlex
 import sys
 import time
 
-from noether.studies.polyget import PRESETS, preset
+from noether.studies.polyget.plan import PRESETS, preset
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -64,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from noether.studies.polyget_runs import study
+    from noether.studies.polyget.run import study
 
     try:
         plan = preset(

@@ -27,7 +27,7 @@ from noether.studies.scaling.fits import (
     fit_data_law,
     fit_joint_law,
 )
-from noether.studies.scaling.spec import SweepSpec
+from noether.studies.scaling.plan import SweepSpec
 
 __all__ = ["AXES", "analyse", "baselines", "budgets_for", "data_points", "grid_points"]
 

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from noether.core.io import atomic_write_json
-from noether.studies.scaling.spec import FAMILIES, Chain, Point, SweepSpec, plan
+from noether.studies.scaling.plan import FAMILIES, Chain, Point, SweepSpec, plan
 
 __all__ = ["RESULT", "evaluate_point", "point_config", "read_spec", "run_chain"]
 

@@ -19,8 +19,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from noether.core.io import atomic_write_json
+from noether.studies.scaling.plan import FAMILIES, Chain, SweepSpec, plan
 from noether.studies.scaling.runner import RESULT, SPEC
-from noether.studies.scaling.spec import FAMILIES, Chain, SweepSpec, plan
 
 __all__ = ["chain_cost", "collect", "prepare", "run_chains", "step_seconds"]
 

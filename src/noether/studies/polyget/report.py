@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from noether.studies.polyget import PolyGETPlan
+from noether.studies.polyget.plan import PolyGETPlan
 
 __all__ = ["summarize", "write_report"]
 

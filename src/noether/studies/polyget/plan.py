@@ -22,7 +22,7 @@ It then measures, per family:
   data at the same temperature, for bond lengths, bond angles and all pair distances (RDF).
 
 This module says *what* a study is (:class:`PolyGETPlan`, presets, splits, configs);
-:mod:`noether.studies.polyget_runs` runs it and :mod:`noether.studies.polyget_report` writes
+:mod:`noether.studies.polyget.run` runs it and :mod:`noether.studies.polyget.report` writes
 the tables and plots.
 """
 

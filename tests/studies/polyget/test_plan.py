@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from noether.studies.polyget import MODELS, PolyGETPlan, preset, study_indices
+from noether.studies.polyget.plan import MODELS, PolyGETPlan, preset, study_indices
 
 
 def _info():
@@ -73,7 +73,7 @@ def test_bad_plans():
 
 def test_md_compile_reaches_the_plan_from_the_command_line(monkeypatch, capsys):
     from noether.cli import main
-    from noether.studies import polyget_runs
+    from noether.studies.polyget import run as polyget_runs
 
     plans = []
 

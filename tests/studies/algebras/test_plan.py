@@ -3,8 +3,8 @@ import json
 import pytest
 
 from noether.cli import main
-from noether.studies.algebras import MODELS, ModelSpec, StudyPlan, preset
-from noether.studies.algebras_runs import study
+from noether.studies.algebras.plan import MODELS, ModelSpec, StudyPlan, preset
+from noether.studies.algebras.run import study
 
 SPECS = {
     "geo": ModelSpec("tiny PGA", {"name": "test-tiny-geometric", "algebra": "pga", "hidden": 4}),

@@ -7,7 +7,7 @@ systems of an n-body dataset for each ``n`` in ``sizes`` and each seed, all with
 validation loss) on the test, rotated, translated and larger test sets.
 
 This module says *what* a study is (:class:`StudyPlan`, the models, the presets);
-:mod:`noether.studies.algebras_runs` runs it and :mod:`noether.studies.algebras_report` writes
+:mod:`noether.studies.algebras.run` runs it and :mod:`noether.studies.algebras.report` writes
 the table and the plot.
 """
 

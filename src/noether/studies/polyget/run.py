@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from noether.studies.polyget import PolyGETPlan, study_indices
+from noether.studies.polyget.plan import PolyGETPlan, study_indices
 
 __all__ = ["evaluate_forces", "md_model", "prepare", "study", "train_model"]
 
@@ -62,7 +62,7 @@ def _worker_init() -> None:
 def train_model(plan: PolyGETPlan, model: str) -> dict[str, Any]:
     """Train one model (or reuse its finished run with the same config)."""
     from noether.core.io import atomic_write_json
-    from noether.studies.algebras_runs import StepTimer, _median
+    from noether.studies.algebras.run import StepTimer, _median
     from noether.train.config import load_config
     from noether.train.run import train
 
@@ -308,7 +308,7 @@ def study(plan: PolyGETPlan, command: str, *, log=print) -> dict[str, Any]:
 
     Returns ``{"paths": {...}, "results": {...}}``.
     """
-    from noether.studies.polyget_report import write_report
+    from noether.studies.polyget.report import write_report
 
     sets = prepare(plan)
     _, info = _read(plan)

@@ -27,7 +27,7 @@ from lightning.pytorch.callbacks import Callback
 from noether.core.io import atomic_write_json
 from noether.sims.nbody.eval import evaluate_sets, load_trained_model
 from noether.sims.nbody.tokens import TOKENS_VERSION
-from noether.studies.algebras import StudyPlan
+from noether.studies.algebras.plan import StudyPlan
 from noether.train.config import Config
 
 __all__ = ["check_data", "ensure_data", "measure_cost", "run_one", "run_study", "study"]
@@ -286,7 +286,7 @@ def study(plan: StudyPlan, command: str, *, progress: bool = True) -> dict[str, 
     """
     from tqdm.auto import tqdm
 
-    from noether.studies.algebras_report import write_report
+    from noether.studies.algebras.report import write_report
 
     if ensure_data(plan, progress=progress):
         print(f"generated the n-body dataset in {plan.data}")

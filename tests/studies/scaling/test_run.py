@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from noether.cli import main as cli
-from noether.studies.scaling.spec import SweepSpec, load_spec, plan
+from noether.studies.scaling.plan import SweepSpec, load_spec, plan
 
 TINY = {
     "gatr_sizes": {
@@ -98,8 +98,8 @@ def test_command_dry_run_lists_the_points(capsys):
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory, rigid_data):
+    from noether.studies.scaling.run import prepare
     from noether.studies.scaling.runner import run_chain
-    from noether.studies.scaling.sweep import prepare
 
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("sweep")
@@ -174,7 +174,7 @@ def test_a_point_killed_before_its_first_checkpoint_is_redone(sweep):
 
 
 def test_another_spec_in_the_same_folder_is_refused(sweep):
-    from noether.studies.scaling.sweep import prepare
+    from noether.studies.scaling.run import prepare
 
     out, spec = sweep
     other = SweepSpec(**{**spec.to_dict(), "lr": 0.5})
@@ -183,7 +183,7 @@ def test_another_spec_in_the_same_folder_is_refused(sweep):
 
 
 def test_one_chain_of_an_array_skips_timing_and_finished_points(sweep, monkeypatch, capsys):
-    from noether.studies.scaling import sweep as sweep_module
+    from noether.studies.scaling import run as sweep_module
 
     def never(*args, **kwargs):
         raise AssertionError("timed every model for one chain")
