@@ -15,6 +15,8 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from noether.core import register_model
+from noether.gatr import GATr
+from noether.gatr.nets.transformer import Transformer
 from noether.sims.rigid.tokens import (
     MV_EXTRA,
     moved_points,
@@ -54,7 +56,6 @@ class RigidGATr(nn.Module):
         algebra: str = "ipga",
     ) -> None:
         super().__init__()
-        from noether.gatr import GATr
 
         if algebra not in ("pga", "ipga"):
             raise ValueError(
@@ -104,7 +105,6 @@ class RigidTransformer(nn.Module):
         self, points_per_body: int = 10, channels: int = 64, blocks: int = 2, heads: int = 4
     ) -> None:
         super().__init__()
-        from noether.gatr.nets.transformer import Transformer
 
         self.points_per_body = points_per_body
         self.net = Transformer(

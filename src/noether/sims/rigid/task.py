@@ -29,6 +29,7 @@ from torch.utils.data import Dataset
 
 from noether.core import DataPath, Splits, Task, register_task
 from noether.sims.euclidean import random_euclidean
+from noether.sims.rigid.shards import RigidShards
 from noether.sims.rigid.tokens import apply_euclidean
 
 __all__ = ["RigidTask", "RigidTransitions", "ballistic", "load_scenes", "masked_mse"]
@@ -38,7 +39,6 @@ _STATE = ("points", "position", "velocity", "angular_velocity")
 
 def load_scenes(data: str, first: int, count: int) -> dict[str, np.ndarray]:
     """Scenes ``first .. first + count - 1`` of a shard folder, stacked (float64 numpy)."""
-    from noether.sims.rigid.shards import RigidShards
 
     shards = RigidShards(data)
     if first + count > len(shards):
@@ -213,7 +213,6 @@ class RigidTask(Task):
 
     def data_shape(self) -> tuple[int, int, float]:
         """``(bodies per scene with padding, points per body, seconds per frame)`` of the data."""
-        from noether.sims.rigid.shards import RigidShards
 
         shards = RigidShards(self.data)
         config = shards.config

@@ -25,10 +25,17 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from noether.core.io import atomic_write_json
-from noether.sims.nbody.eval import evaluate_sets, load_trained_model
+from noether.sims.nbody.dataset import NBodySizes, generate_dataset, load_meta, write_dataset
+from noether.sims.nbody.eval import baseline_errors, evaluate_sets, load_trained_model
+from noether.sims.nbody.simulator import NBodyConfig
+from noether.sims.nbody.task import NBodyTask
 from noether.sims.nbody.tokens import TOKENS_VERSION
 from noether.studies.algebras.plan import StudyPlan
-from noether.train.config import Config
+from noether.studies.algebras.report import write_report
+from noether.studies.cost import count_flops, count_parameters, time_per_call
+from noether.train.checkpoints import LAST
+from noether.train.config import Config, ConfigError, build, load_config
+from noether.train.run import check_resume_changes, train
 
 __all__ = ["check_data", "ensure_data", "measure_cost", "run_one", "run_study", "study"]
 
@@ -77,9 +84,6 @@ def _stamp(plan: StudyPlan, model: str, size: int, seed: int) -> dict[str, Any]:
 
 def _resumable(run_dir: Path, config: Config) -> bool:
     """A run folder with a last checkpoint whose config may continue as ``config``."""
-    from noether.train.checkpoints import LAST
-    from noether.train.config import ConfigError, load_config
-    from noether.train.run import check_resume_changes
 
     if not (run_dir / "checkpoints" / LAST).is_file():
         return False
@@ -96,8 +100,6 @@ def run_one(plan: StudyPlan, model: str, size: int, seed: int) -> dict[str, Any]
     A finished run is reused only if its config and the tokens' version are the current ones,
     an unfinished one resumes only if its config may continue; anything else starts again.
     """
-    from noether.train.config import load_config
-    from noether.train.run import train
 
     run_dir = plan.run_dir(model, size, seed)
     done = run_dir / RESULT
@@ -142,9 +144,6 @@ def run_one(plan: StudyPlan, model: str, size: int, seed: int) -> dict[str, Any]
 def measure_cost(plan: StudyPlan, model: str, *, threads: int = 1) -> dict[str, Any]:
     """Parameters, FLOPs per token (forward + backward) and seconds per training step (forward,
     backward, AdamW update; best of 5 rounds) of one model at the plan's batch size."""
-    from noether.sims.nbody.task import NBodyTask
-    from noether.studies.cost import count_flops, count_parameters, time_per_call
-    from noether.train.config import build, load_config
 
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -245,7 +244,6 @@ def check_data(plan: StudyPlan) -> None:
     """Raise ``ValueError`` if ``plan.data`` holds a dataset with fewer training systems than the
     plan's largest size (so the study is refused before any run, not failed run by run); a
     missing dataset passes (:func:`ensure_data` makes it)."""
-    from noether.sims.nbody.dataset import load_meta
 
     if not (Path(plan.data) / "meta.json").is_file():
         return
@@ -264,8 +262,6 @@ def ensure_data(plan: StudyPlan, *, progress: bool = True) -> bool:
     The dataset has ``max(plan.sizes)`` training systems, ``plan.n_val`` validation and
     ``plan.n_test`` systems in each test set, with the generator's defaults otherwise.
     """
-    from noether.sims.nbody.dataset import NBodySizes, generate_dataset, write_dataset
-    from noether.sims.nbody.simulator import NBodyConfig
 
     if (Path(plan.data) / "train.npz").is_file():
         check_data(plan)
@@ -285,8 +281,6 @@ def study(plan: StudyPlan, command: str, *, progress: bool = True) -> dict[str, 
     ``RuntimeError`` when every run failed.
     """
     from tqdm.auto import tqdm
-
-    from noether.studies.algebras.report import write_report
 
     if ensure_data(plan, progress=progress):
         print(f"generated the n-body dataset in {plan.data}")
@@ -312,7 +306,6 @@ def study(plan: StudyPlan, command: str, *, progress: bool = True) -> dict[str, 
         raise RuntimeError(f"every run of the study failed; the first: {failed[0]['error']}")
     models = [m for m in plan.models if any(r["model"] == m for r in results)]
     costs = {model: measure_cost(plan, model) for model in models}
-    from noether.sims.nbody.eval import baseline_errors
 
     labels = {m: plan.specs[m].label for m in models}
     baselines = baseline_errors(plan.data)

@@ -14,6 +14,15 @@ from typing import Any
 
 import numpy as np
 
+from noether.atoms.formats import read_dataset, read_frame_info
+from noether.atoms.structure import (
+    bond_angles,
+    bond_lengths,
+    bonded_angles,
+    covalent_bonds,
+    pair_distances,
+)
+from noether.core.io import atomic_write_json
 from noether.studies.polyget.plan import PolyGETPlan
 
 __all__ = ["summarize", "write_report"]
@@ -204,15 +213,6 @@ def _plot_structure(plan: PolyGETPlan, results: dict[str, Any], path: Path) -> N
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from noether.atoms.formats import read_dataset, read_frame_info
-    from noether.atoms.structure import (
-        bond_angles,
-        bond_lengths,
-        bonded_angles,
-        covalent_bonds,
-        pair_distances,
-    )
-
     t = min(plan.md_temperatures)
     trained = [f for f in results["families"] if f not in plan.held_out]
     chosen = [f for f in (trained[:1] + list(plan.held_out[:1]))]
@@ -259,7 +259,6 @@ def _plot_structure(plan: PolyGETPlan, results: dict[str, Any], path: Path) -> N
 def write_report(plan: PolyGETPlan, results: dict[str, Any]) -> dict[str, Path]:
     """Write ``results.json``, ``table.md``, ``forces.png``, ``md.png`` and ``structure.png``
     into ``plan.out``; returns their paths."""
-    from noether.core.io import atomic_write_json
 
     out = Path(plan.out)
     out.mkdir(parents=True, exist_ok=True)

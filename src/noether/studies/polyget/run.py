@@ -22,7 +22,25 @@ from typing import Any
 import numpy as np
 import torch
 
+from noether.atoms.batch import AtomsBatch
+from noether.atoms.batched_md import langevin_batch
+from noether.atoms.formats import read_dataset, read_frame_info
+from noether.atoms.splits import save_splits
+from noether.atoms.structure import (
+    bond_angles,
+    bond_lengths,
+    bonded_angles,
+    covalent_bonds,
+    pair_distances,
+    wasserstein,
+)
+from noether.atoms.task import load_trained_potential
+from noether.core.io import atomic_path, atomic_write_json
+from noether.studies.algebras.run import StepTimer, _median
 from noether.studies.polyget.plan import PolyGETPlan, study_indices
+from noether.studies.polyget.report import write_report
+from noether.train.config import load_config
+from noether.train.run import train
 
 __all__ = ["evaluate_forces", "md_model", "prepare", "study", "train_model"]
 
@@ -30,7 +48,6 @@ RESULT = "result.json"
 
 
 def _read(plan: PolyGETPlan):
-    from noether.atoms.formats import read_dataset, read_frame_info
 
     info = read_frame_info(plan.data)
     if not {"family", "n_units", "temperature"} <= set(info):
@@ -43,7 +60,6 @@ def _read(plan: PolyGETPlan):
 
 def prepare(plan: PolyGETPlan) -> dict[str, np.ndarray]:
     """Write the training splits (``<out>/splits.npz``) and return every set's indices."""
-    from noether.atoms.splits import save_splits
 
     _, info = _read(plan)
     sets = study_indices(info, plan)
@@ -61,10 +77,6 @@ def _worker_init() -> None:
 
 def train_model(plan: PolyGETPlan, model: str) -> dict[str, Any]:
     """Train one model (or reuse its finished run with the same config)."""
-    from noether.core.io import atomic_write_json
-    from noether.studies.algebras.run import StepTimer, _median
-    from noether.train.config import load_config
-    from noether.train.run import train
 
     run_dir = plan.run_dir(model)
     done = run_dir / RESULT
@@ -98,7 +110,6 @@ def train_model(plan: PolyGETPlan, model: str) -> dict[str, Any]:
 
 def _predict(model: torch.nn.Module, data, indices: np.ndarray, batch_frames: int = 32):
     """Energies ``(F,)`` eV and forces ``(sum n, 3)`` eV/Å of the frames ``indices``."""
-    from noether.atoms.batch import AtomsBatch
 
     dtype = next(model.parameters()).dtype
     energies, forces = [], []
@@ -114,7 +125,6 @@ def evaluate_forces(plan: PolyGETPlan, model: str, sets: dict[str, np.ndarray]) 
     """Per set (test, unseen, long) and family: force MAE (meV/Å), force RMSE, and the energy
     MAE per atom after removing the family's mean error (meV/atom; a force-only model's energy
     is defined only up to such an offset)."""
-    from noether.atoms.task import load_trained_potential
 
     data, info = _read(plan)
     net = load_trained_potential(str(plan.run_dir(model)))
@@ -158,13 +168,6 @@ def _structure(pos: np.ndarray, ref: np.ndarray, bonds: np.ndarray, n: int) -> d
     """Wasserstein-1 distances of bond lengths (Å), bonded angles (°) and pair distances (Å)
     between the frames ``pos (K, n, 3)`` and the xTB frames ``ref``, and the same distance
     between the two halves of ``ref`` (``xtb_floor_*``: how far xTB's own sample is from itself)."""
-    from noether.atoms.structure import (
-        bond_angles,
-        bond_lengths,
-        bonded_angles,
-        pair_distances,
-        wasserstein,
-    )
 
     if len(pos) < 5 or len(ref) < 4:
         return {}
@@ -187,10 +190,6 @@ def md_model(plan: PolyGETPlan, model: str) -> list[dict[str, Any]]:
     family, with its stability verdict, time to failure and structural fidelity against the xTB
     frames of the data at that temperature. Writes ``<out>/md/<model>.json`` (the records) and
     ``<out>/md/<model>.npz`` (logged positions per ``<family>_<T>K``)."""
-    from noether.atoms.batched_md import langevin_batch
-    from noether.atoms.structure import covalent_bonds
-    from noether.atoms.task import load_trained_potential
-    from noether.core.io import atomic_write_json
 
     folder = Path(plan.out) / "md"
     record_path = folder / f"{model}.json"
@@ -263,7 +262,6 @@ def md_model(plan: PolyGETPlan, model: str) -> list[dict[str, Any]]:
             }
         )
     folder.mkdir(parents=True, exist_ok=True)
-    from noether.core.io import atomic_path
 
     with atomic_path(folder / f"{model}.npz", ".npz") as tmp:
         np.savez_compressed(tmp, **arrays)
@@ -308,7 +306,6 @@ def study(plan: PolyGETPlan, command: str, *, log=print) -> dict[str, Any]:
 
     Returns ``{"paths": {...}, "results": {...}}``.
     """
-    from noether.studies.polyget.report import write_report
 
     sets = prepare(plan)
     _, info = _read(plan)

@@ -19,16 +19,20 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from noether.core.io import atomic_write_json
+from noether.core.registry import lookup
+from noether.sims.rigid.scenes import RigidConfig
+from noether.sims.rigid.shards import RigidShards
+from noether.sims.rigid.simulator import generate
+from noether.sims.rigid.task import RigidTask, masked_mse
+from noether.studies.scaling.flops import training_flops
 from noether.studies.scaling.plan import FAMILIES, Chain, SweepSpec, plan
-from noether.studies.scaling.runner import RESULT, SPEC
+from noether.studies.scaling.runner import RESULT, SPEC, read_spec
 
 __all__ = ["chain_cost", "collect", "prepare", "run_chains", "step_seconds"]
 
 
 def _check_models(spec: SweepSpec, points_per_body: int) -> dict[str, dict[str, float]]:
     """Build every model size once (a bad keyword fails here); FLOPs per sample by family/size."""
-    from noether.core.registry import lookup
-    from noether.studies.scaling.flops import training_flops
 
     costs: dict[str, dict[str, float]] = {}
     for family in spec.families:
@@ -54,8 +58,6 @@ def prepare(
 ) -> Path:
     """Validate, make the data (or check the given folder), write ``spec.json``; returns the
     data folder."""
-    from noether.sims.rigid.scenes import RigidConfig
-    from noether.sims.rigid.simulator import generate
 
     spec.validate()
     sweep.mkdir(parents=True, exist_ok=True)
@@ -73,8 +75,6 @@ def prepare(
                 f"resume it with the same settings or choose another --out"
             )
     if given:
-        from noether.sims.rigid.shards import RigidShards
-
         shards = RigidShards(data)
         if len(shards) < spec.n_scenes:
             raise ValueError(
@@ -106,9 +106,6 @@ def step_seconds(spec: SweepSpec, data: Path, threads: int = 1) -> dict[str, dic
     import time
 
     import torch
-
-    from noether.core.registry import lookup
-    from noether.sims.rigid.task import RigidTask, masked_mse
 
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -160,7 +157,6 @@ def run_chains(
 ) -> list[str]:
     """Run every unfinished chain (or only the chain named ``only``), ``workers`` processes at a
     time, the longest first; returns the names of the chains that failed."""
-    from noether.studies.scaling.runner import read_spec
 
     chains = plan(spec)
     if only is not None:
