@@ -13,7 +13,7 @@ from noether.lattice.study import reference_chain, save_effective_model, split_d
 def test_a_reference_chain_gives_data_a_summary_and_a_checkpoint(tmp_path):
     model = DoubleExchangeModel(L=3, t=1.0, J=4.0, mu=-2.0, T=0.2)
     sampler, record = reference_chain(model, 5, 2, 6, seed=0, desc="test")
-    assert record.samples.shape[:2] == (5, 6)
+    assert record.samples.shape[:2] == (5, 6) and sampler.spins.shape[0] == 5
     summary = summarise(record, model.n_sites)
     assert 0.0 <= summary["acceptance"] <= 1.0 and summary["samples"] == 30
     assert 0.0 <= summary["m"] <= 1.0 and math.isfinite(summary["energy"])
