@@ -3,15 +3,24 @@ plane move with the scene, and only then; the Transformer is not equivariant."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from sims_testkit import random_scene
 from torch import nn
 
 from noether.algebra import PGA, pin_sample
-from noether.sims.rigid.models import RigidGATr, RigidTransformer
+from noether.core.config import config_dict
+from noether.sims.rigid.models import (
+    RigidGATr,
+    RigidGATrConfig,
+    RigidTransformer,
+    RigidTransformerConfig,
+)
 from noether.sims.rigid.tokens import pga_tokens
 from noether.testing import check_e3, equivariance_error
+from noether.train.config import build, load_config, read_yaml
 
 KEYS = ("points", "com", "velocity", "angular_velocity", "gravity", "plane_normal", "plane_point")
 ACTIONS = ("position", "position", "vector", "pseudovector", "vector", "vector", "position")
@@ -110,3 +119,32 @@ def test_transformer_reads_out_only_the_displacements():
     model = RigidTransformer(points_per_body=10, channels=16, blocks=1, heads=2)
     assert model.output_layer.out_features == 3 * 10
     assert sum(p.numel() for p in model.parameters()) == 3518
+
+
+CONFIGS = Path(__file__).parents[3] / "configs"
+
+
+@pytest.mark.parametrize(
+    ("cls", "config_cls", "options"),
+    [
+        (RigidGATr, RigidGATrConfig, {"points_per_body": 5, "blocks": 1, "algebra": "pga"}),
+        (RigidTransformer, RigidTransformerConfig, {"points_per_body": 5, "channels": 16}),
+    ],
+)
+def test_a_config_value_and_keywords_build_the_same_model(cls, config_cls, options):
+    by_config, by_keywords = cls(config_cls(**options)), cls(**options)
+    assert by_config.config == by_keywords.config == config_cls(**options)
+    shapes = lambda m: {k: v.shape for k, v in m.state_dict().items()}  # noqa: E731
+    assert shapes(by_config) == shapes(by_keywords)
+    assert config_dict(by_config.config) == {**config_dict(config_cls()), **options}
+    with pytest.raises(TypeError, match="unknown option"):
+        cls(width=3)
+
+
+@pytest.mark.parametrize("name", ["rigid-gatr.yaml", "rigid-transformer.yaml"])
+def test_the_yaml_recipes_still_build(name, rigid_data):
+    config = load_config(CONFIGS / name, [f"--task.data={rigid_data}"])
+    model = build(config.model, "model")
+    assert isinstance(model, RigidGATr if "gatr" in name else RigidTransformer)
+    section = {k: v for k, v in read_yaml(CONFIGS / name)["model"].items() if k != "name"}
+    assert {k: config_dict(model.config)[k] for k in section} == section

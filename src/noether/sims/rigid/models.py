@@ -12,9 +12,13 @@ Both take the task's batch dict and return the predicted next-frame points ``(B,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, Literal
+
 from torch import Tensor, nn
 
 from noether.core import register_model
+from noether.core.config import make_config
 from noether.gatr import GATr
 from noether.gatr.nets.transformer import Transformer
 from noether.sims.rigid.tokens import (
@@ -24,7 +28,7 @@ from noether.sims.rigid.tokens import (
     raw_tokens,
 )
 
-__all__ = ["RigidGATr", "RigidTransformer"]
+__all__ = ["RigidGATr", "RigidGATrConfig", "RigidTransformer", "RigidTransformerConfig"]
 
 N_SCALARS = 4
 """Invariants per body: log mass and three log principal moments."""
@@ -35,28 +39,39 @@ def _zero(module: nn.Module) -> None:
         nn.init.zeros_(parameter)
 
 
-@register_model("rigid-gatr")
-class RigidGATr(nn.Module):
-    """GATr on rigid-body scenes: one token per body, ``P + 5`` multivector channels in.
+@dataclass(frozen=True)
+class RigidGATrConfig:
+    """Options of :class:`RigidGATr` (the YAML ``model:`` section of ``rigid-gatr``).
 
-    Args:
+    Attributes:
         points_per_body: ``P`` (from the task).
         mv_channels, s_channels: hidden multivector and scalar channels.
         blocks, heads: depth and attention heads.
         algebra: the GATr variant (``"ipga"``: PGA with distance-aware attention, or ``"pga"``).
     """
 
-    def __init__(
-        self,
-        points_per_body: int = 10,
-        mv_channels: int = 8,
-        s_channels: int = 16,
-        blocks: int = 2,
-        heads: int = 4,
-        algebra: str = "ipga",
-    ) -> None:
-        super().__init__()
+    points_per_body: int = 10
+    mv_channels: int = 8
+    s_channels: int = 16
+    blocks: int = 2
+    heads: int = 4
+    algebra: Literal["pga", "ipga"] = "ipga"
 
+
+@register_model("rigid-gatr")
+class RigidGATr(nn.Module):
+    """GATr on rigid-body scenes: one token per body, ``P + 5`` multivector channels in.
+
+    ``RigidGATr(RigidGATrConfig(blocks=4))`` and ``RigidGATr(blocks=4)`` build the same model
+    (:mod:`noether.core.config`); the options are :class:`RigidGATrConfig`'s fields.
+    """
+
+    def __init__(self, config: RigidGATrConfig | None = None, /, **options: Any) -> None:
+        super().__init__()
+        self.config = config = make_config(RigidGATrConfig, config, options)
+        points_per_body, algebra = config.points_per_body, config.algebra
+        mv_channels, s_channels = config.mv_channels, config.s_channels
+        blocks, heads = config.blocks, config.heads
         if algebra not in ("pga", "ipga"):
             raise ValueError(
                 f"algebra must be 'pga' or 'ipga' (the scene is in PGA), got {algebra!r}"
@@ -86,6 +101,22 @@ class RigidGATr(nn.Module):
         return moved_points(mv[..., : self.points_per_body, :], out)
 
 
+@dataclass(frozen=True)
+class RigidTransformerConfig:
+    """Options of :class:`RigidTransformer` (the YAML ``model:`` section of
+    ``rigid-transformer``).
+
+    Attributes:
+        points_per_body: ``P`` (from the task).
+        channels, blocks, heads: width, depth and attention heads.
+    """
+
+    points_per_body: int = 10
+    channels: int = 64
+    blocks: int = 2
+    heads: int = 4
+
+
 @register_model("rigid-transformer")
 class RigidTransformer(nn.Module):
     """The Transformer baseline (:class:`noether.gatr.nets.transformer.Transformer`, GATr's block
@@ -96,15 +127,14 @@ class RigidTransformer(nn.Module):
     not the model, augments (the angular velocity is a pseudovector; see
     :func:`~noether.sims.rigid.tokens.apply_euclidean`).
 
-    Args:
-        points_per_body: ``P`` (from the task).
-        channels, blocks, heads: width, depth and attention heads.
+    The options are :class:`RigidTransformerConfig`'s fields (:mod:`noether.core.config`).
     """
 
-    def __init__(
-        self, points_per_body: int = 10, channels: int = 64, blocks: int = 2, heads: int = 4
-    ) -> None:
+    def __init__(self, config: RigidTransformerConfig | None = None, /, **options: Any) -> None:
         super().__init__()
+        self.config = config = make_config(RigidTransformerConfig, config, options)
+        points_per_body, channels = config.points_per_body, config.channels
+        blocks, heads = config.blocks, config.heads
 
         self.points_per_body = points_per_body
         self.net = Transformer(
