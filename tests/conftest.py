@@ -15,7 +15,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 TESTS = Path(__file__).parent
-ONE_THREAD = ("atoms", "lattice", "studies", "train")
+ONE_THREAD = ("atoms", "lattice", "sims", "studies", "train")
 """Folders whose tests run test-sized models: one thread is several times faster than two for
 them (no OpenMP hand-offs), and immune to the stalls of a machine whose cores are shared."""
 

@@ -64,7 +64,7 @@ COMMANDS: dict[str, tuple] = {
     "md": ("noether.commands.md", "molecular dynamics with a trained potential (NVE or Langevin)"),
     "export": ("noether.commands.export", "export a trained potential to one .pt2 file"),
     "slmc": (
-        "noether.studies.slmc",
+        "noether.commands.slmc",
         "self-learning Monte Carlo study of the double-exchange model",
     ),
 }

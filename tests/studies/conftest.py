@@ -1,89 +1,9 @@
-"""Small stand-in models for the n-body pipeline and study tests, and a tiny n-body dataset.
+"""The studies tests use the sims fixtures (tiny n-body and rigid-body datasets, tiny models),
+defined once in tests/sims/sims_testkit.py."""
 
-``TinyGeometric`` is Pin-equivariant by construction (equivariant linear maps, a geometric
-product with a token mean, a gate on invariant scalars); ``TinyRaw`` is an ordinary MLP on raw
-coordinates. They make the task and study tests independent of the GATr models.
-"""
+import sys
+from pathlib import Path
 
-from __future__ import annotations
+sys.path.insert(0, str(Path(__file__).parents[1] / "sims"))
 
-import pytest
-import torch
-from torch import nn
-
-from noether.algebra import Algebra
-from noether.core import register_model
-from noether.sims.nbody import NBodyConfig
-from noether.sims.nbody_dataset import NBodySizes, generate_dataset, write_dataset
-from noether.studies.nbody_tokens import ALGEBRAS
-
-
-@register_model("test-tiny-geometric")
-class TinyGeometric(nn.Module):
-    """``(mv (..., n, C_in, dim), s (..., n, S_in)) -> (mv (..., n, C_out, dim), s)``."""
-
-    def __init__(
-        self,
-        algebra: str = "pga",
-        in_mv_channels: int = 3,
-        out_mv_channels: int = 1,
-        in_s_channels: int = 1,
-        hidden: int = 4,
-    ) -> None:
-        super().__init__()
-        self.algebra: Algebra = ALGEBRAS[algebra]
-        k = self.algebra.linear_basis.n_basis
-        self.w_in = nn.Parameter(torch.randn(hidden, in_mv_channels, k) / in_mv_channels**0.5)
-        self.w_left = nn.Parameter(torch.randn(hidden, hidden, k) / hidden**0.5)
-        self.w_right = nn.Parameter(torch.randn(hidden, hidden, k) / hidden**0.5)
-        self.w_out = nn.Parameter(0.1 * torch.randn(out_mv_channels, 2 * hidden, k) / hidden**0.5)
-        self.gate = nn.Linear(in_s_channels, hidden)
-
-    def forward(self, mv: torch.Tensor, s: torch.Tensor):
-        alg = self.algebra
-        h = alg.equivariant_linear(mv, self.w_in)
-        context = h.mean(dim=-3, keepdim=True)  # mean over tokens
-        g = alg.geometric_product(
-            alg.equivariant_linear(h, self.w_left), alg.equivariant_linear(context, self.w_right)
-        )
-        gate = torch.sigmoid(g[..., :1] + self.gate(s).unsqueeze(-1))
-        return alg.equivariant_linear(torch.cat([h, g * gate], dim=-2), self.w_out), s
-
-
-@register_model("test-tiny-raw")
-class TinyRaw(nn.Module):
-    """Raw 3D inputs (one point, vector, scalar per token) -> one vector per token, with a
-    token-mean context; the keyword API of noether's point models."""
-
-    def __init__(self, in_vectors: int = 1, out_vectors: int = 1, hidden: int = 16) -> None:
-        super().__init__()
-        self.inner = nn.Sequential(nn.Linear(3 + 3 * in_vectors + 1, hidden), nn.SiLU())
-        self.outer = nn.Linear(2 * hidden, 3 * out_vectors)
-
-    def forward(self, points=None, vectors=None, scalars=None):
-        x = torch.cat([points.flatten(-2), vectors.flatten(-2), scalars], dim=-1)
-        h = self.inner(x)
-        context = h.mean(dim=-2, keepdim=True).expand_as(h)
-        return None, self.outer(torch.cat([h, context], dim=-1)).unflatten(-1, (-1, 3)), None
-
-
-TINY_CONFIG = NBodyConfig(max_level=4)
-TINY_SIZES = NBodySizes(train=64, val=16, test=16, more_bodies=8, more_planets=5)
-
-
-@pytest.fixture(scope="session")
-def nbody_dir(tmp_path_factory) -> str:
-    """A tiny n-body dataset on disk (64 / 16 / 16 systems, transformed and larger test sets)."""
-    splits, meta = generate_dataset(TINY_CONFIG, TINY_SIZES, seed=5, progress=False)
-    out = tmp_path_factory.mktemp("nbody") / "data"
-    return str(write_dataset(out, splits, meta))
-
-
-@pytest.fixture
-def tiny_geometric() -> type[TinyGeometric]:
-    return TinyGeometric
-
-
-@pytest.fixture
-def tiny_raw() -> type[TinyRaw]:
-    return TinyRaw
+from sims_testkit import nbody_dir, rigid_data, tiny_geometric, tiny_raw  # noqa: F401

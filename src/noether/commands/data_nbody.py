@@ -1,7 +1,7 @@
 """`noether data nbody`: generate the gravitational n-body dataset (see docs/sims.md).
 
 The options are the fields of :class:`~noether.sims.nbody.NBodyConfig` (the simulator),
-:class:`~noether.sims.nbody_dataset.NBodySizes` (systems per split) and :class:`NBodyJob` (where
+:class:`~noether.sims.nbody.dataset.NBodySizes` (systems per split) and :class:`NBodyJob` (where
 and how to write), built by :mod:`noether.commands.options`.
 """
 
@@ -12,15 +12,15 @@ import sys
 from dataclasses import dataclass
 
 from noether.commands.options import add_options, config_from_args
-from noether.sims import gravity
-from noether.sims.nbody import PLACEMENTS, NBodyConfig
-from noether.sims.nbody_dataset import (
+from noether.sims.nbody import gravity
+from noether.sims.nbody.dataset import (
     NBodySizes,
     check_writable,
     generate_dataset,
     write_dataset,
 )
-from noether.sims.plots import nbody_overview
+from noether.sims.nbody.plots import nbody_overview
+from noether.sims.nbody.simulator import PLACEMENTS, NBodyConfig
 
 SIZES_HELP = {
     "train": "training systems",

@@ -1,6 +1,6 @@
 """`noether data rigid`: generate rigid-body scenes with MuJoCo into HDF5 shards (docs/sims.md).
 
-The options are the fields of :class:`~noether.sims.rigid_scene.RigidConfig` (the scenes) and
+The options are the fields of :class:`~noether.sims.rigid.scenes.RigidConfig` (the scenes) and
 :class:`RigidJob` (how many, where, how), built by :mod:`noether.commands.options`.
 """
 
@@ -12,10 +12,10 @@ import sys
 from dataclasses import dataclass, field
 
 from noether.commands.options import add_options, config_from_args
-from noether.sims.plots import rigid_overview
-from noether.sims.rigid import generate
-from noether.sims.rigid_scene import RigidConfig
-from noether.sims.shards import RigidShards
+from noether.sims.rigid.plots import rigid_overview
+from noether.sims.rigid.scenes import RigidConfig
+from noether.sims.rigid.shards import RigidShards
+from noether.sims.rigid.simulator import generate
 
 
 @dataclass(frozen=True)

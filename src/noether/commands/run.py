@@ -15,10 +15,11 @@ import time
 from dataclasses import dataclass
 
 from noether.commands.options import add_options, config_from_args
-from noether.studies.algebras import WIDTHS, preset
-from noether.studies.algebras_runs import check_data, study
-from noether.studies.nbody_eval import equivariance_errors, load_trained_model
-from noether.studies.nbody_task import horizon_of, load_systems
+from noether.sims.nbody.eval import equivariance_errors
+from noether.sims.nbody.task import horizon_of, load_systems
+from noether.studies.algebras.plan import WIDTHS, preset
+from noether.studies.algebras.run import check_data, study
+from noether.train.trained import load_trained_model
 
 _SETS = ("test", "test_rotated", "test_translated", "test_more_bodies")
 _QUICK = preset("quick")

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Literal
 
 from noether.commands.options import add_options, config_from_args
+from noether.studies.scaling.plan import load_spec, plan
 from noether.studies.scaling.report import finish
+from noether.studies.scaling.run import prepare, run_chains
 from noether.studies.scaling.runner import SPEC
-from noether.studies.scaling.spec import load_spec, plan
-from noether.studies.scaling.sweep import prepare, run_chains
 
 
 @dataclass(frozen=True)

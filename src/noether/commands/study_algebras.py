@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass
 
 from noether.commands.options import add_options, config_from_args
-from noether.studies.algebras import MODELS, PRESETS, WIDTHS, StudyPlan, preset
-from noether.studies.algebras_runs import check_data, study
+from noether.studies.algebras.plan import MODELS, PRESETS, WIDTHS, StudyPlan, preset
+from noether.studies.algebras.run import check_data, study
 
 PLAN_HELP = {
     "data": "n-body dataset folder, generated if missing",

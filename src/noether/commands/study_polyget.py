@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass
 
 from noether.commands.options import add_options, config_from_args
-from noether.studies import polyget_runs
-from noether.studies.polyget import MODELS, PRESETS, PolyGETPlan, preset
+from noether.studies.polyget import run as polyget_runs
+from noether.studies.polyget.plan import MODELS, PRESETS, PolyGETPlan, preset
 
 PLAN_HELP = {
     "data": "noether data polymers file",

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from sims_testkit import random_scene
 
+from noether.sims.rigid.models import RigidTransformer
+from noether.sims.rigid.task import masked_mse
 from noether.studies.scaling.flops import measure_flops, training_flops
-from noether.studies.scaling.models import RigidTransformer
-from noether.studies.scaling.task import masked_mse
-
-from .test_tokens import random_scene
 
 
 def _scene(b, t, p):
@@ -40,7 +39,7 @@ def test_flops_scale_with_batch_and_tokens():
 def _gatr(algebra="ipga", **kw):
     from torch import nn
 
-    from noether.studies.scaling.models import RigidGATr
+    from noether.sims.rigid.models import RigidGATr
 
     model = RigidGATr(
         points_per_body=4, mv_channels=4, s_channels=8, blocks=2, heads=2, algebra=algebra, **kw

@@ -21,6 +21,14 @@ resizable, so :class:`HDF5Writer` appends frames as they are made. :class:`HDF5D
 frame at a time and opens the file lazily in each process (an h5py handle must not cross a fork).
 The ``frame_info`` group is read with :func:`read_frame_info`; readers of the frames ignore it, so
 a file with it is still a plain version-1 file.
+
+Why this is not built on :mod:`noether.core.shards` (the shard layer of the rigid scenes and of
+``train/shards.py``): this is a public single-file format with its own documented layout, read by
+users' tools, and it is appendable (resizable datasets that :class:`HDF5Writer` grows frame by
+frame while MD runs), whereas a shard is written once, whole, at a fixed row count and lives in a
+folder of shards. Its per-atom arrays with ``offsets`` are the same idea as the layer's ragged
+columns with ``name.ptr``, but renaming them would break every file already written. What the two
+share is the atomic write (:func:`noether.core.io.atomic_path`) and the lazy, fork-safe opening.
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
 """The scaling-law study: does equivariance matter at scale? (Brehmer et al., arXiv 2410.23179)
 
-- :mod:`~noether.studies.scaling.tokens`: scenes as PGA multivectors (GATr) and raw numbers;
-- :mod:`~noether.studies.scaling.task`: the rigid-body task (``register_task("rigid")``);
-- :mod:`~noether.studies.scaling.models`: ``rigid-gatr`` and ``rigid-transformer``;
-- :mod:`~noether.studies.scaling.flops`: training FLOPs, analytic, dense and structured;
-- :mod:`~noether.studies.scaling.fits`: power laws with bootstrap intervals, compute-optimal sizes;
-- :mod:`~noether.studies.scaling.sweep`: the sweep behind ``noether scaling``.
+- :mod:`~noether.studies.scaling.plan`: the sweep's spec (sizes, budgets, seeds) and its chains;
+- :mod:`~noether.studies.scaling.run`: data preparation and the resumable sweep behind
+  ``noether scaling``; :mod:`~noether.studies.scaling.runner` trains one chain in its own process;
+- :mod:`~noether.studies.scaling.report`: fits (:mod:`~noether.studies.scaling.fits`,
+  :mod:`~noether.studies.scaling.analysis`), tables and figures
+  (:mod:`~noether.studies.scaling.plots`);
+- :mod:`~noether.studies.scaling.flops`: training FLOPs, analytic, dense and structured.
 
+The data, task, tokens and models are the rigid-body family's: :mod:`noether.sims.rigid`.
 See docs/scaling.md.
 """

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from noether.sims.rigid.task import RigidTask, ballistic, masked_mse
 from noether.studies.scaling.fits import (
     compute_optimal,
     fit_compute_law,
@@ -27,7 +28,7 @@ from noether.studies.scaling.fits import (
     fit_data_law,
     fit_joint_law,
 )
-from noether.studies.scaling.spec import SweepSpec
+from noether.studies.scaling.plan import SweepSpec
 
 __all__ = ["AXES", "analyse", "baselines", "budgets_for", "data_points", "grid_points"]
 
@@ -170,8 +171,6 @@ def _comparison(families: dict, budgets: np.ndarray) -> dict:
 def baselines(data: Path, spec: SweepSpec) -> dict[str, float]:
     """Test MSE (cm^2) of predicting no motion and of contact-free ballistic motion."""
     import torch
-
-    from noether.studies.scaling.task import RigidTask, ballistic, masked_mse
 
     task = RigidTask(
         str(data), train_scenes=1, val_scenes=spec.val_scenes, test_scenes=spec.test_scenes

@@ -112,7 +112,7 @@ def training_flops(model: nn.Module, batch: int, tokens: int, *, mode: str = "st
 
     ``mode`` (GATr only): ``"dense"`` (the reference's nominal count) or ``"structured"``.
     """
-    from noether.studies.scaling.models import RigidGATr, RigidTransformer
+    from noether.sims.rigid.models import RigidGATr, RigidTransformer
 
     if isinstance(model, RigidTransformer):
         return transformer_flops(model.net, batch, tokens)

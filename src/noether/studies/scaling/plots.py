@@ -9,7 +9,7 @@ import numpy as np
 from noether.core.io import save_figure
 from noether.studies.scaling.analysis import data_points, grid_points
 from noether.studies.scaling.fits import law_band
-from noether.studies.scaling.spec import FAMILIES, SweepSpec
+from noether.studies.scaling.plan import FAMILIES, SweepSpec
 
 __all__ = ["plot_all"]
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from noether.core.io import atomic_write_json, atomic_write_text
 from noether.studies.scaling.analysis import analyse, baselines
+from noether.studies.scaling.plan import FAMILIES, SweepSpec
 from noether.studies.scaling.plots import plot_all
-from noether.studies.scaling.spec import FAMILIES, SweepSpec
-from noether.studies.scaling.sweep import collect
+from noether.studies.scaling.run import collect
 
 __all__ = ["finish", "summary"]
 

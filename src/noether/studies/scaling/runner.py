@@ -26,7 +26,13 @@ from typing import Any
 import torch
 
 from noether.core.io import atomic_write_json
-from noether.studies.scaling.spec import FAMILIES, Chain, Point, SweepSpec, plan
+from noether.sims.rigid.shards import RigidShards
+from noether.studies.scaling.flops import training_flops
+from noether.studies.scaling.plan import FAMILIES, Chain, Point, SweepSpec, plan
+from noether.train.checkpoints import LAST
+from noether.train.config import build, load_config
+from noether.train.run import train
+from noether.train.trained import load_trained_model
 
 __all__ = ["RESULT", "evaluate_point", "point_config", "read_spec", "run_chain"]
 
@@ -42,7 +48,6 @@ def read_spec(sweep: Path) -> tuple[SweepSpec, Path]:
 
 
 def _transitions_per_scene(data: Path) -> int:
-    from noether.sims.shards import RigidShards
 
     return int(RigidShards(data).config["n_frames"]) - 1
 
@@ -85,9 +90,6 @@ def _masked_sums(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -
 def evaluate_point(run_dir: Path) -> dict[str, float]:
     """Test MSE (cm^2) of a run's final weights on the test set and on the test set moved by fixed
     rigid motions, exact over all real bodies."""
-    from noether.train.checkpoints import LAST
-    from noether.train.config import build, load_config
-    from noether.train.trained import load_trained_model
 
     task = build(load_config(run_dir / "config.yaml").task, "task")
     model = load_trained_model(run_dir, prefer=LAST)
@@ -135,7 +137,6 @@ def _copy_run(source: Path, target: Path) -> None:
 def _train_point(
     spec: SweepSpec, chain: Chain, data: Path, point: Point, folder: Path, previous: Path | None
 ) -> str:
-    from noether.train.run import train
 
     checkpoint = folder / "checkpoints" / "last.ckpt"
     if folder.exists() and not checkpoint.is_file():
@@ -148,7 +149,6 @@ def _train_point(
         _copy_run(previous, folder)
         train(None, {"trainer.max_steps": point.steps}, resume=folder)
         return f"continued from {previous.name}"
-    from noether.train.config import load_config
 
     config = load_config(point_config(spec, chain, data, point.steps), {"run.dir": str(folder)})
     train(config)
@@ -157,8 +157,6 @@ def _train_point(
 
 def run_chain(sweep: Path, chain_name: str, log=print) -> list[Path]:
     """Train and evaluate every unfinished point of ``chain_name``; returns the result files."""
-    from noether.studies.scaling.flops import training_flops
-    from noether.train.config import build, load_config
 
     spec, data = read_spec(sweep)
     chains = {c.name: c for c in plan(spec)}
