@@ -35,6 +35,7 @@ __all__ = [
     "ScheduleConfig",
     "TrainerConfig",
     "load_config",
+    "model_component",
     "parse_overrides",
 ]
 
@@ -262,6 +263,16 @@ def _component(kind: Literal["model", "task"], raw: Any, defaults: Mapping[str, 
     merged.update({k: v for k, v in raw.items() if k != "name"})
     options = check_mapping(kind, merged, fields, open_ended=open_ended)
     return Component(name, options)
+
+
+def model_component(raw: Any, imports: Sequence[str] = ()) -> Component:
+    """The validated ``model:`` section of a resolved config (a checkpoint's), alone.
+
+    The task is not built, so a trained model is rebuilt without its task's data; the section of
+    a resolved config already holds the task's ``model_defaults``.
+    """
+    import_modules(check_value("imports", list(imports or []), list[str]))
+    return _component("model", raw, {})
 
 
 def import_modules(modules: Sequence[str]) -> None:
