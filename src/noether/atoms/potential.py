@@ -19,6 +19,7 @@ default dtype is never changed. Constructor arguments are recorded automatically
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import warnings
@@ -31,6 +32,7 @@ from noether.atoms.elements import MAX_Z, atomic_number
 from noether.atoms.neighbors import edge_vectors, neighbor_list
 from noether.atoms.priors import AtomRef
 from noether.atoms.standardize import ScaleShift
+from noether.core.config import config_class, config_dict
 
 __all__ = ["Graph", "Potential", "as_dtype", "compile_failed", "energy_derivatives", "frame_sum"]
 
@@ -154,7 +156,8 @@ class Potential(nn.Module):
 
         @functools.wraps(init)
         def recording_init(self, *args, **kw):
-            if "_hparams" not in self.__dict__:
+            # a model with a config dataclass records nothing: its hparams are the config's
+            if "_hparams" not in self.__dict__ and config_class(cls) is None:
                 bound = signature.bind(self, *args, **kw)
                 bound.apply_defaults()
                 hparams = dict(bound.arguments)
@@ -204,7 +207,11 @@ class Potential(nn.Module):
     # ------------------------------------------------------------------------------ the API
     @property
     def hparams(self) -> dict:
-        """The constructor arguments this model was built with (for checkpoints)."""
+        """The constructor arguments this model was built with (for checkpoints): the fields of
+        its ``config`` dataclass when it has one."""
+        config = getattr(self, "config", None)
+        if dataclasses.is_dataclass(config) and not isinstance(config, type):
+            return _jsonable(config_dict(config))
         return dict(self.__dict__.get("_hparams", {}))
 
     @property

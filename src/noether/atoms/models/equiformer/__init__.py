@@ -10,6 +10,11 @@
 from noether.atoms.models.equiformer.attention import GraphAttention, segment_softmax
 from noether.atoms.models.equiformer.backbone import EquiformerBackbone
 from noether.atoms.models.equiformer.block import TransformerBlock
+from noether.atoms.models.equiformer.config import (
+    EquiformerConfig,
+    EquiformerPotentialConfig,
+    EquiformerPropertiesConfig,
+)
 from noether.atoms.models.equiformer.gate import Gate
 from noether.atoms.models.equiformer.irreps import IrrepsLayout
 from noether.atoms.models.equiformer.linear import EquivariantLinear
@@ -21,7 +26,10 @@ __all__ = [
     "PRESETS",
     "Equiformer",
     "EquiformerBackbone",
+    "EquiformerConfig",
+    "EquiformerPotentialConfig",
     "EquiformerProperties",
+    "EquiformerPropertiesConfig",
     "EquivariantLayerNorm",
     "EquivariantLinear",
     "Gate",
