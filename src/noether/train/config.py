@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 
 from noether.core import registry
-from noether.train.validation import (
+from noether.core.validation import (
     ConfigError,
     check_mapping,
     check_value,

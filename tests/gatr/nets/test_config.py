@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from noether.core.config import config_dict
+from noether.core.validation import ConfigError
 from noether.gatr import GATr, PointGATr, Transformer
 from noether.gatr.nets import (
     GATrConfig,
@@ -18,7 +19,6 @@ from noether.gatr.nets import (
     TransformerConfig,
 )
 from noether.train.config import load_config
-from noether.train.validation import ConfigError
 
 CASES = [
     (GATr, GATrConfig, dict(algebra="pga", hidden_mv_channels=4, num_blocks=1, num_heads=2)),
