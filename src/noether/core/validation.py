@@ -1,7 +1,10 @@
 """Check config values against type hints; every error names the key and what it accepts.
 
-Works from a dataclass (the stack's own sections) or from a constructor signature (registered
-models and tasks), so one set of rules covers every section of a config.
+Works from a dataclass (the stack's own sections, a model's config) or from a constructor
+signature (registered models and tasks), so one set of rules covers every section of a config.
+A config dataclass also goes to and from YAML here: :func:`read_config` (a file or a mapping,
+checked key by key) and :func:`config_yaml` / :func:`write_config` (the flat
+:func:`~noether.core.config.config_dict`, dtypes as names), so a written config reads back equal.
 """
 
 from __future__ import annotations
@@ -16,8 +19,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from noether.core.config import config_class
+import yaml
+
+from noether.core.config import config_class, config_dict
+from noether.core.io import atomic_write_text
 from noether.core.task import MustExist
+
+C = typing.TypeVar("C")
+
+__all__ = [
+    "ConfigError",
+    "Field",
+    "check_mapping",
+    "check_value",
+    "config_yaml",
+    "dataclass_fields",
+    "describe",
+    "read_config",
+    "read_yaml",
+    "signature_fields",
+    "write_config",
+]
 
 
 class ConfigError(ValueError):
@@ -271,3 +293,63 @@ def check_mapping(
             raise ConfigError(f"missing key {prefix}.{f.name}: {describe(f.annotation)}")
         out[f.name] = f.default
     return cls(**out) if cls is not None else out
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """The mapping in a YAML file, or a :class:`ConfigError` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a config is a mapping of sections, got {type(raw).__name__}")
+    return raw
+
+
+def read_config(
+    cls: type[C], source: str | Path | Mapping[str, Any], *, section: str | None = None
+) -> C:
+    """The config dataclass ``cls`` from a YAML file or a mapping, every key checked.
+
+    Args:
+        source: a YAML file (its top-level mapping, or its ``section``) or a mapping of fields.
+        section: read ``source[section]`` (``"model"`` for a training config's model section;
+            its ``name`` key is ignored there).
+
+    Raises:
+        ConfigError: unknown key, missing required key or a wrong value; the message names the
+            key (``model.num_blocks``), the value and what is accepted.
+    """
+    raw = dict(source) if isinstance(source, Mapping) else read_yaml(source)
+    prefix = section or cls.__name__
+    if section is not None:
+        if section not in raw:
+            raise ConfigError(f"missing section {section}: {describe(cls)}")
+        raw = raw[section]
+    ignore = ("name",) if section is not None else ()
+    return check_mapping(prefix, raw, dataclass_fields(cls), cls=cls, ignore=ignore)
+
+
+def _yaml_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _yaml_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_yaml_value(v) for v in value]
+    if _is_torch_dtype(type(value)):  # torch.float64 -> "float64", read back by check_value
+        return str(value).removeprefix("torch.")
+    return value
+
+
+def config_yaml(config: Any) -> str:
+    """A config dataclass as YAML: its fields in order, flat, plain values."""
+    return yaml.safe_dump(_yaml_value(config_dict(config)), sort_keys=False)
+
+
+def write_config(config: Any, path: str | Path) -> Path:
+    """Write :func:`config_yaml` to ``path`` atomically; :func:`read_config` reads it back."""
+    return atomic_write_text(path, config_yaml(config))

@@ -22,6 +22,7 @@ from noether.core.validation import (
     check_mapping,
     check_value,
     dataclass_fields,
+    read_yaml,
     signature_fields,
 )
 
@@ -227,22 +228,6 @@ def _apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any]) -> dict[
                 raise ConfigError(f"--{dotted}: {part} is a value, not a section")
             node = child
         node[parts[-1]] = value
-    return raw
-
-
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """The mapping in a YAML file, or a :class:`ConfigError` naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a config is a mapping of sections, got {type(raw).__name__}")
     return raw
 
 

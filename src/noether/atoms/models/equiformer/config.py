@@ -15,6 +15,12 @@ import torch
 __all__ = ["EquiformerConfig", "EquiformerPotentialConfig", "EquiformerPropertiesConfig"]
 
 
+def _dtype_name(config) -> None:
+    """``torch.float64`` (or ``"torch.float64"``, as old checkpoints store it) as ``"float64"``:
+    one config, however it was given."""
+    object.__setattr__(config, "dtype", str(config.dtype).removeprefix("torch."))
+
+
 @dataclass(frozen=True)
 class EquiformerConfig:
     """The architecture (:class:`~noether.atoms.models.equiformer.EquiformerBackbone`): the
@@ -79,6 +85,10 @@ class EquiformerPotentialConfig(EquiformerConfig):
     dtype: str | torch.dtype = "float32"
     """The model's floating dtype, ``"float32"`` or ``"float64"``."""
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _dtype_name(self)
+
 
 @dataclass(frozen=True)
 class EquiformerPropertiesConfig(EquiformerConfig):
@@ -97,3 +107,7 @@ class EquiformerPropertiesConfig(EquiformerConfig):
     """See :func:`noether.atoms.neighbors.neighbor_list`."""
     dtype: str | torch.dtype = "float32"
     """The model's floating dtype, ``"float32"`` or ``"float64"``."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _dtype_name(self)
