@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from noether.atoms.potential import PotentialConfig
+
 __all__ = ["EquiformerConfig", "EquiformerPotentialConfig", "EquiformerPropertiesConfig"]
 
 
@@ -70,24 +72,13 @@ class EquiformerConfig:
 
 
 @dataclass(frozen=True)
-class EquiformerPotentialConfig(EquiformerConfig):
+class EquiformerPotentialConfig(EquiformerConfig, PotentialConfig):
     """:class:`~noether.atoms.models.equiformer.Equiformer`: the architecture and the options of
-    :class:`~noether.atoms.Potential` (set by the training task from the training split)."""
-
-    neighbor_method: str = "auto"
-    """See :func:`noether.atoms.neighbors.neighbor_list`."""
-    atomref: dict[str, float] | None = None
-    """Per-element reference energies in eV (``{"H": -13.6}``); zero for elements not named."""
-    energy_scale: float = 1.0
-    """Standardisation ``scale * raw + shift`` (eV per atom): the scale."""
-    energy_shift: float = 0.0
-    """Standardisation: the shift in eV per atom."""
-    dtype: str | torch.dtype = "float32"
-    """The model's floating dtype, ``"float32"`` or ``"float64"``."""
+    every :class:`~noether.atoms.Potential` (:class:`~noether.atoms.potential.PotentialConfig`)."""
 
     def __post_init__(self) -> None:
-        super().__post_init__()
-        _dtype_name(self)
+        EquiformerConfig.__post_init__(self)
+        PotentialConfig.__post_init__(self)
 
 
 @dataclass(frozen=True)
