@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from noether.atoms.checkpoint import load_potential
+from noether.atoms.export import export_potential, load_exported
 from noether.atoms.potential import Potential
 from noether.train.trained import load_trained_model
 
@@ -99,3 +100,17 @@ def test_saved_potential_loads_and_reproduces(case):
     model = load_potential(LEGACY / "potentials" / f"{case}.pt")
     assert isinstance(model, Potential) and not model.training
     _check(model, LEGACY / "potentials" / f"{case}.io.pt")
+
+
+@pytest.mark.parametrize("case", ["morse", "lennard-jones"])
+def test_a_legacy_potential_exports(case, tmp_path):
+    """``noether export`` of an old file: the exported program gives the recorded outputs."""
+    model = load_potential(LEGACY / "potentials" / f"{case}.pt")
+    export_potential(model, tmp_path / f"{case}.pt2")
+    exported = load_exported(tmp_path / f"{case}.pt2")
+    record = torch.load(LEGACY / "potentials" / f"{case}.io.pt", weights_only=True)
+    numbers, positions, batch = record["args"][:3]
+    out = exported(numbers, positions, batch)
+    tol = 1e-10 if record["float64"] else 1e-6
+    for key in ("energy", "forces"):
+        torch.testing.assert_close(out[key], record["output"][f"out.{key}"], rtol=tol, atol=tol)

@@ -17,6 +17,7 @@ without their task's data.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shutil
 import subprocess
@@ -96,46 +97,57 @@ def properties_data(folder: Path) -> str:
     return str(data.save(folder / "props.npz"))
 
 
-def cases(folder: Path) -> dict[str, dict]:
-    """The configs of the training runs, by case name (the file names under train/)."""
-    atoms = {"name": "atoms", "path": atoms_data(folder), "split": [4, 2, 2]}
+def cases(folder: Path, only: list[str] | None = None) -> dict[str, dict]:
+    """The configs of the training runs, by case name (the file names under train/); only the
+    data the cases in ``only`` need is generated."""
+    data = functools.cache(lambda make: make(folder))
     atoms64 = {"trainer": {**COMMON["trainer"], "precision": "64"}}
-    nbody = {"name": "nbody", "path": nbody_data(folder), "n_train": 16, "n_val": 8}
-    rigid = {"name": "rigid", "data": rigid_data(folder), "train_scenes": 8, "val_scenes": 2}
-    rigid["test_scenes"] = 2
-    properties = {"name": "properties", "path": properties_data(folder), "targets": ["gap", "mu"]}
-    properties["split"] = [0.5, 0.25, 0.25]
-    return {
-        "toy-mlp": {"model": {"name": "toy-mlp", "hidden": 8, "layers": 2}, "task": {
-            "name": "toy-regression", "n_samples": 32}},
-        "morse": {"model": {"name": "morse", "learnable": True}, "task": atoms, **atoms64},
-        "lennard-jones": {"model": {"name": "lennard-jones", "learnable": True}, "task": atoms,
-                          **atoms64},
-        "et": {"model": {"name": "et", "hidden": 8, "layers": 1, "heads": 2, "num_rbf": 4,
-                         "max_z": 10}, "task": atoms},
-        "et-float64": {"model": {"name": "et", "hidden": 8, "layers": 2, "heads": 2, "num_rbf": 4,
-                                 "max_z": 10, "head": "scalar"}, "task": atoms, **atoms64},
-        "equiformer": {"model": {"name": "equiformer", **TINY_EQUIFORMER}, "task": atoms},
-        "equiformer-properties": {"model": {"name": "equiformer-properties", **TINY_EQUIFORMER},
-                                  "task": properties},
+
+    def atoms():
+        return {"name": "atoms", "path": data(atoms_data), "split": [4, 2, 2]}
+
+    def nbody():
+        return {"name": "nbody", "path": data(nbody_data), "n_train": 16, "n_val": 8}
+
+    def rigid():
+        return {"name": "rigid", "data": data(rigid_data), "train_scenes": 8, "val_scenes": 2,
+                "test_scenes": 2}  # fmt: skip
+
+    def properties():
+        return {"name": "properties", "path": data(properties_data), "targets": ["gap", "mu"],
+                "split": [0.5, 0.25, 0.25]}  # fmt: skip
+
+    table = {
+        "toy-mlp": ({"name": "toy-mlp", "hidden": 8, "layers": 2},
+                    lambda: {"name": "toy-regression", "n_samples": 32}, {}),
+        "morse": ({"name": "morse", "learnable": True}, atoms, atoms64),
+        "lennard-jones": ({"name": "lennard-jones", "learnable": True}, atoms, atoms64),
+        "et": ({"name": "et", "hidden": 8, "layers": 1, "heads": 2, "num_rbf": 4, "max_z": 10},
+               atoms, {}),
+        "et-float64": ({"name": "et", "hidden": 8, "layers": 2, "heads": 2, "num_rbf": 4,
+                        "max_z": 10, "head": "scalar"}, atoms, atoms64),
+        "equiformer": ({"name": "equiformer", **TINY_EQUIFORMER}, atoms, {}),
+        "equiformer-properties": ({"name": "equiformer-properties", **TINY_EQUIFORMER},
+                                  properties, {}),
         # nbody: as configs/nbody-*.yaml name them (a module path) and by registered name
-        "gatr": {"model": {"name": "noether.gatr:GATr", "algebra": "ipga",
-                           "hidden_mv_channels": 2, "hidden_s_channels": 4, "num_blocks": 1,
-                           "num_heads": 1}, "task": nbody},
-        "gatr-cga": {"model": {"name": "gatr", "algebra": "cga", "hidden_mv_channels": 2,
-                               "hidden_s_channels": 4, "num_blocks": 1, "num_heads": 2},
-                     "task": nbody},
-        "transformer": {"model": {"name": "noether.gatr.nets.transformer:Transformer",
-                                  "hidden_channels": 8, "num_blocks": 1, "num_heads": 2},
-                        "task": nbody},
-        "point-gatr": {"model": {"name": "point-gatr", "hidden_mv_channels": 2,
-                                 "hidden_s_channels": 4, "num_blocks": 1, "num_heads": 1},
-                       "task": nbody},
-        "rigid-gatr": {"model": {"name": "rigid-gatr", "mv_channels": 2, "s_channels": 4,
-                                 "blocks": 1, "heads": 1, "algebra": "ipga"}, "task": rigid},
-        "rigid-transformer": {"model": {"name": "rigid-transformer", "channels": 8, "blocks": 1,
-                                        "heads": 2}, "task": rigid},
+        "gatr": ({"name": "noether.gatr:GATr", "algebra": "ipga", "hidden_mv_channels": 2,
+                  "hidden_s_channels": 4, "num_blocks": 1, "num_heads": 1}, nbody, {}),
+        "gatr-cga": ({"name": "gatr", "algebra": "cga", "hidden_mv_channels": 2,
+                      "hidden_s_channels": 4, "num_blocks": 1, "num_heads": 2}, nbody, {}),
+        "transformer": ({"name": "noether.gatr.nets.transformer:Transformer",
+                         "hidden_channels": 8, "num_blocks": 1, "num_heads": 2}, nbody, {}),
+        "point-gatr": ({"name": "point-gatr", "hidden_mv_channels": 2, "hidden_s_channels": 4,
+                        "num_blocks": 1, "num_heads": 1}, nbody, {}),
+        "rigid-gatr": ({"name": "rigid-gatr", "mv_channels": 2, "s_channels": 4, "blocks": 1,
+                        "heads": 1, "algebra": "ipga"}, rigid, {}),
+        "rigid-transformer": ({"name": "rigid-transformer", "channels": 8, "blocks": 1,
+                               "heads": 2}, rigid, {}),
     }  # fmt: skip
+    return {
+        case: {"model": model, "task": task(), **extra}
+        for case, (model, task, extra) in table.items()
+        if not only or case in only
+    }
 
 
 def _detach(value):
@@ -208,9 +220,7 @@ def main() -> None:
     written = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        for case, raw in cases(folder).items():
-            if args.only and case not in args.only:
-                continue
+        for case, raw in cases(folder, args.only).items():
             config = {**COMMON, **raw}
             run_dir = folder / "runs" / case
             train(load_config(config, {"run.dir": str(run_dir)}))
