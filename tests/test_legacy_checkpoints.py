@@ -9,15 +9,19 @@ model runs in float64, 1e-6 in float32). The task's data is gone: loading must n
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from noether.atoms.checkpoint import load_potential
 from noether.atoms.export import export_potential, load_exported
 from noether.atoms.potential import Potential
+from noether.core.validation import config_yaml, read_config
+from noether.train.checkpoints import load_checkpoint
 from noether.train.trained import load_trained_model
 
 LEGACY = Path(__file__).resolve().parent / "data" / "legacy"
@@ -90,9 +94,18 @@ def test_every_registered_model_has_legacy_files():
 
 @pytest.mark.parametrize("case", TRAINED)
 def test_training_checkpoint_loads_and_reproduces(case):
-    model = load_trained_model(LEGACY / "train" / f"{case}.ckpt")
+    path = LEGACY / "train" / f"{case}.ckpt"
+    model = load_trained_model(path)
     assert not model.training
     _check(model, LEGACY / "train" / f"{case}.io.pt")
+    config = getattr(model, "config", None)
+    if dataclasses.is_dataclass(config):  # the old model section reads as the new config
+        section = dict(load_checkpoint(path)["noether"]["config"]["model"])
+        section.pop("name")
+        assert read_config(type(config), section) == config
+        # every old key, with its value (an open-ended old constructor stored only those given)
+        new = yaml.safe_load(config_yaml(config))
+        assert {k: new[k] for k in section} == section
 
 
 @pytest.mark.parametrize("case", POTENTIALS)

@@ -91,6 +91,9 @@ def test_yaml_model_section_is_the_config(tmp_path):
     config = load_config(raw)
     assert GATr(**config.model.options).config == GATrConfig(algebra="pga", num_blocks=1)
     assert config_dict(GATrConfig(algebra="pga", num_blocks=1)) == config.model.options
+    # what a training checkpoint stores as its model section
+    expected = {"name": "gatr", **config_dict(GATrConfig(algebra="pga", num_blocks=1))}
+    assert config.to_dict()["model"] == expected
     with pytest.raises(ConfigError, match=r"model.num_blocks: got 'two'; accepted: an integer"):
         load_config({**raw, "model": {"name": "gatr", "num_blocks": "two"}})
     with pytest.raises(ConfigError, match=r"unknown key model\.blocks; accepted keys: algebra"):
