@@ -4,6 +4,8 @@ tests/test_legacy_checkpoints.py)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -12,6 +14,8 @@ from noether.atoms.potential import PotentialConfig
 from noether.atoms.reference import LennardJones, LennardJonesConfig, Morse, MorseConfig
 from noether.core.config import config_dict
 from noether.core.validation import read_config
+
+CONFIGS = Path(__file__).parents[2] / "configs"
 
 CASES = [
     (Morse, MorseConfig, dict(epsilon=0.3, r0=1.5, rho0=3.0, learnable=True, dtype="float64")),
@@ -51,3 +55,8 @@ def test_unknown_and_positional_options_are_refused():
         Morse(sigma=1.0)
     with pytest.raises(TypeError, match="expected a MorseConfig"):
         Morse(0.3)
+
+
+def test_the_shipped_morse_config_is_a_morse_config():
+    section = read_config(MorseConfig, CONFIGS / "atoms-morse.yaml", section="model")
+    assert section == MorseConfig(epsilon=0.3, r0=1.5, rho0=3.0, learnable=True)
