@@ -15,6 +15,7 @@ from noether.atoms.models.equiformer import (
     EquiformerPotentialConfig,
     EquiformerProperties,
     EquiformerPropertiesConfig,
+    GraphAttentionConfig,
     preset,
 )
 from noether.core.config import config_dict
@@ -55,6 +56,11 @@ def test_config_and_keywords_build_the_same_model(cls, config_cls, extra):
     backbone = _built(EquiformerBackbone, EquiformerConfig(**TINY))
     _same_parameters(by_keywords.backbone, backbone.to(next(by_keywords.parameters()).dtype))
     assert "num_layers=2" in repr(by_keywords) and "alpha_drop" not in repr(by_keywords)
+
+
+def test_the_attention_group():
+    config = EquiformerPotentialConfig(**TINY, attention="dot", nonlinear_messages=False)
+    assert config.graph_attention == GraphAttentionConfig("4x0e+2x1e+2x2e", 2, "dot", False, 0.0)
 
 
 def test_fields_of_another_model_are_refused():

@@ -14,6 +14,7 @@ from noether.atoms.models.equiformer.config import (
     EquiformerConfig,
     EquiformerPotentialConfig,
     EquiformerPropertiesConfig,
+    GraphAttentionConfig,
 )
 from noether.atoms.models.equiformer.gate import Gate
 from noether.atoms.models.equiformer.irreps import IrrepsLayout
@@ -34,6 +35,7 @@ __all__ = [
     "EquivariantLinear",
     "Gate",
     "GraphAttention",
+    "GraphAttentionConfig",
     "IrrepsLayout",
     "SeparableTensorProduct",
     "TransformerBlock",

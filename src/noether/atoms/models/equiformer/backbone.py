@@ -39,9 +39,9 @@ class EquiformerBackbone(nn.Module):
     def __init__(self, config: EquiformerConfig | None = None, /, **options: Any):
         super().__init__()
         self.config = c = make_config(EquiformerConfig, config, options)
-        irreps_node, irreps_head, irreps_mlp_mid = c.irreps_node, c.irreps_head, c.irreps_mlp_mid
+        irreps_node, irreps_mlp_mid = c.irreps_node, c.irreps_mlp_mid
         irreps_sh, parity, num_layers, cutoff = c.irreps_sh, c.parity, c.num_layers, c.cutoff
-        num_basis, radial_hidden, num_heads = c.num_basis, c.radial_hidden, c.num_heads
+        num_basis, radial_hidden = c.num_basis, c.radial_hidden
         if num_layers < 1:
             raise ValueError(f"num_layers must be at least 1, got {num_layers}")
         node = sorted_irreps(irreps_node)
@@ -54,21 +54,21 @@ class EquiformerBackbone(nn.Module):
         self.basis = _basis(c.radial_basis, num_basis, cutoff)
         self.node_embedding = NodeEmbedding(node, c.num_elements)
         self.edge_embedding = EdgeDegreeEmbedding(node, sh, num_basis, radial_hidden, c.avg_degree)
-        attention = dict(
-            attention=c.attention, nonlinear_messages=c.nonlinear_messages, alpha_drop=c.alpha_drop
-        )
+        ga = c.graph_attention
         outputs = [node] * (num_layers - 1) + [self.irreps_feature]
         self.blocks = nn.ModuleList(
             TransformerBlock(
                 node,
                 sh,
-                irreps_head,
-                num_heads,
+                ga.irreps_head,
+                ga.num_heads,
                 irreps_mlp_mid,
                 out,
                 num_basis,
                 tuple(radial_hidden),
-                **attention,
+                attention=ga.attention,
+                nonlinear_messages=ga.nonlinear_messages,
+                alpha_drop=ga.alpha_drop,
             )
             for out in outputs
         )

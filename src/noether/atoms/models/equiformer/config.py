@@ -14,13 +14,35 @@ import torch
 
 from noether.atoms.potential import PotentialConfig
 
-__all__ = ["EquiformerConfig", "EquiformerPotentialConfig", "EquiformerPropertiesConfig"]
+__all__ = [
+    "EquiformerConfig",
+    "EquiformerPotentialConfig",
+    "EquiformerPropertiesConfig",
+    "GraphAttentionConfig",
+]
 
 
 def _dtype_name(config) -> None:
     """``torch.float64`` (or ``"torch.float64"``, as old checkpoints store it) as ``"float64"``:
     one config, however it was given."""
     object.__setattr__(config, "dtype", str(config.dtype).removeprefix("torch."))
+
+
+@dataclass(frozen=True)
+class GraphAttentionConfig:
+    """The graph attention of every block (:class:`~noether.atoms.models.equiformer.GraphAttention`);
+    built by :attr:`EquiformerConfig.graph_attention` from its flat fields."""
+
+    irreps_head: str = "32x0e+16x1e+8x2e"
+    """Irreps of one head."""
+    num_heads: int = 4
+    """Heads."""
+    attention: str = "mlp"
+    """``"mlp"`` (the paper's) or ``"dot"``."""
+    nonlinear_messages: bool = True
+    """The paper's non-linear value path."""
+    alpha_drop: float = 0.0
+    """Dropout on the attention weights, in training."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +91,13 @@ class EquiformerConfig:
     def __post_init__(self) -> None:
         # a list from YAML or a checkpoint and a tuple from Python are the same config
         object.__setattr__(self, "radial_hidden", tuple(self.radial_hidden))
+
+    @property
+    def graph_attention(self) -> GraphAttentionConfig:
+        return GraphAttentionConfig(
+            self.irreps_head, self.num_heads, self.attention, self.nonlinear_messages,
+            self.alpha_drop,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
