@@ -101,7 +101,7 @@ def cases(folder: Path, only: list[str] | None = None) -> dict[str, dict]:
     """The configs of the training runs, by case name (the file names under train/); only the
     data the cases in ``only`` need is generated."""
     data = functools.cache(lambda make: make(folder))
-    atoms64 = {"trainer": {**COMMON["trainer"], "precision": "64"}}
+    atoms64 = f64 = {"trainer": {**COMMON["trainer"], "precision": "64"}}
 
     def atoms():
         return {"name": "atoms", "path": data(atoms_data), "split": [4, 2, 2]}
@@ -134,6 +134,11 @@ def cases(folder: Path, only: list[str] | None = None) -> dict[str, dict]:
                   "hidden_s_channels": 4, "num_blocks": 1, "num_heads": 1}, nbody, {}),
         "gatr-cga": ({"name": "gatr", "algebra": "cga", "hidden_mv_channels": 2,
                       "hidden_s_channels": 4, "num_blocks": 1, "num_heads": 2}, nbody, {}),
+        # float64 runs: a kernel that only reorders sums stays within 1e-10
+        "gatr-float64": ({"name": "gatr", "algebra": "ipga", "hidden_mv_channels": 2,
+                          "hidden_s_channels": 4, "num_blocks": 1, "num_heads": 1}, nbody, f64),
+        "rigid-gatr-float64": ({"name": "rigid-gatr", "mv_channels": 2, "s_channels": 4,
+                                "blocks": 1, "heads": 1, "algebra": "pga"}, rigid, f64),
         "transformer": ({"name": "noether.gatr.nets.transformer:Transformer",
                          "hidden_channels": 8, "num_blocks": 1, "num_heads": 2}, nbody, {}),
         "point-gatr": ({"name": "point-gatr", "hidden_mv_channels": 2, "hidden_s_channels": 4,
@@ -157,6 +162,16 @@ def _detach(value):
         return {k: _detach(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_detach(v) for v in value]
+    return value
+
+
+def _cast(value, dtype):
+    if isinstance(value, torch.Tensor):
+        return value.to(dtype) if value.is_floating_point() else value
+    if isinstance(value, dict):
+        return {k: _cast(v, dtype) for k, v in value.items()}
+    if isinstance(value, list | tuple) and not hasattr(value, "_fields"):
+        return type(value)(_cast(v, dtype) for v in value)
     return value
 
 
@@ -187,6 +202,8 @@ def capture_inputs(model, task, config) -> tuple[list, dict]:
         if not seen:
             seen.append((_detach(list(args)), _detach(dict(kwargs))))
 
+    dtype = next(model.parameters()).dtype  # as Lightning's "64-true" converts a batch
+    batch = _cast(batch, dtype) if dtype == torch.float64 else batch
     handle = model.register_forward_pre_hook(hook, with_kwargs=True)
     try:
         task.forward(model, batch)
