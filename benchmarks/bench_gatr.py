@@ -65,13 +65,33 @@ def _build(name: str, blocks: int):
     from noether.gatr.nets.transformer import Transformer
 
     if name == "ours":
-        model = GATr("ipga", 1, 1, CHANNELS, 1, 1, SCALARS, blocks, HEADS)
+        model = GATr(
+            algebra="ipga",
+            in_mv_channels=1,
+            out_mv_channels=1,
+            hidden_mv_channels=CHANNELS,
+            in_s_channels=1,
+            out_s_channels=1,
+            hidden_s_channels=SCALARS,
+            num_blocks=blocks,
+            num_heads=HEADS,
+        )
         return model, "mv+s"
     if name.startswith("ours-") and name != "ours-compiled":
         model = GATr(name.removeprefix("ours-"), 1, 1, CHANNELS, 1, 1, SCALARS, blocks, HEADS)
         return model, "mv+s"
     if name == "ours-compiled":
-        model = GATr("ipga", 1, 1, CHANNELS, 1, 1, SCALARS, blocks, HEADS)
+        model = GATr(
+            algebra="ipga",
+            in_mv_channels=1,
+            out_mv_channels=1,
+            hidden_mv_channels=CHANNELS,
+            in_s_channels=1,
+            out_s_channels=1,
+            hidden_s_channels=SCALARS,
+            num_blocks=blocks,
+            num_heads=HEADS,
+        )
         return torch.compile(model), "mv+s"
     if name == "lgatr":
         from lgatr import LGATr
@@ -100,7 +120,17 @@ def _build(name: str, blocks: int):
         )
         return MVOnlyGATrModel(config), "mv"
     if name == "transformer":
-        reference = GATr("ipga", 1, 1, CHANNELS, 1, 1, SCALARS, blocks, HEADS)
+        reference = GATr(
+            algebra="ipga",
+            in_mv_channels=1,
+            out_mv_channels=1,
+            hidden_mv_channels=CHANNELS,
+            in_s_channels=1,
+            out_s_channels=1,
+            hidden_s_channels=SCALARS,
+            num_blocks=blocks,
+            num_heads=HEADS,
+        )
         target = sum(p.numel() for p in reference.parameters())
         torch.manual_seed(0)
         model = Transformer.matching(

@@ -14,7 +14,7 @@ from noether.atoms.reference import Morse
 def test_calculator_results_equal_the_model_and_ase(tmp_path):
     atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((2, 2, 2))
     atoms.rattle(0.1, seed=2)
-    model = Morse(0.3, 2.5, 4.0, dtype=torch.float64)
+    model = Morse(epsilon=0.3, r0=2.5, rho0=4.0, dtype=torch.float64)
     save_potential(tmp_path / "m.pt", model)
     reference = atoms.copy()
     reference.calc = MorsePotential(epsilon=0.3, r0=2.5, rho0=4.0)
@@ -38,7 +38,7 @@ def test_calculator_results_equal_the_model_and_ase(tmp_path):
 
 def test_calculator_on_an_exported_model_and_dtype_cast(tmp_path):
     atoms = molecule("CH3CH2OH")
-    model = Morse(0.2, 1.3, 4.0, dtype=torch.float64)
+    model = Morse(epsilon=0.2, r0=1.3, rho0=4.0, dtype=torch.float64)
     export_potential(model, tmp_path / "m.pt2")
     atoms.calc = NoetherCalculator(tmp_path / "m.pt2")
     e_exported, f_exported = atoms.get_potential_energy(), atoms.get_forces()
@@ -59,7 +59,7 @@ def test_a_2d_cell_with_a_zero_third_vector_works():
     slab.cell[2] = [0.0, 0.0, 0.0]
     vacuum = slab.copy()
     vacuum.cell[2] = [0.0, 0.0, 30.0]
-    model = Morse(0.3, 2.5, 4.0, dtype=torch.float64)
+    model = Morse(epsilon=0.3, r0=2.5, rho0=4.0, dtype=torch.float64)
     slab.calc, vacuum.calc = NoetherCalculator(model), NoetherCalculator(model)
     assert slab.get_potential_energy() == pytest.approx(vacuum.get_potential_energy(), abs=1e-10)
     np.testing.assert_allclose(slab.get_forces(), vacuum.get_forces(), atol=1e-10)

@@ -29,7 +29,7 @@ def test_periodic_export_matches_energy_forces_stress_and_refuses_small_cells(tm
     atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((2, 2, 2))
     atoms.rattle(0.05, seed=1)
     cell, pbc = torch.tensor(atoms.cell[:]), torch.tensor(atoms.pbc)
-    model = Morse(0.3, 2.5, 4.0, dtype=torch.float64).eval()
+    model = Morse(epsilon=0.3, r0=2.5, rho0=4.0, dtype=torch.float64).eval()
     export_potential(model, tmp_path / "cu.pt2", cell=cell, pbc=pbc)
     exported = load_exported(tmp_path / "cu.pt2")
     z, pos = torch.tensor(atoms.numbers), torch.tensor(atoms.positions)
@@ -61,7 +61,7 @@ def test_exported_file_runs_without_noether(tmp_path):
     import subprocess
     import sys
 
-    model = Morse(0.2, 1.3, 4.0, dtype=torch.float64).eval()
+    model = Morse(epsilon=0.2, r0=1.3, rho0=4.0, dtype=torch.float64).eval()
     export_potential(model, tmp_path / "m.pt2")
     z = torch.tensor([6, 1, 1])
     pos = torch.tensor([[0.0, 0, 0], [1.2, 0, 0], [0, 1.1, 0.3]], dtype=torch.float64)
@@ -94,7 +94,7 @@ def test_export_of_a_2d_cell_with_a_zero_third_vector(tmp_path):
     cell = torch.tensor(slab.cell[:])
     cell[2] = 0.0
     pbc = torch.tensor([True, True, False])
-    model = Morse(0.3, 2.5, 4.0, dtype=torch.float64).eval()
+    model = Morse(epsilon=0.3, r0=2.5, rho0=4.0, dtype=torch.float64).eval()
     export_potential(model, tmp_path / "slab.pt2", cell=cell, pbc=pbc)
     exported = load_exported(tmp_path / "slab.pt2")
     z, pos = torch.tensor(slab.numbers), torch.tensor(slab.positions)

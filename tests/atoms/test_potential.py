@@ -37,9 +37,9 @@ def inputs(atoms, dtype=F64):
 @pytest.mark.parametrize(
     ("ours", "theirs"),
     [
-        (Morse(0.3, 2.5, 4.0, dtype=F64), AseMorse(epsilon=0.3, r0=2.5, rho0=4.0)),
+        (Morse(epsilon=0.3, r0=2.5, rho0=4.0, dtype=F64), AseMorse(epsilon=0.3, r0=2.5, rho0=4.0)),
         (
-            LennardJones(2.3, 0.2, 6.0, dtype=F64),
+            LennardJones(sigma=2.3, epsilon=0.2, rc=6.0, dtype=F64),
             AseLJ(sigma=2.3, epsilon=0.2, rc=6.0, smooth=True),
         ),
     ],
@@ -56,7 +56,9 @@ def test_energy_forces_stress_equal_ase(ours, theirs):
     np.testing.assert_allclose(out["stress"][0].numpy(), atoms.get_stress(voigt=False), atol=1e-12)
 
 
-@pytest.mark.parametrize("model", [Morse(0.5, 1.4, 3.0, dtype=F64), PairMLP(dtype=F64)])
+@pytest.mark.parametrize(
+    "model", [Morse(epsilon=0.5, r0=1.4, rho0=3.0, dtype=F64), PairMLP(dtype=F64)]
+)
 def test_forces_match_finite_differences_float64(model):
     rng = np.random.default_rng(1)
     z = torch.tensor([6, 1, 1, 8, 7, 1, 6])
@@ -79,7 +81,7 @@ def test_forces_match_finite_differences_float64(model):
 
 def test_stress_matches_finite_differences_under_strain():
     atoms = periodic_copper(3)
-    model = Morse(0.3, 2.5, 4.0, dtype=F64).eval()
+    model = Morse(epsilon=0.3, r0=2.5, rho0=4.0, dtype=F64).eval()
     z, pos, _, cell, pbc = inputs(atoms)
     stress = model(z, pos, None, cell, pbc, compute_stress=True)["stress"][0]
     h, volume = 1e-6, abs(torch.linalg.det(cell))
@@ -219,5 +221,5 @@ def test_stress_needs_a_cell():
 
 def test_molecule_from_ase_is_handled():
     atoms = molecule("CH3CH2OH")
-    out = Morse(0.2, 1.3, 4.0, dtype=F64).eval()(*inputs(atoms))
+    out = Morse(epsilon=0.2, r0=1.3, rho0=4.0, dtype=F64).eval()(*inputs(atoms))
     assert torch.isfinite(out["energy"]).all() and out["forces"].shape == (9, 3)

@@ -15,7 +15,7 @@ from noether.atoms.task import AtomisticTask
 
 def morse_data(path, n_frames=48, seed=0):
     """Clusters of 6 atoms labelled by a Morse potential (epsilon 0.5, r0 1.6, rho0 3.5)."""
-    truth = Morse(0.5, 1.6, 3.5, dtype=torch.float64).eval()
+    truth = Morse(epsilon=0.5, r0=1.6, rho0=3.5, dtype=torch.float64).eval()
     rng = np.random.default_rng(seed)
     z = np.array([6, 6, 1, 1, 8, 1])
     pos = np.stack([random_molecule(6, rng, 1.2) * 1.3 for _ in range(n_frames)])
@@ -62,7 +62,7 @@ def test_task_loss_masks_and_units(tmp_path):
     defaults = task.model_defaults()
     assert set(defaults["atomref"]) == {"C", "H", "O"} and defaults["energy_scale"] > 0
     batch = task.collate([splits.train[k] for k in range(4)])
-    model = Morse(0.5, 1.6, 3.5, dtype=torch.float64).eval()
+    model = Morse(epsilon=0.5, r0=1.6, rho0=3.5, dtype=torch.float64).eval()
     pred = task.forward(model, batch)
     compared = task.compare(pred, batch)
     e_pred, e_ref = compared["energy"]
@@ -87,7 +87,9 @@ def test_force_only_loss_ignores_missing_and_offset_energies(tmp_path):
     joint = AtomisticTask(str(tmp_path / "d.xyz"), energy_weight=1.0, forces_weight=10.0)
     samples = [force_only.datasets().train[k] for k in range(6)]
     batch = force_only.collate(samples)
-    model = Morse(0.45, 1.5, 3.5, dtype=torch.float64).eval()  # not the truth: forces are off
+    model = Morse(
+        epsilon=0.45, r0=1.5, rho0=3.5, dtype=torch.float64
+    ).eval()  # not the truth: forces are off
     pred = force_only.forward(model, batch)
     shifted = force_only.collate(samples)
     shifted.energy = shifted.energy + torch.arange(6, dtype=shifted.energy.dtype) * 3.0
@@ -140,7 +142,7 @@ def test_output_scale_choices_are_measured_on_the_training_split(tmp_path):
 
 
 def test_refit_offsets_fits_the_reference_energies_to_the_training_residuals(tmp_path):
-    truth = Morse(0.5, 1.6, 3.5, dtype=torch.float64).eval()
+    truth = Morse(epsilon=0.5, r0=1.6, rho0=3.5, dtype=torch.float64).eval()
     rng = np.random.default_rng(1)
     offsets = {1: -0.5, 6: -2.0, 8: -3.5}  # eV per atom, unknown to the model
     frames = []
@@ -156,7 +158,7 @@ def test_refit_offsets_fits_the_reference_energies_to_the_training_residuals(tmp
     write_dataset(tmp_path / "d.h5", AtomsDataset.concatenate(frames))  # binary: no rounding
     task = AtomisticTask(str(tmp_path / "d.h5"), refit_offsets=True, split=[20, 5, 5])
     assert task.edits_model_before_validation
-    model = Morse(0.5, 1.6, 3.5, dtype=torch.float64).eval()
+    model = Morse(epsilon=0.5, r0=1.6, rho0=3.5, dtype=torch.float64).eval()
     val = task.datasets().val
     batch = task.collate([val[k] for k in range(len(val))])
     before = task.forward(model, batch)

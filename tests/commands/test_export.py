@@ -8,7 +8,7 @@ from noether.cli import main
 
 
 def test_export_command_writes_a_file_the_calculator_loads(tmp_path, capsys):
-    save_potential(tmp_path / "m.pt", Morse(0.2, 1.3, 4.0, dtype=torch.float64))
+    save_potential(tmp_path / "m.pt", Morse(epsilon=0.2, r0=1.3, rho0=4.0, dtype=torch.float64))
     assert main(["export", str(tmp_path / "m.pt"), str(tmp_path / "m.pt2")]) == 0
     assert "check on 9 atoms" in capsys.readouterr().out
     atoms = build_molecule("ethanol")[1]

@@ -1,12 +1,16 @@
 """Save a :class:`Potential` to one file and rebuild it without knowing its class in advance.
 
 The file (``torch.save``, read back with ``weights_only=True``) holds the class path, the
-constructor arguments the model recorded, its dtype and its ``state_dict`` (weights, reference
-energies and standardisation). It is written atomically.
+model's options, its dtype and its ``state_dict`` (weights, reference energies and
+standardisation). It is written atomically. The options are ``config``, the plain fields of the
+model's config dataclass (``model.config``), or, for a model without one (and in every file
+written before configs existed), ``hparams``, the constructor arguments it recorded; both are
+flat mappings of keyword arguments, so either rebuilds the model.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 from pathlib import Path
@@ -35,12 +39,18 @@ def save_potential(path: str | os.PathLike, model: Potential, **metadata) -> Pat
     if not isinstance(model, Potential):
         raise TypeError(f"save_potential needs a noether Potential, got {type(model).__name__}")
     cls = type(model)
+    config = getattr(model, "config", None)
+    options = (
+        {"config": model.hparams}  # the config's fields as plain values
+        if dataclasses.is_dataclass(config) and not isinstance(config, type)
+        else {"hparams": model.hparams}
+    )
     payload = {
         "format": FORMAT,
         "version": 1,
         "noether": __version__,
         "class": f"{cls.__module__}:{cls.__qualname__}",
-        "hparams": model.hparams,
+        **options,
         "dtype": str(model.dtype),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "metadata": metadata,
@@ -75,7 +85,8 @@ def load_potential(
         raise ValueError(f"{path}: the model class {payload['class']} cannot be imported") from err
     if not (isinstance(obj, type) and issubclass(obj, Potential)):
         raise ValueError(f"{path}: {payload['class']} is not a noether Potential")
-    kwargs = {k: _dtype(v) for k, v in payload["hparams"].items()}
+    options = payload["config"] if "config" in payload else payload["hparams"]
+    kwargs = {k: _dtype(v) for k, v in options.items()}
     model = obj(**kwargs)
     model.to(_dtype(payload["dtype"]))
     model.load_state_dict(payload["state_dict"])

@@ -19,6 +19,7 @@ default dtype is never changed. Constructor arguments are recorded automatically
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import warnings
@@ -31,8 +32,17 @@ from noether.atoms.elements import MAX_Z, atomic_number
 from noether.atoms.neighbors import edge_vectors, neighbor_list
 from noether.atoms.priors import AtomRef
 from noether.atoms.standardize import ScaleShift
+from noether.core.config import config_class, config_dict
 
-__all__ = ["Graph", "Potential", "as_dtype", "compile_failed", "energy_derivatives", "frame_sum"]
+__all__ = [
+    "Graph",
+    "Potential",
+    "PotentialConfig",
+    "as_dtype",
+    "compile_failed",
+    "energy_derivatives",
+    "frame_sum",
+]
 
 
 def frame_sum(values: Tensor, batch: Tensor, n_graphs: int) -> Tensor:
@@ -83,6 +93,27 @@ def as_dtype(dtype: str | torch.dtype) -> torch.dtype:
     if name in ("float32", "float64", "float16", "bfloat16"):
         return getattr(torch, name)
     raise ValueError(f"unknown dtype {dtype!r}; accepted: 'float32', 'float64' or a torch dtype")
+
+
+@dataclass(frozen=True)
+class PotentialConfig:
+    """The options every :class:`Potential` takes beside its own (a model's config extends this;
+    a training task sets ``atomref`` and the standardisation from the training split)."""
+
+    neighbor_method: str = "auto"
+    """See :func:`noether.atoms.neighbors.neighbor_list`."""
+    atomref: dict[str, float] | None = None
+    """Per-element reference energies in eV (``{"H": -13.6}``); zero for elements not named."""
+    energy_scale: float = 1.0
+    """Standardisation ``scale * raw + shift`` of the per-atom energies: the scale."""
+    energy_shift: float = 0.0
+    """Standardisation: the shift in eV per atom."""
+    dtype: str | torch.dtype = "float32"
+    """The model's floating dtype, ``"float32"`` or ``"float64"`` (a torch dtype is kept by name:
+    ``torch.float64`` and ``"torch.float64"``, as old checkpoints store it, are ``"float64"``)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dtype", str(self.dtype).removeprefix("torch."))
 
 
 def _jsonable(value):
@@ -154,7 +185,8 @@ class Potential(nn.Module):
 
         @functools.wraps(init)
         def recording_init(self, *args, **kw):
-            if "_hparams" not in self.__dict__:
+            # a model with a config dataclass records nothing: its hparams are the config's
+            if "_hparams" not in self.__dict__ and config_class(cls) is None:
                 bound = signature.bind(self, *args, **kw)
                 bound.apply_defaults()
                 hparams = dict(bound.arguments)
@@ -204,7 +236,11 @@ class Potential(nn.Module):
     # ------------------------------------------------------------------------------ the API
     @property
     def hparams(self) -> dict:
-        """The constructor arguments this model was built with (for checkpoints)."""
+        """The constructor arguments this model was built with (for checkpoints): the fields of
+        its ``config`` dataclass when it has one."""
+        config = getattr(self, "config", None)
+        if dataclasses.is_dataclass(config) and not isinstance(config, type):
+            return _jsonable(config_dict(config))
         return dict(self.__dict__.get("_hparams", {}))
 
     @property

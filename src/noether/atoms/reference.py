@@ -10,13 +10,17 @@ Parameters are the same for every element. Energies are in eV, lengths in Å. Wi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
-from noether.atoms.potential import Graph, Potential, as_dtype
+from noether.atoms.potential import Graph, Potential, PotentialConfig, as_dtype
+from noether.core.config import config_repr, make_config
 from noether.core.registry import register_model
 
-__all__ = ["LennardJones", "Morse"]
+__all__ = ["LennardJones", "LennardJonesConfig", "Morse", "MorseConfig"]
 
 
 def _pair_to_atoms(graph: Graph, pair_energy: Tensor) -> Tensor:
@@ -40,44 +44,67 @@ def _store(module: nn.Module, name: str, value: float, learnable: bool) -> None:
         module.register_buffer(name, tensor)
 
 
+@dataclass(frozen=True)
+class MorseConfig(PotentialConfig):
+    """Options of :class:`Morse` (and those of every Potential)."""
+
+    epsilon: float = 1.0
+    """Well depth ``ε`` in eV."""
+    r0: float = 1.0
+    """Position of the minimum ``r₀`` in Å."""
+    rho0: float = 6.0
+    """Stiffness ``ρ₀`` (dimensionless)."""
+    rcut1: float = 1.9
+    """Start of the smooth cutoff, in units of ``r0``."""
+    rcut2: float = 2.7
+    """End of the smooth cutoff (the neighbour cutoff), in units of ``r0``."""
+    learnable: bool = False
+    """Train ``epsilon``, ``r0`` and ``rho0`` (else they are fixed buffers)."""
+
+
+@dataclass(frozen=True)
+class LennardJonesConfig(PotentialConfig):
+    """Options of :class:`LennardJones` (and those of every Potential)."""
+
+    sigma: float = 1.0
+    """``σ`` in Å."""
+    epsilon: float = 1.0
+    """Well depth ``ε`` in eV."""
+    rc: float | None = None
+    """Cutoff in Å; None: ``3 σ``."""
+    ro: float | None = None
+    """Onset of the smooth cutoff in Å; None: ``0.66 rc``."""
+    learnable: bool = False
+    """Train ``sigma`` and ``epsilon``."""
+
+
 @register_model("morse")
 class Morse(Potential):
     """``V(r) = ε (exp(-2ρ₀(r/r₀ - 1)) - 2 exp(-ρ₀(r/r₀ - 1)))`` times a smooth cutoff that falls
     from 1 at ``rcut1·r₀`` to 0 at ``rcut2·r₀``.
 
-    Args:
-        epsilon: well depth, eV. r0: position of the minimum, Å. rho0: stiffness (dimensionless).
-        rcut1, rcut2: start and end of the cutoff, in units of ``r0``.
-        dtype: parameter dtype (float32 or float64).
+    Options: :class:`MorseConfig` (or its fields as keywords): ``epsilon`` (eV), ``r0`` (Å),
+    ``rho0``, ``rcut1``, ``rcut2``, ``learnable``, and those of every Potential (``dtype``, ...).
     """
 
-    def __init__(
-        self,
-        epsilon: float = 1.0,
-        r0: float = 1.0,
-        rho0: float = 6.0,
-        rcut1: float = 1.9,
-        rcut2: float = 2.7,
-        *,
-        learnable: bool = False,
-        dtype: str | torch.dtype = "float32",
-        neighbor_method: str = "auto",
-        atomref: dict[str, float] | None = None,
-        energy_scale: float = 1.0,
-        energy_shift: float = 0.0,
-    ):
+    def __init__(self, config: MorseConfig | None = None, /, **options: Any):
+        c = make_config(MorseConfig, config, options)
         super().__init__(
-            cutoff=rcut2 * r0,
-            neighbor_method=neighbor_method,
-            atomref=atomref,
-            energy_scale=energy_scale,
-            energy_shift=energy_shift,
+            cutoff=c.rcut2 * c.r0,
+            neighbor_method=c.neighbor_method,
+            atomref=c.atomref,
+            energy_scale=c.energy_scale,
+            energy_shift=c.energy_shift,
         )
-        _store(self, "epsilon", epsilon, learnable)
-        _store(self, "r0", r0, learnable)
-        _store(self, "rho0", rho0, learnable)
-        self.r_on, self.r_off = float(rcut1 * r0), float(rcut2 * r0)
-        self.to(as_dtype(dtype))
+        self.config = c
+        _store(self, "epsilon", c.epsilon, c.learnable)
+        _store(self, "r0", c.r0, c.learnable)
+        _store(self, "rho0", c.rho0, c.learnable)
+        self.r_on, self.r_off = float(c.rcut1 * c.r0), float(c.rcut2 * c.r0)
+        self.to(as_dtype(c.dtype))
+
+    def extra_repr(self) -> str:
+        return config_repr(self.config)
 
     def atomic_energies(self, graph: Graph) -> Tensor:
         r = graph.lengths
@@ -91,39 +118,30 @@ class LennardJones(Potential):
     """``V(r) = 4ε((σ/r)¹² - (σ/r)⁶)`` times ASE's smooth cutoff between ``ro`` and ``rc``
     (C¹ in r: ``(rc² - r²)² (rc² + 2r² - 3ro²) / (rc² - ro²)³``).
 
-    Args:
-        sigma: Å. epsilon: eV. rc: cutoff, Å (default 3σ). ro: onset, Å (default 0.66 rc).
-        learnable: train ``sigma`` and ``epsilon``.
-        atomref, energy_scale, energy_shift: see :class:`Potential`.
+    Options: :class:`LennardJonesConfig` (or its fields as keywords): ``sigma`` (Å), ``epsilon``
+    (eV), ``rc`` (Å, default 3σ), ``ro`` (Å, default 0.66 rc), ``learnable``, and those of every
+    Potential.
     """
 
-    def __init__(
-        self,
-        sigma: float = 1.0,
-        epsilon: float = 1.0,
-        rc: float | None = None,
-        ro: float | None = None,
-        *,
-        learnable: bool = False,
-        dtype: str | torch.dtype = "float32",
-        neighbor_method: str = "auto",
-        atomref: dict[str, float] | None = None,
-        energy_scale: float = 1.0,
-        energy_shift: float = 0.0,
-    ):
-        rc = 3.0 * sigma if rc is None else rc
-        ro = 0.66 * rc if ro is None else ro
+    def __init__(self, config: LennardJonesConfig | None = None, /, **options: Any):
+        c = make_config(LennardJonesConfig, config, options)
+        rc = 3.0 * c.sigma if c.rc is None else c.rc
+        ro = 0.66 * rc if c.ro is None else c.ro
         super().__init__(
             cutoff=rc,
-            neighbor_method=neighbor_method,
-            atomref=atomref,
-            energy_scale=energy_scale,
-            energy_shift=energy_shift,
+            neighbor_method=c.neighbor_method,
+            atomref=c.atomref,
+            energy_scale=c.energy_scale,
+            energy_shift=c.energy_shift,
         )
-        _store(self, "sigma", sigma, learnable)
-        _store(self, "epsilon", epsilon, learnable)
+        self.config = c
+        _store(self, "sigma", c.sigma, c.learnable)
+        _store(self, "epsilon", c.epsilon, c.learnable)
         self.rc, self.ro = float(rc), float(ro)
-        self.to(as_dtype(dtype))
+        self.to(as_dtype(c.dtype))
+
+    def extra_repr(self) -> str:
+        return config_repr(self.config)
 
     def atomic_energies(self, graph: Graph) -> Tensor:
         r2 = graph.vectors.square().sum(-1)

@@ -30,19 +30,22 @@ from typing import Any, TypeVar
 
 C = TypeVar("C")
 
-__all__ = ["config_class", "config_dict", "make_config"]
+__all__ = ["config_class", "config_dict", "config_repr", "make_config"]
 
 
 def make_config(
     cls: type[C], config: C | Mapping[str, Any] | None, options: Mapping[str, Any]
 ) -> C:
-    """The config a constructor was given: ``config`` (an instance or a mapping of its fields),
-    with ``options`` replacing single fields. Unknown names raise ``TypeError`` naming them and
+    """The config a constructor was given: ``config`` (an instance, an instance of a base
+    dataclass of ``cls``, or a mapping of its fields), with ``options`` replacing single fields. Unknown names raise ``TypeError`` naming them and
     the accepted ones, as a keyword argument of a plain constructor would."""
     if config is None:
         base: dict[str, Any] = {}
     elif isinstance(config, cls):
         base = {f.name: getattr(config, f.name) for f in dataclasses.fields(cls)}
+    elif dataclasses.is_dataclass(config) and issubclass(cls, type(config)):
+        # a base config (the architecture alone) extended by ``cls``'s own fields
+        base = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
     elif isinstance(config, Mapping):
         base = dict(config)
     else:
@@ -86,6 +89,30 @@ def config_class(target: Callable) -> type | None:
 def config_dict(config: Any) -> dict[str, Any]:
     """A config dataclass as a mapping of plain values (nested dataclasses as mappings)."""
     return {f.name: _plain(getattr(config, f.name)) for f in dataclasses.fields(config)}
+
+
+def config_repr(config: Any) -> str:
+    """``"num_blocks=2, num_heads=4"``: the fields that differ from their defaults (a module's
+    ``extra_repr``)."""
+    parts = []
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = dataclasses.MISSING
+        if default is dataclasses.MISSING or not _same(value, default):
+            parts.append(f"{f.name}={value!r}")
+    return ", ".join(parts)
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(type(a) is type(b) and a == b)
+    except Exception:
+        return False
 
 
 def _plain(value: Any) -> Any:

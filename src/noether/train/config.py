@@ -17,11 +17,12 @@ from typing import Any, Literal
 import yaml
 
 from noether.core import registry
-from noether.train.validation import (
+from noether.core.validation import (
     ConfigError,
     check_mapping,
     check_value,
     dataclass_fields,
+    read_yaml,
     signature_fields,
 )
 
@@ -35,6 +36,7 @@ __all__ = [
     "ScheduleConfig",
     "TrainerConfig",
     "load_config",
+    "model_component",
     "parse_overrides",
 ]
 
@@ -229,22 +231,6 @@ def _apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any]) -> dict[
     return raw
 
 
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """The mapping in a YAML file, or a :class:`ConfigError` naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a config is a mapping of sections, got {type(raw).__name__}")
-    return raw
-
-
 def _component(kind: Literal["model", "task"], raw: Any, defaults: Mapping[str, Any]) -> Component:
     if not isinstance(raw, Mapping) or "name" not in raw:
         raise ConfigError(
@@ -262,6 +248,16 @@ def _component(kind: Literal["model", "task"], raw: Any, defaults: Mapping[str, 
     merged.update({k: v for k, v in raw.items() if k != "name"})
     options = check_mapping(kind, merged, fields, open_ended=open_ended)
     return Component(name, options)
+
+
+def model_component(raw: Any, imports: Sequence[str] = ()) -> Component:
+    """The validated ``model:`` section of a resolved config (a checkpoint's), alone.
+
+    The task is not built, so a trained model is rebuilt without its task's data; the section of
+    a resolved config already holds the task's ``model_defaults``.
+    """
+    import_modules(check_value("imports", list(imports or []), list[str]))
+    return _component("model", raw, {})
 
 
 def import_modules(modules: Sequence[str]) -> None:

@@ -10,7 +10,7 @@ from torch import nn
 from noether.core.io import atomic_write
 from noether.core.task import Task
 from noether.train.checkpoints import BEST, find_checkpoint, load_checkpoint
-from noether.train.config import build, load_config
+from noether.train.config import build, model_component
 
 __all__ = ["FLOAT64_PRECISIONS", "finish_best_checkpoint", "load_trained_model"]
 
@@ -22,7 +22,8 @@ FLOAT64_PRECISIONS = ("64", "64-true", "double")
 def load_trained_model(path: str | Path, prefer: str = BEST) -> nn.Module:
     """The model of a run folder (``prefer``, else the other checkpoint) or of one ``.ckpt`` file.
 
-    Rebuilt through the training registry from the config stored in the checkpoint, in float64 when
+    Rebuilt through the training registry from the ``model:`` section of the config stored in the
+    checkpoint (the task and its data are not needed), in float64 when
     the run trained in float64 (its weights load without rounding), in eval mode on the CPU; with EMA
     the checkpoint holds the averaged weights.
     """
@@ -30,9 +31,9 @@ def load_trained_model(path: str | Path, prefer: str = BEST) -> nn.Module:
 
 
 def _model_of(checkpoint: dict) -> nn.Module:
-    config = load_config(checkpoint["noether"]["config"])
-    model = build(config.model, "model")
-    if str(config.trainer.precision) in FLOAT64_PRECISIONS:
+    config = checkpoint["noether"]["config"]
+    model = build(model_component(config["model"], config.get("imports") or ()), "model")
+    if str((config.get("trainer") or {}).get("precision", "auto")) in FLOAT64_PRECISIONS:
         model = model.double()
     state = {
         k[len(PREFIX) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(PREFIX)

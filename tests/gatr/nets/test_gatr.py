@@ -17,7 +17,7 @@ def _model(variant, dtype=torch.float64, **kwargs):
     torch.manual_seed(0)
     args = dict(in_mv_channels=2, out_mv_channels=3, hidden_mv_channels=4, in_s_channels=3)
     args |= dict(out_s_channels=2, hidden_s_channels=4, num_blocks=2, num_heads=2) | kwargs
-    return GATr(variant, **args).to(dtype)
+    return GATr(algebra=variant, **args).to(dtype)
 
 
 def _inputs(model, batch=(2,), tokens=5, dtype=torch.float64):
@@ -53,7 +53,18 @@ def test_equivariance(variant, dtype, tolerance, masking, permuted_error):
 
 
 def test_multi_query_and_no_scalars_are_equivariant(variant, float64):
-    model = GATr(variant, 1, 1, 4, 0, 0, 0, 1, 2, multi_query=True)
+    model = GATr(
+        algebra=variant,
+        in_mv_channels=1,
+        out_mv_channels=1,
+        hidden_mv_channels=4,
+        in_s_channels=0,
+        out_s_channels=0,
+        hidden_s_channels=0,
+        num_blocks=1,
+        num_heads=2,
+        multi_query=True,
+    )
     mv = torch.randn(3, 4, 1, model.algebra.dim)
     assert gatr_equivariance_error(model, mv, translation=TRANSLATION) < 1e-9
     assert model(mv)[1] is None
@@ -178,13 +189,23 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="no tokens"):
         model(mv[:, :0], s[:, :0])
     with pytest.raises(ValueError, match="in_s_channels is 0"):
-        GATr("pga", 2, 1, 4, 0, 0, 4, 1, 2)(mv, s)
+        GATr(
+            algebra="pga",
+            in_mv_channels=2,
+            out_mv_channels=1,
+            hidden_mv_channels=4,
+            in_s_channels=0,
+            out_s_channels=0,
+            hidden_s_channels=4,
+            num_blocks=1,
+            num_heads=2,
+        )(mv, s)
     with pytest.raises(ValueError, match="num_heads must be an int >= 1, got 0"):
-        GATr("pga", num_heads=0)
+        GATr(algebra="pga", num_heads=0)
     with pytest.raises(ValueError, match="checkpoint must be True, False or a subset"):
-        GATr("pga", checkpoint="everything")
+        GATr(algebra="pga", checkpoint="everything")
     with pytest.raises(ValueError, match="unknown GATr variant"):
-        GATr("spacetime")
+        GATr(algebra="spacetime")
 
 
 def _cross_model(variant, dtype=torch.float64, **kwargs):
@@ -283,4 +304,4 @@ def test_cross_attention_errors():
     with pytest.raises(ValueError, match="has no cross-attention"):
         _model("pga", torch.float32)(mv, s, context_mv=context)
     with pytest.raises(ValueError, match="context_s_channels needs context_mv_channels"):
-        GATr("pga", context_s_channels=2)
+        GATr(algebra="pga", context_s_channels=2)

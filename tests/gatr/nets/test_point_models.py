@@ -26,7 +26,20 @@ def _inputs(dtype=torch.float64):
 
 def _point_gatr(name, blocks=1, **kwargs):
     torch.manual_seed(0)
-    return PointGATr(name, 2, 1, 2, 1, 1, 2, 4, 4, blocks, 2, **kwargs).double()
+    return PointGATr(
+        algebra=name,
+        in_points=2,
+        in_vectors=1,
+        in_scalars=2,
+        out_points=1,
+        out_vectors=1,
+        out_scalars=2,
+        hidden_mv_channels=4,
+        hidden_s_channels=4,
+        num_blocks=blocks,
+        num_heads=2,
+        **kwargs,
+    ).double()
 
 
 @pytest.mark.parametrize("name", ["ega", "pga", "ipga", "cga"])
@@ -57,7 +70,20 @@ def test_fixed_orientation_is_se3_equivariant(name, float64):
 def test_padding_and_interface(float64):
     points, vectors, scalars = _inputs()
     token_mask = lengths_to_mask([5, 3])
-    for model in (_point_gatr("ega"), Transformer(2, 1, 2, 1, 1, 2, 8, 1, 2).double()):
+    for model in (
+        _point_gatr("ega"),
+        Transformer(
+            in_points=2,
+            in_vectors=1,
+            in_scalars=2,
+            out_points=1,
+            out_vectors=1,
+            out_scalars=2,
+            hidden_channels=8,
+            num_blocks=1,
+            num_heads=2,
+        ).double(),
+    ):
         out = model(points, vectors, scalars, token_mask=token_mask)
         assert isinstance(out, PointOutputs)
         assert out.points.shape == (2, 5, 1, 3) and out.vectors.shape == (2, 5, 1, 3)
@@ -68,7 +94,19 @@ def test_padding_and_interface(float64):
 
 
 def test_scalar_only_inputs(float64):
-    model = PointGATr("pga", 0, 0, 3, 1, 0, 1, 4, 4, 1, 2).double()
+    model = PointGATr(
+        algebra="pga",
+        in_points=0,
+        in_vectors=0,
+        in_scalars=3,
+        out_points=1,
+        out_vectors=0,
+        out_scalars=1,
+        hidden_mv_channels=4,
+        hidden_s_channels=4,
+        num_blocks=1,
+        num_heads=2,
+    ).double()
     out = model(scalars=torch.randn(2, 4, 3))
     assert (
         out.points.shape == (2, 4, 1, 3) and out.vectors is None and out.scalars.shape == (2, 4, 1)
@@ -83,16 +121,52 @@ def test_transformer_matching_parameters():
     )
     count = sum(p.numel() for p in model.parameters())
     channels = model.embed.out_features
-    wider = sum(p.numel() for p in Transformer(2, 1, 2, 1, 0, 0, channels + 2, 4, 2).parameters())
+    wider = sum(
+        p.numel()
+        for p in Transformer(
+            in_points=2,
+            in_vectors=1,
+            in_scalars=2,
+            out_points=1,
+            out_vectors=0,
+            out_scalars=0,
+            hidden_channels=channels + 2,
+            num_blocks=4,
+            num_heads=2,
+        ).parameters()
+    )
     narrower = sum(
-        p.numel() for p in Transformer(2, 1, 2, 1, 0, 0, channels - 2, 4, 2).parameters()
+        p.numel()
+        for p in Transformer(
+            in_points=2,
+            in_vectors=1,
+            in_scalars=2,
+            out_points=1,
+            out_vectors=0,
+            out_scalars=0,
+            hidden_channels=channels - 2,
+            num_blocks=4,
+            num_heads=2,
+        ).parameters()
     )
     assert abs(count - target) <= min(abs(wider - target), abs(narrower - target))
 
 
 def test_transformer_augmentation(float64):
     torch.manual_seed(0)
-    model = Transformer(2, 1, 2, 1, 1, 2, 8, 2, 2, augment=True, augment_translation=2.0).double()
+    model = Transformer(
+        in_points=2,
+        in_vectors=1,
+        in_scalars=2,
+        out_points=1,
+        out_vectors=1,
+        out_scalars=2,
+        hidden_channels=8,
+        num_blocks=2,
+        num_heads=2,
+        augment=True,
+        augment_translation=2.0,
+    ).double()
     points, vectors, scalars = _inputs()
     model.eval()
     plain = model(points, vectors, scalars)
@@ -116,7 +190,18 @@ def test_transformer_augmentation(float64):
 
 
 def test_bad_inputs():
-    model = Transformer(2, 1, 2, 1, 1, 2, 8, 1, 2, check_finite=True)
+    model = Transformer(
+        in_points=2,
+        in_vectors=1,
+        in_scalars=2,
+        out_points=1,
+        out_vectors=1,
+        out_scalars=2,
+        hidden_channels=8,
+        num_blocks=1,
+        num_heads=2,
+        check_finite=True,
+    )
     points, vectors, scalars = _inputs(torch.float32)
     with pytest.raises(
         ValueError, match=r"points must have shape \(\.\.\., tokens, 2, 3\), got \(2, 5, 2, 2\)"
@@ -131,12 +216,30 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="points contains NaN or infinity"):
         model(bad, vectors, scalars)
     with pytest.raises(ValueError, match="multiple of num_heads"):
-        Transformer(1, 0, 0, 1, 0, 0, 10, 1, 4)
+        Transformer(
+            in_points=1,
+            in_vectors=0,
+            in_scalars=0,
+            out_points=1,
+            out_vectors=0,
+            out_scalars=0,
+            hidden_channels=10,
+            num_blocks=1,
+            num_heads=4,
+        )
     with pytest.raises(ValueError, match="at least one input and one output"):
-        PointGATr("pga", 1, 0, 0, 0, 0, 0)
+        PointGATr(
+            algebra="pga",
+            in_points=1,
+            in_vectors=0,
+            in_scalars=0,
+            out_points=0,
+            out_vectors=0,
+            out_scalars=0,
+        )
     with pytest.raises(ValueError, match="orientation must be"):
-        PointGATr("pga", orientation="both")
+        PointGATr(algebra="pga", orientation="both")
     with pytest.raises(ValueError, match="raw 3D inputs are defined for EGA, PGA and CGA"):
         from noether.algebra import Algebra
 
-        PointGATr(Algebra(2, 0, 1))
+        PointGATr(algebra=Algebra(2, 0, 1))

@@ -46,7 +46,21 @@ def test_gatr_predictions_move_with_the_system(variant, nbody_dir):
     from noether.gatr import GATr
 
     torch.manual_seed(0)
-    model = GATr(variant, 3, 1, 4, 1, 1, 8, num_blocks=2, num_heads=2).double().eval()
+    model = (
+        GATr(
+            algebra=variant,
+            in_mv_channels=3,
+            out_mv_channels=1,
+            hidden_mv_channels=4,
+            in_s_channels=1,
+            out_s_channels=1,
+            hidden_s_channels=8,
+            num_blocks=2,
+            num_heads=2,
+        )
+        .double()
+        .eval()
+    )
     fn, inputs = _predict(NBodyTask(nbody_dir), model, _batch(nbody_dir, n=4))
     actions = ("scalar", "position", "vector"), ("position",)
     proper = check_e3(fn, inputs, *actions, det=1, scale=1.0, n_samples=2)

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint as _checkpoint
 
 from noether.algebra import Algebra
+from noether.core.config import config_repr, make_config
 from noether.core.registry import register_model
 from noether.gatr.layers.block import CHECKPOINT_PARTS, GATrBlock
 from noether.gatr.layers.linear import EquiLinear
 from noether.gatr.layers.norm import EquiLayerNorm
+from noether.gatr.nets.config import GATrConfig
 from noether.gatr.primitives.layout import from_internal, to_internal
 from noether.gatr.primitives.masks import attention_mask, check_token_mask
-from noether.gatr.variants import Variant, resolve_variant
+from noether.gatr.variants import resolve_variant
 
 __all__ = ["GATr"]
 
@@ -44,7 +48,7 @@ class GATr(nn.Module):
     out. Equivariant under the algebra's Pin group (E(3) for ``"pga"``/``"ipga"``, O(3) for
     ``"ega"``, Pin(4,1) for ``"cga"``) and under permutations of the tokens.
 
-    Args:
+    Options (:class:`~noether.gatr.nets.config.GATrConfig`, or its fields as keywords):
         algebra: a variant name (``"ega"``, ``"pga"``, ``"ipga"``, ``"cga"``), an
             :class:`~noether.algebra.Algebra` or a :class:`~noether.gatr.variants.Variant`.
         in_mv_channels, out_mv_channels, hidden_mv_channels: multivector channels.
@@ -80,33 +84,16 @@ class GATr(nn.Module):
     tokens, out_mv, dim), s (..., tokens, out_s) or None)``; outputs at padded tokens are zero.
     """
 
-    def __init__(
-        self,
-        algebra: str | Algebra | Variant = "ipga",
-        in_mv_channels: int = 1,
-        out_mv_channels: int = 1,
-        hidden_mv_channels: int = 16,
-        in_s_channels: int = 0,
-        out_s_channels: int = 0,
-        hidden_s_channels: int = 32,
-        num_blocks: int = 4,
-        num_heads: int = 8,
-        *,
-        head_mv_channels: int | None = None,
-        head_s_channels: int | None = None,
-        multi_query: bool = False,
-        mlp_factor: int = 2,
-        dropout: float = 0.0,
-        checkpoint: bool | str | list[str] = False,
-        context_mv_channels: int | None = None,
-        context_s_channels: int = 0,
-        check_finite: bool = False,
-        norm_eps: float = 0.01,
-        distance_eps: float = 1e-3,
-    ) -> None:
+    def __init__(self, config: GATrConfig | None = None, /, **options: Any) -> None:
         super().__init__()
-        self.variant = resolve_variant(algebra)
+        self.config = c = make_config(GATrConfig, config, options)
+        self.variant = resolve_variant(c.algebra)
         alg = self.variant.algebra
+        in_mv_channels, out_mv_channels = c.in_mv_channels, c.out_mv_channels
+        in_s_channels, out_s_channels = c.in_s_channels, c.out_s_channels
+        hidden_mv_channels, hidden_s_channels = c.hidden_mv_channels, c.hidden_s_channels
+        num_blocks, num_heads, mlp_factor = c.num_blocks, c.num_heads, c.mlp_factor
+        context_mv_channels, context_s_channels = c.context_mv_channels, c.context_s_channels
         for name, value, low in (
             ("in_mv_channels", in_mv_channels, 1),
             ("out_mv_channels", out_mv_channels, 1),
@@ -130,10 +117,7 @@ class GATr(nn.Module):
         if context_s_channels and context_mv_channels is None:
             raise ValueError("GATr: context_s_channels needs context_mv_channels (cross-attention)")
         self.context_mv, self.context_s = context_mv_channels, context_s_channels
-        if head_mv_channels is None:
-            head_mv_channels = max(hidden_mv_channels // num_heads, 1)
-        if head_s_channels is None:
-            head_s_channels = max(hidden_s_channels // num_heads, 4) if hidden_s_channels else 0
+        attention, mlp = c.attention, c.mlp
         self.in_mv, self.out_mv, self.in_s, self.out_s = (
             in_mv_channels,
             out_mv_channels,
@@ -141,8 +125,8 @@ class GATr(nn.Module):
             out_s_channels,
         )
         self.hidden_mv, self.hidden_s = hidden_mv_channels, hidden_s_channels
-        self.num_heads, self.check_finite = num_heads, check_finite
-        self.checkpoint_blocks, parts = _checkpoint_parts(checkpoint)
+        self.num_heads, self.check_finite = num_heads, c.check_finite
+        self.checkpoint_blocks, parts = _checkpoint_parts(c.checkpoint)
         self.linear_in = EquiLinear(
             alg, in_mv_channels, hidden_mv_channels, in_s_channels, hidden_s_channels
         )
@@ -151,24 +135,24 @@ class GATr(nn.Module):
                 self.variant,
                 hidden_mv_channels,
                 hidden_s_channels,
-                num_heads,
-                head_mv_channels,
-                head_s_channels,
-                multi_query=multi_query,
-                mlp_factor=mlp_factor,
-                dropout=dropout,
+                attention.num_heads,
+                attention.head_mv_channels,
+                attention.head_s_channels,
+                multi_query=attention.multi_query,
+                mlp_factor=mlp.mlp_factor,
+                dropout=mlp.dropout,
                 checkpoint=parts,
                 context_mv=context_mv_channels,
                 context_s=context_s_channels,
-                norm_eps=norm_eps,
-                distance_eps=distance_eps,
+                norm_eps=c.norm_eps,
+                distance_eps=attention.distance_eps,
             )
             for _ in range(num_blocks)
         )
         # the context enters every block's keys and values: normalised once, as the blocks
         # normalise their own stream before attending
         self.context_norm = (
-            EquiLayerNorm(alg, norm_eps) if context_mv_channels is not None else None
+            EquiLayerNorm(alg, c.norm_eps) if context_mv_channels is not None else None
         )
         self.linear_out = EquiLinear(
             alg, hidden_mv_channels, out_mv_channels, hidden_s_channels, out_s_channels
@@ -365,4 +349,6 @@ class GATr(nn.Module):
         return out_mv, out_s
 
     def extra_repr(self) -> str:
-        return f"variant={self.variant.name}, algebra={self.algebra}"
+        options = config_repr(dataclasses.replace(self.config, algebra="ipga"))
+        head = f"variant={self.variant.name}, algebra={self.algebra}"
+        return f"{head}, {options}" if options else head

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
 from noether.algebra import cga, ega, pga
 from noether.algebra.algebra import Algebra
+from noether.core.config import config_repr, make_config
 from noether.core.registry import register_model
+from noether.gatr.nets.config import PointGATrConfig
 from noether.gatr.nets.gatr import GATr
 from noether.gatr.nets.points import PointOutputs, check_point_inputs, mask_outputs
 from noether.gatr.primitives.masks import check_token_mask
-from noether.gatr.variants import Variant, resolve_variant
+from noether.gatr.variants import resolve_variant
 
 __all__ = ["PointGATr", "embed_objects", "extract_objects"]
 
@@ -94,7 +98,7 @@ class PointGATr(nn.Module):
     directions in grades whose action has no such sign, so they are E(3)-equivariant either way
     (the option does nothing there).
 
-    Args:
+    Options (:class:`~noether.gatr.nets.config.PointGATrConfig`, or its fields as keywords):
         algebra: ``"ega"``, ``"pga"``, ``"ipga"`` or ``"cga"`` (or a Variant over one of them).
         in_points, in_vectors, in_scalars, out_points, out_vectors, out_scalars: per-token counts.
         hidden_mv_channels, hidden_s_channels, num_blocks, num_heads: the GATr.
@@ -104,38 +108,25 @@ class PointGATr(nn.Module):
     Forward as :class:`~noether.gatr.nets.transformer.Transformer`.
     """
 
-    def __init__(
-        self,
-        algebra: str | Variant = "ipga",
-        in_points: int = 1,
-        in_vectors: int = 0,
-        in_scalars: int = 0,
-        out_points: int = 1,
-        out_vectors: int = 0,
-        out_scalars: int = 0,
-        hidden_mv_channels: int = 16,
-        hidden_s_channels: int = 32,
-        num_blocks: int = 4,
-        num_heads: int = 8,
-        *,
-        head_mv_channels: int | None = None,
-        head_s_channels: int | None = None,
-        multi_query: bool = False,
-        mlp_factor: int = 2,
-        dropout: float = 0.0,
-        checkpoint: bool | str | list[str] = False,
-        check_finite: bool = False,
-        orientation: str = "fixed",
-    ) -> None:
+    def __init__(self, config: PointGATrConfig | None = None, /, **options: Any) -> None:
         super().__init__()
+        self.config = c = make_config(PointGATrConfig, config, options)
+        orientation = c.orientation
         if orientation not in ("fixed", "average"):
             raise ValueError(
                 f"PointGATr: orientation must be 'fixed' or 'average', got {orientation!r}"
             )
-        self.variant = resolve_variant(algebra)
+        self.variant = resolve_variant(c.algebra)
         self.average = orientation == "average" and self.variant.algebra.r == 1
         _module(self.variant.algebra)
-        counts = (in_points, in_vectors, in_scalars, out_points, out_vectors, out_scalars)
+        counts = (
+            c.in_points,
+            c.in_vectors,
+            c.in_scalars,
+            c.out_points,
+            c.out_vectors,
+            c.out_scalars,
+        )
         if any(not isinstance(c, int) or c < 0 for c in counts):
             raise ValueError(f"PointGATr: input and output counts must be ints >= 0, got {counts}")
         if not sum(counts[:3]) or not sum(counts[3:]):
@@ -143,24 +134,11 @@ class PointGATr(nn.Module):
                 f"PointGATr: needs at least one input and one output, got inputs {counts[:3]} "
                 f"and outputs {counts[3:]}"
             )
-        self.inputs, self.outputs, self.check_finite = counts[:3], counts[3:], check_finite
-        self.gatr = GATr(
-            self.variant,
-            in_mv_channels=max(in_points + in_vectors, 1),
-            out_mv_channels=max(out_points + out_vectors, 1),
-            hidden_mv_channels=hidden_mv_channels,
-            in_s_channels=in_scalars,
-            out_s_channels=out_scalars,
-            hidden_s_channels=hidden_s_channels,
-            num_blocks=num_blocks,
-            num_heads=num_heads,
-            head_mv_channels=head_mv_channels,
-            head_s_channels=head_s_channels,
-            multi_query=multi_query,
-            mlp_factor=mlp_factor,
-            dropout=dropout,
-            checkpoint=checkpoint,
-        )
+        self.inputs, self.outputs, self.check_finite = counts[:3], counts[3:], c.check_finite
+        self.gatr = GATr(c.gatr(self.variant))
+
+    def extra_repr(self) -> str:
+        return config_repr(self.config)
 
     def forward(
         self,

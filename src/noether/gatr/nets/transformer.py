@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint as _checkpoint
 
+from noether.core.config import config_repr, make_config
 from noether.core.registry import register_model
+from noether.gatr.nets.config import TransformerConfig
 from noether.gatr.nets.points import (
     PointOutputs,
     apply_isometry,
@@ -92,7 +96,7 @@ class Transformer(nn.Module):
     loss (mean squared errors of positions and vectors) equals training on randomly transformed
     data and targets. Evaluation never augments.
 
-    Args:
+    Options (:class:`~noether.gatr.nets.config.TransformerConfig`, or its fields as keywords):
         in_points, in_vectors, in_scalars: per-token input counts ``P, V, S``.
         out_points, out_vectors, out_scalars: per-token output counts.
         hidden_channels: width ``c`` (a multiple of ``num_heads``); see :meth:`matching` for the
@@ -109,27 +113,17 @@ class Transformer(nn.Module):
     tokens are zero.
     """
 
-    def __init__(
-        self,
-        in_points: int = 1,
-        in_vectors: int = 0,
-        in_scalars: int = 0,
-        out_points: int = 1,
-        out_vectors: int = 0,
-        out_scalars: int = 0,
-        hidden_channels: int = 128,
-        num_blocks: int = 4,
-        num_heads: int = 8,
-        *,
-        multi_query: bool = False,
-        mlp_factor: int = 2,
-        dropout: float = 0.0,
-        checkpoint: bool = False,
-        augment: bool = False,
-        augment_translation: float = 1.0,
-        check_finite: bool = False,
-    ) -> None:
+    def __init__(self, config: TransformerConfig | None = None, /, **options: Any) -> None:
         super().__init__()
+        self.config = c = make_config(TransformerConfig, config, options)
+        in_points, in_vectors, in_scalars = c.in_points, c.in_vectors, c.in_scalars
+        out_points, out_vectors, out_scalars = c.out_points, c.out_vectors, c.out_scalars
+        hidden_channels, num_blocks, num_heads = c.hidden_channels, c.num_blocks, c.num_heads
+        augment, augment_translation, check_finite = (
+            c.augment,
+            c.augment_translation,
+            c.check_finite,
+        )
         counts = (in_points, in_vectors, in_scalars, out_points, out_vectors, out_scalars)
         if any(not isinstance(c, int) or c < 0 for c in counts):
             raise ValueError(
@@ -160,14 +154,17 @@ class Transformer(nn.Module):
             TransformerBlock(
                 hidden_channels,
                 num_heads,
-                multi_query=multi_query,
-                mlp_factor=mlp_factor,
-                dropout=dropout,
-                checkpoint=checkpoint,
+                multi_query=c.multi_query,
+                mlp_factor=c.mlp.mlp_factor,
+                dropout=c.mlp.dropout,
+                checkpoint=c.checkpoint,
             )
             for _ in range(num_blocks)
         )
         self.readout = nn.Linear(hidden_channels, 3 * out_points + 3 * out_vectors + out_scalars)
+
+    def extra_repr(self) -> str:
+        return config_repr(self.config)
 
     @classmethod
     def matching(cls, parameters: int, **kwargs) -> Transformer:

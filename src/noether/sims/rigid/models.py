@@ -78,7 +78,7 @@ class RigidGATr(nn.Module):
             )
         self.points_per_body = points_per_body
         self.net = GATr(
-            algebra,
+            algebra=algebra,
             in_mv_channels=points_per_body + MV_EXTRA,
             out_mv_channels=points_per_body,
             hidden_mv_channels=mv_channels,

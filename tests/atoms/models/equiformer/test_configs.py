@@ -40,7 +40,7 @@ def test_property_config_is_the_small_preset_with_a_gaussian_basis():
     model = built("properties-equiformer-small.yaml")
     assert isinstance(model, EquiformerProperties) and model.reduce == "sum"
     reference = EquiformerProperties(
-        1, reduce="sum", **preset("small", radial_basis="gaussian", num_elements=10)
+        n_targets=1, reduce="sum", **preset("small", radial_basis="gaussian", num_elements=10)
     )
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     assert shapes == {k: tuple(v.shape) for k, v in reference.state_dict().items()}

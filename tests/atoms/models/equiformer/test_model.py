@@ -223,7 +223,7 @@ def test_bad_input_errors():
 
 def test_property_model_invariant_and_batched():
     torch.manual_seed(0)
-    model = EquiformerProperties(3, **preset("tiny")).to(torch.float64).eval()
+    model = EquiformerProperties(n_targets=3, **preset("tiny")).to(torch.float64).eval()
     model.set_standardization(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([0.5, 1.0, 2.0]))
     z, pos = molecule()
     err = check_e3(
@@ -274,7 +274,7 @@ def test_dtype_is_per_model_and_the_global_default_is_untouched():
     assert {p.dtype for p in m64.parameters()} == {torch.float64}
     assert m64(z, pos)["forces"].dtype == torch.float64
     assert m32(z, pos)["forces"].dtype == torch.float32
-    props = EquiformerProperties(2, dtype="float64", **preset("tiny"))
+    props = EquiformerProperties(n_targets=2, dtype="float64", **preset("tiny"))
     assert props(z, pos).dtype == torch.float64
     assert torch.get_default_dtype() == default
     with pytest.raises(ValueError, match="dtype must be 'float32' or 'float64'"):

@@ -10,6 +10,12 @@
 from noether.atoms.models.equiformer.attention import GraphAttention, segment_softmax
 from noether.atoms.models.equiformer.backbone import EquiformerBackbone
 from noether.atoms.models.equiformer.block import TransformerBlock
+from noether.atoms.models.equiformer.config import (
+    EquiformerConfig,
+    EquiformerPotentialConfig,
+    EquiformerPropertiesConfig,
+    GraphAttentionConfig,
+)
 from noether.atoms.models.equiformer.gate import Gate
 from noether.atoms.models.equiformer.irreps import IrrepsLayout
 from noether.atoms.models.equiformer.linear import EquivariantLinear
@@ -21,11 +27,15 @@ __all__ = [
     "PRESETS",
     "Equiformer",
     "EquiformerBackbone",
+    "EquiformerConfig",
+    "EquiformerPotentialConfig",
     "EquiformerProperties",
+    "EquiformerPropertiesConfig",
     "EquivariantLayerNorm",
     "EquivariantLinear",
     "Gate",
     "GraphAttention",
+    "GraphAttentionConfig",
     "IrrepsLayout",
     "SeparableTensorProduct",
     "TransformerBlock",

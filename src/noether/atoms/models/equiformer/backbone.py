@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from e3nn import o3
 from torch import Tensor, nn
 
@@ -10,9 +12,11 @@ from noether.atoms.models.equiformer.block import (
     NodeEmbedding,
     TransformerBlock,
 )
+from noether.atoms.models.equiformer.config import EquiformerConfig
 from noether.atoms.models.equiformer.irreps import IrrepsLayout, sorted_irreps
 from noether.atoms.models.equiformer.norm import EquivariantLayerNorm
 from noether.atoms.models.equiformer.radial import cosine_cutoff, radial_basis
+from noether.core.config import make_config
 
 __all__ = ["EquiformerBackbone", "default_sh_irreps"]
 
@@ -28,59 +32,43 @@ class EquiformerBackbone(nn.Module):
 
     ``forward(numbers (N,), edge_index (2, E), vectors (E, 3) Å) -> (N, irreps_feature.dim)``.
     ``edge_index[0]`` is the centre (receiver) and ``vectors = r_neighbour - r_centre``.
-    See :class:`noether.atoms.models.equiformer.Equiformer` for the arguments.
+    Options: :class:`~noether.atoms.models.equiformer.config.EquiformerConfig` (or its fields as
+    keywords; a config that extends it, such as the potential's, is read for these fields).
     """
 
-    def __init__(
-        self,
-        *,
-        irreps_node: str = "128x0e+64x1e+32x2e",
-        irreps_head: str = "32x0e+16x1e+8x2e",
-        num_heads: int = 4,
-        irreps_mlp_mid: str = "384x0e+192x1e+96x2e",
-        irreps_feature: str = "512x0e",
-        irreps_sh: str | None = None,
-        parity: bool = False,
-        num_layers: int = 6,
-        cutoff: float = 5.0,
-        radial_basis: str = "expnorm",
-        num_basis: int = 32,
-        radial_hidden: tuple[int, ...] | list[int] = (64, 64),
-        attention: str = "mlp",
-        nonlinear_messages: bool = True,
-        alpha_drop: float = 0.0,
-        num_elements: int = 64,
-        avg_degree: float = 15.57930850982666,
-        smooth_cutoff: bool = True,
-    ):
+    def __init__(self, config: EquiformerConfig | None = None, /, **options: Any):
         super().__init__()
+        self.config = c = make_config(EquiformerConfig, config, options)
+        irreps_node, irreps_mlp_mid = c.irreps_node, c.irreps_mlp_mid
+        irreps_sh, parity, num_layers, cutoff = c.irreps_sh, c.parity, c.num_layers, c.cutoff
+        num_basis, radial_hidden = c.num_basis, c.radial_hidden
         if num_layers < 1:
             raise ValueError(f"num_layers must be at least 1, got {num_layers}")
         node = sorted_irreps(irreps_node)
         sh = default_sh_irreps(node.lmax, parity) if irreps_sh is None else o3.Irreps(irreps_sh)
         self.irreps_node, self.irreps_sh = node, sh
-        self.irreps_feature = sorted_irreps(irreps_feature)
+        self.irreps_feature = sorted_irreps(c.irreps_feature)
         self.layout = IrrepsLayout(node)
         self.cutoff = float(cutoff)
-        self.smooth_cutoff = smooth_cutoff
-        self.basis = _basis(radial_basis, num_basis, cutoff)
-        self.node_embedding = NodeEmbedding(node, num_elements)
-        self.edge_embedding = EdgeDegreeEmbedding(node, sh, num_basis, radial_hidden, avg_degree)
-        options = dict(
-            attention=attention, nonlinear_messages=nonlinear_messages, alpha_drop=alpha_drop
-        )
+        self.smooth_cutoff = c.smooth_cutoff
+        self.basis = _basis(c.radial_basis, num_basis, cutoff)
+        self.node_embedding = NodeEmbedding(node, c.num_elements)
+        self.edge_embedding = EdgeDegreeEmbedding(node, sh, num_basis, radial_hidden, c.avg_degree)
+        ga = c.graph_attention
         outputs = [node] * (num_layers - 1) + [self.irreps_feature]
         self.blocks = nn.ModuleList(
             TransformerBlock(
                 node,
                 sh,
-                irreps_head,
-                num_heads,
+                ga.irreps_head,
+                ga.num_heads,
                 irreps_mlp_mid,
                 out,
                 num_basis,
                 tuple(radial_hidden),
-                **options,
+                attention=ga.attention,
+                nonlinear_messages=ga.nonlinear_messages,
+                alpha_drop=ga.alpha_drop,
             )
             for out in outputs
         )

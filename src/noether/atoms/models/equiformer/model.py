@@ -10,20 +10,33 @@ configurations.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from noether.atoms.models.equiformer.backbone import EquiformerBackbone
+from noether.atoms.models.equiformer.config import (
+    EquiformerConfig,
+    EquiformerPotentialConfig,
+    EquiformerPropertiesConfig,
+)
 from noether.atoms.models.equiformer.gate import NormalizedActivation
 from noether.atoms.models.equiformer.linear import EquivariantLinear
 from noether.atoms.neighbors import edge_vectors, neighbor_list
 from noether.atoms.potential import Graph, Potential, as_dtype
+from noether.core.config import config_repr, make_config
 from noether.core.registry import register_model
 
-__all__ = ["PRESETS", "Equiformer", "EquiformerProperties", "preset"]
+__all__ = [
+    "PRESETS",
+    "Equiformer",
+    "EquiformerConfig",
+    "EquiformerPotentialConfig",
+    "EquiformerProperties",
+    "EquiformerPropertiesConfig",
+    "preset",
+]
 
 _E3 = dict(
     irreps_node="128x0e+32x0o+32x1e+32x1o+16x2e+16x2o",
@@ -98,15 +111,14 @@ class _ScalarHead(nn.Module):
         return self.linear_2(self.act(self.linear_1(x)))
 
 
-_BACKBONE_KEYS = frozenset(inspect.signature(EquiformerBackbone).parameters)
-
-
 @register_model("equiformer")
 class Equiformer(Potential):
     """Equiformer interatomic potential: ``atomic_energies(graph) -> (N,)``; energies, forces
     (``-dE/dr``, double backward when training) and stress come from :class:`Potential`.
 
-    Args:
+    Options (:class:`~noether.atoms.models.equiformer.config.EquiformerPotentialConfig`, or an
+    :class:`~noether.atoms.models.equiformer.config.EquiformerConfig` and the potential's fields,
+    or all of them as keywords):
         irreps_node: node feature irreps (e3nn notation; ``e``/``o`` parities).
         irreps_head, num_heads: irreps of one attention head and the number of heads.
         irreps_mlp_mid: hidden irreps of the feed-forward network (before the gate's extras).
@@ -128,42 +140,20 @@ class Equiformer(Potential):
         dtype: the model's floating dtype, ``"float32"`` or ``"float64"``.
     """
 
-    def __init__(
-        self,
-        *,
-        irreps_node: str = "128x0e+64x1e+32x2e",
-        irreps_head: str = "32x0e+16x1e+8x2e",
-        num_heads: int = 4,
-        irreps_mlp_mid: str = "384x0e+192x1e+96x2e",
-        irreps_feature: str = "512x0e",
-        irreps_sh: str | None = None,
-        parity: bool = False,
-        num_layers: int = 6,
-        cutoff: float = 5.0,
-        radial_basis: str = "expnorm",
-        num_basis: int = 32,
-        radial_hidden: tuple[int, ...] | list[int] = (64, 64),
-        attention: str = "mlp",
-        nonlinear_messages: bool = True,
-        alpha_drop: float = 0.0,
-        num_elements: int = 64,
-        avg_degree: float = 15.57930850982666,
-        smooth_cutoff: bool = True,
-        neighbor_method: str = "auto",
-        atomref: dict[str, float] | None = None,
-        energy_scale: float = 1.0,
-        energy_shift: float = 0.0,
-        dtype: str | torch.dtype = "float32",
-    ):
+    def __init__(self, config: EquiformerPotentialConfig | None = None, /, **options: Any):
+        c = make_config(EquiformerPotentialConfig, config, options)
         super().__init__(
-            cutoff, neighbor_method=neighbor_method, atomref=atomref,
-            energy_scale=energy_scale, energy_shift=energy_shift,
+            c.cutoff, neighbor_method=c.neighbor_method, atomref=c.atomref,
+            energy_scale=c.energy_scale, energy_shift=c.energy_shift,
         )  # fmt: skip
-        options = {k: v for k, v in locals().items() if k in _BACKBONE_KEYS}
-        self.backbone = EquiformerBackbone(**options)
+        self.config = c
+        self.backbone = EquiformerBackbone(c)
         self.head = _ScalarHead(self.backbone.irreps_feature, 1)
-        self.max_atomic_number = min(self.max_atomic_number, num_elements - 1)
-        self.to(_model_dtype(dtype))
+        self.max_atomic_number = min(self.max_atomic_number, c.num_elements - 1)
+        self.to(_model_dtype(c.dtype))
+
+    def extra_repr(self) -> str:
+        return config_repr(self.config)
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> Equiformer:
@@ -181,28 +171,21 @@ class EquiformerProperties(nn.Module):
 
     ``forward(numbers (N,), positions (N, 3) Å, batch (N,) | None) -> (G, n_targets)`` in the
     targets' own units: per-atom outputs are pooled (``reduce``: 'sum' or 'mean') and mapped back
-    through ``target_mean + target_std * y``. The other keyword arguments are those of
-    :class:`Equiformer` (``neighbor_method`` and ``dtype`` included).
+    through ``target_mean + target_std * y``. Options:
+    :class:`~noether.atoms.models.equiformer.config.EquiformerPropertiesConfig` (the architecture
+    of :class:`Equiformer` and the read-out), or its fields as keywords.
     """
 
-    def __init__(
-        self,
-        n_targets: int = 1,
-        *,
-        reduce: str = "mean",
-        target_mean: list[float] | None = None,
-        target_std: list[float] | None = None,
-        neighbor_method: str = "auto",
-        dtype: str | torch.dtype = "float32",
-        **kwargs: Any,
-    ):
+    def __init__(self, config: EquiformerPropertiesConfig | None = None, /, **options: Any):
         super().__init__()
-        if reduce not in ("sum", "mean"):
-            raise ValueError(f"reduce must be 'sum' or 'mean', got {reduce!r}")
-        self.backbone = EquiformerBackbone(**kwargs)
+        self.config = c = make_config(EquiformerPropertiesConfig, config, options)
+        n_targets, target_mean, target_std = c.n_targets, c.target_mean, c.target_std
+        if c.reduce not in ("sum", "mean"):
+            raise ValueError(f"reduce must be 'sum' or 'mean', got {c.reduce!r}")
+        self.backbone = EquiformerBackbone(c)
         self.cutoff = self.backbone.cutoff
-        self.neighbor_method = neighbor_method
-        self.reduce = reduce
+        self.neighbor_method = c.neighbor_method
+        self.reduce = c.reduce
         self.head = _ScalarHead(self.backbone.irreps_feature, n_targets)
         self.register_buffer("mean", torch.zeros(n_targets))
         self.register_buffer("std", torch.ones(n_targets))
@@ -211,7 +194,10 @@ class EquiformerProperties(nn.Module):
                 torch.tensor(target_mean if target_mean is not None else [0.0] * n_targets),
                 torch.tensor(target_std if target_std is not None else [1.0] * n_targets),
             )
-        self.to(_model_dtype(dtype))
+        self.to(_model_dtype(c.dtype))
+
+    def extra_repr(self) -> str:
+        return config_repr(self.config)
 
     def set_standardization(self, mean: Tensor, std: Tensor) -> None:
         """Targets are predicted as ``mean + std * raw``."""
