@@ -113,5 +113,6 @@ def test_shipped_configs_model_sections_still_validate_and_build(name):
     section = read_yaml(CONFIGS / name)["model"]
     component = model_component(section)
     model = build(component, "model")
-    config = getattr(model, "config", None) or model.net.config
-    assert isinstance(config, GATrConfig | TransformerConfig)
+    net = getattr(model, "net", model)  # the rigid-body models wrap a GATr or a Transformer
+    assert isinstance(net.config, GATrConfig | TransformerConfig)
+    assert dataclasses.is_dataclass(model.config)
