@@ -12,7 +12,7 @@ from ase.io import write
 from noether.atoms.models.et import ET
 from noether.train.config import build, load_config
 
-CONFIGS = Path(__file__).parents[3] / "configs"
+CONFIGS = Path(__file__).parents[4] / "configs"
 
 
 @pytest.mark.parametrize(
