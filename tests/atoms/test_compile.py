@@ -1,5 +1,7 @@
 """`Potential.compile_inference`: torch.compile'd energy+forces equal eager ones (the comparison is
-slow: inductor compiles C++ kernels, a minute or two on a CPU), and a failing compile falls back."""
+slow: inductor compiles C++ kernels, a minute or two on a CPU), and a failing compile falls back.
+ET's compiled strategy (whole graph, or compiled block layers) is compared here too; its policy
+and recorded fallbacks are tested in tests/atoms/models/et/test_inference.py."""
 
 import copy
 import warnings
@@ -7,9 +9,9 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from atoms_testkit import random_molecule
+from atoms_testkit import PairMLP, random_molecule
 
-from noether.atoms.models.et import ET
+from noether.atoms.models.et import ET, ETInference
 
 
 @pytest.fixture
@@ -30,6 +32,7 @@ def test_compiled_inference_equals_eager_and_training_stays_eager(two_threads):
     rng = np.random.default_rng(0)
     eager = ET(hidden=16, heads=2, layers=2, num_rbf=8, dtype=torch.float64).eval()
     compiled = copy.deepcopy(eager).compile_inference()
+    assert compiled.inference == ETInference(compiled=True) and eager.inference == ETInference()
     for n in (9, 12):  # a new size reuses the dynamic-shape graph
         z = torch.as_tensor(rng.choice([1, 6, 8], size=n))
         pos = torch.as_tensor(random_molecule(n, rng, 1.2) * 1.3)
@@ -64,7 +67,7 @@ def test_a_failing_compile_warns_and_falls_back_to_eager():
     from torch._inductor.exc import InductorError
 
     torch.manual_seed(0)
-    model = ET(hidden=8, heads=2, layers=1, num_rbf=4, dtype=torch.float64).eval()
+    model = PairMLP(dtype=torch.float64).eval()  # the base class's fallback (ET records its own)
     z = torch.tensor([6, 8, 1, 1])
     pos = torch.tensor(
         [[0.0, 0, 0], [1.2, 0, 0], [-0.5, 0.9, 0], [-0.5, -0.9, 0]], dtype=torch.float64
@@ -109,4 +112,4 @@ def test_compiled_block_layers_equal_eager(two_threads, monkeypatch):
         out, ref = compiled(z, pos, batch), eager(z, pos, batch)
         assert torch.allclose(out["energy"], ref["energy"], rtol=0, atol=1e-12)
         assert torch.allclose(out["forces"], ref["forces"], rtol=0, atol=1e-12)
-    assert len(built) == 2 and compiled._block_kernels is not None
+    assert len(built) == 2 and compiled.inference == ETInference(compiled=True)

@@ -13,7 +13,9 @@ summed over the neighbours ``j`` and the atom itself (``r_ii = 0``, ``r̂_ii = 0
 :mod:`noether.atoms.models.et.pairs`). Every message carries ``φ``, so each vanishes smoothly at
 the cutoff (TorchMD-NET's ``vector_cutoff=True``; the original model left ``w`` uncut and had an
 energy step there). The product ``v_j s¹_j`` is formed per atom before the gather, and the sums
-run in :mod:`noether.atoms.models.et.messages` (plain autograd, or fused in chunks for inference).
+run in :mod:`noether.atoms.models.et.messages`. This is the differentiable layer (any order of
+derivative); :func:`~noether.atoms.models.et.fused.fused_layer` computes the same layer by hand
+for first-order inference.
 """
 
 from __future__ import annotations
@@ -22,28 +24,20 @@ from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
-from noether.atoms.models.et.blocks import MoleculeBlocks
-from noether.atoms.models.et.fused import EAGER, LayerKernels, fused_layer
+from noether.atoms.models.et.config import DISTANCE_INFLUENCE
 from noether.atoms.models.et.messages import edge_sums_plain
 from noether.atoms.models.et.pairs import MessagePairs
 
-__all__ = ["DISTANCE_INFLUENCE", "EquivariantAttention"]
-
-DISTANCE_INFLUENCE = ("both", "keys", "values", "none")
+__all__ = ["EquivariantAttention"]
 
 
 class EquivariantAttention(nn.Module):
-    """One ET layer: ``forward(x, v, pairs, rbf, fused) -> (x + Δx, v + Δv)``.
+    """One ET layer: ``forward(x, v, pairs, rbf) -> (x + Δx, v + Δv)``.
 
     Args (forward):
         x: ``(N, H)`` scalars. v: ``(N, 3, H)`` vectors, or None for zeros (the first layer).
-        pairs: the pairs to sum over (self pairs included), or dense molecule blocks (fused
-            only; :mod:`~noether.atoms.models.et.blocks`). rbf: ``(P, K)`` their radial basis.
-        fused: compute the layer with :class:`~noether.atoms.models.et.fused.FusedLayer`
-            (first-order derivatives only; SiLU and both filters, otherwise ignored).
-        kernels: the fused layer's halves, eager or compiled.
+        pairs: the pairs to sum over (self pairs included). rbf: ``(P, K)`` their radial basis.
     """
 
     def __init__(
@@ -89,26 +83,9 @@ class EquivariantAttention(nn.Module):
                 if lin is not None:
                     nn.init.zeros_(lin.bias)
 
-    def can_fuse(self) -> bool:
-        """Whether :class:`~noether.atoms.models.et.fused.FusedLayer` computes this layer
-        (SiLU activations and both distance filters, ET's defaults)."""
-        return self.keys and self.values and self.act is F.silu and self.attn_act is F.silu
-
     def forward(
-        self,
-        x: Tensor,
-        v: Tensor | None,
-        pairs: MessagePairs | MoleculeBlocks,
-        rbf: Tensor,
-        fused: bool = False,
-        kernels: LayerKernels = EAGER,
+        self, x: Tensor, v: Tensor | None, pairs: MessagePairs, rbf: Tensor
     ) -> tuple[Tensor, Tensor]:
-        if isinstance(pairs, MoleculeBlocks):
-            if not (fused and self.can_fuse()):
-                raise ValueError("molecule blocks need the fused layer (SiLU, both filters)")
-            return fused_layer(self, x, v, pairs, rbf, kernels)
-        if fused and self.can_fuse():
-            return fused_layer(self, x, v, pairs, rbf, kernels)
         hidden = self.hidden
         q, k, s0, s1, s2 = self.qkv(self.norm(x)).split(hidden, dim=-1)
         sv = None if v is None else v * s1.unsqueeze(1)  # (N, 3, H)

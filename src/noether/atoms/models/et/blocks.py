@@ -11,8 +11,8 @@ distance filters are the same for ``i ← j`` and ``j ← i``, so they are compu
 each block's upper triangle (``i ≤ j``) and read through an index for both directions.
 
 It pays when the blocks hold not many more cells than the edge list has directed pairs (a batch of
-molecules smaller than the cutoff sphere: MD17, QM9, a single small molecule); :func:`use_blocks`
-decides. :func:`block_sums_forward` and :func:`block_sums_backward` compute the same sums and first
+molecules smaller than the cutoff sphere: MD17, QM9); the policy of
+:mod:`~noether.atoms.models.et.inference` decides. :func:`block_sums_forward` and :func:`block_sums_backward` compute the same sums and first
 derivatives as :func:`~noether.atoms.models.et.messages.edge_sums_forward` and its backward (tested
 to float64 round-off) and serve :mod:`noether.atoms.models.et.fused`.
 """
@@ -27,22 +27,7 @@ from torch.nn import functional as F
 
 from noether.atoms.models.et.pairs import Pairs
 
-__all__ = [
-    "MAX_CELLS_PER_PAIR",
-    "MIN_CELLS",
-    "MoleculeBlocks",
-    "block_sums_backward",
-    "block_sums_forward",
-    "molecule_blocks",
-    "use_blocks",
-]
-
-#: Blocks are used when their cells number at most this many times the directed pairs
-#: (self pairs included) of the edge list...
-MAX_CELLS_PER_PAIR = 1.5
-#: ...and at least this many: below it (two or three small molecules) the call is bound by the
-#: number of operations, and the whole model compiled as one graph is faster.
-MIN_CELLS = 256
+__all__ = ["MoleculeBlocks", "block_sums_backward", "block_sums_forward", "molecule_blocks"]
 
 
 @dataclass
@@ -82,18 +67,6 @@ def _layout(batch: Tensor, n_graphs: int) -> tuple[int, Tensor]:
     slot = torch.empty_like(batch)
     slot[order] = torch.arange(batch.shape[0], device=batch.device) - starts[batch[order]]
     return size, batch * size + slot
-
-
-def use_blocks(n_pairs: int, batch: Tensor, n_graphs: int) -> bool:
-    """Whether :class:`MoleculeBlocks` hold at most :data:`MAX_CELLS_PER_PAIR` cells per directed
-    pair (``n_pairs`` unordered pairs, both directions, plus self pairs) and at least
-    :data:`MIN_CELLS`. Only for frames without periodic images (an atom's images would share a
-    cell)."""
-    if batch.numel() == 0:
-        return False
-    size = int(torch.bincount(batch, minlength=n_graphs).max())
-    cells = n_graphs * size * size
-    return MIN_CELLS <= cells <= MAX_CELLS_PER_PAIR * (2 * n_pairs + batch.shape[0])
 
 
 def molecule_blocks(

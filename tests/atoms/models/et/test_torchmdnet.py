@@ -1,4 +1,4 @@
-"""Migration from TorchMD-NET: a converted checkpoint computes the same energies and forces.
+"""Migration from TorchMD-NET (et/torchmdnet.py): a converted checkpoint computes the same energies and forces.
 
 Skipped when torchmd-net is not installed (`make bench` installs it).
 """
@@ -64,11 +64,11 @@ def molecules(seed=1):
     return out
 
 
-@pytest.mark.parametrize("fused", [True, False])
-def test_converted_model_matches_torchmdnet_in_float64(fused):
+@pytest.mark.parametrize("layers", ["fused", "eager"])
+def test_converted_model_matches_torchmdnet_in_float64(layers):
     theirs = upstream()
     ours = from_torchmdnet_state(ARGS, theirs.state_dict(), energy_unit="kcal/mol")
-    ours.fused = fused
+    ours.set_inference(layers)
     factor = energy_factor("kcal/mol")
     for numbers, positions in molecules():
         energy, forces = theirs(numbers, positions.clone())

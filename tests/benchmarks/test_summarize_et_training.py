@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).parents[3] / "benchmarks" / "summarize_et_training.py"
+SCRIPT = Path(__file__).parents[2] / "benchmarks" / "summarize_et_training.py"
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""ET's fused layers over dense molecule blocks: the same function as over the edge list."""
+"""Dense molecule blocks (et/blocks.py): their layout, and the fused layers over them compute the
+same function as over the edge list."""
 
 from __future__ import annotations
 
@@ -13,12 +14,7 @@ from et_testkit import (
     random_et,
 )
 
-from noether.atoms.models.et.blocks import (
-    MAX_CELLS_PER_PAIR,
-    MIN_CELLS,
-    molecule_blocks,
-    use_blocks,
-)
+from noether.atoms.models.et.blocks import molecule_blocks
 from noether.atoms.models.et.pairs import unordered_pairs
 from noether.atoms.potential import Graph
 from noether.testing import check_e3, check_permutation
@@ -33,19 +29,26 @@ def frames(sizes=(5, 9, 1, 7), spread=2.2, dtype=torch.float64):
     return numbers, positions, batch
 
 
-def run(model, blocks: bool, numbers, positions, batch=None):
-    """Energies, forces and parameter gradients through the fused layers, blocks on or off."""
-    model.fused, model.blocks = True, blocks
+def run(model, layers: str, numbers, positions, batch=None):
+    """Energies, forces and parameter gradients with the fused layers over ``layers``."""
+    model.set_inference(layers)
     return outputs_and_gradients(model, numbers, positions, batch)
 
 
-def test_blocks_equal_edge_list_with_padding_and_pairs_beyond_the_cutoff():
+def test_blocks_equal_edge_list_with_padding_and_pairs_beyond_the_cutoff(monkeypatch):
+    import noether.atoms.models.et.model as et_model
+
+    built = []
+    monkeypatch.setattr(
+        et_model, "molecule_blocks", lambda *a: built.append(1) or molecule_blocks(*a)
+    )
     model = random_et()
     numbers, positions, batch = frames()
     distances = torch.cdist(positions[batch == 1], positions[batch == 1])
     assert (distances > CUTOFF).any()  # absent pairs inside a block
-    first = run(model, True, numbers, positions, batch)
-    assert_same_outputs_and_gradients(model, first, run(model, False, numbers, positions, batch))
+    first = run(model, "blocks", numbers, positions, batch)
+    assert_same_outputs_and_gradients(model, first, run(model, "fused", numbers, positions, batch))
+    assert len(built) == 2  # the call with forces and the one for the parameter gradients
 
 
 def test_blocks_follow_the_frames_not_their_order():
@@ -53,7 +56,7 @@ def test_blocks_follow_the_frames_not_their_order():
     model = random_et()
     numbers, positions, batch = frames()
     order = torch.randperm(len(numbers), generator=torch.Generator().manual_seed(1))
-    model.fused, model.blocks = True, True
+    model.set_inference("blocks")
     graph_order = torch.argsort(batch[order], stable=True)  # frames contiguous, atoms shuffled
     perm = order[graph_order]
     ref = model(numbers, positions, batch)
@@ -64,8 +67,7 @@ def test_blocks_follow_the_frames_not_their_order():
 
 @pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-10), (torch.float32, 1e-4)])
 def test_blocks_are_invariant_and_equivariant(dtype, tol):
-    model = random_et(dtype)
-    model.fused, model.blocks = True, True
+    model = random_et(dtype).set_inference("blocks")
     numbers, positions = molecule(dtype=dtype)
     fn = energy_forces(model)
     err = check_e3(fn, (numbers, positions), ("scalar", "position"), ("scalar", "vector"))
@@ -75,8 +77,7 @@ def test_blocks_are_invariant_and_equivariant(dtype, tol):
 
 
 def test_blocks_forces_match_finite_differences():
-    model = random_et()
-    model.fused, model.blocks = True, True
+    model = random_et().set_inference("blocks")
     numbers, positions, batch = frames(sizes=(4, 6), spread=1.5)
     forces = model(numbers, positions, batch)["forces"]
     h = 1e-5
@@ -121,63 +122,3 @@ def test_block_layout_holds_each_pair_in_both_directions_once():
     assert blocks.rbf.sum() == pytest.approx(float(rbf.sum() + rbf_self.sum()))
     tri = blocks.rbf.view(4, -1, 3)[:, blocks.cell_triangle].view(4, 9, 9, 3)
     assert torch.equal(tri, tri.transpose(1, 2))
-
-
-def test_use_blocks_prefers_small_molecules():
-    ethanols = torch.arange(64).repeat_interleave(9)
-    assert use_blocks(64 * 36, ethanols, 64)  # every pair within the cutoff
-    cluster = torch.zeros(1000, dtype=torch.long)
-    assert not use_blocks(30_000, cluster, 1)  # 60 neighbours each of 999
-    assert MAX_CELLS_PER_PAIR >= 1.0
-    assert not use_blocks(36, torch.zeros(9, dtype=torch.long), 1)  # one ethanol: too few cells
-    assert MIN_CELLS > 81
-    assert not use_blocks(0, torch.zeros(0, dtype=torch.long), 1)
-
-
-def test_periodic_frames_keep_the_edge_list_even_when_blocks_are_forced():
-    """An atom's periodic images would share a block cell: a periodic call runs the edge list."""
-    model = random_et()
-    numbers = torch.tensor([8, 1, 1])
-    positions = torch.tensor(
-        [[0.2, 0.1, 0.3], [1.1, 0.4, 0.2], [0.1, 1.0, 0.9]], dtype=torch.float64
-    )
-    cell = torch.diag(
-        torch.tensor([3.0, 3.2, 3.4], dtype=torch.float64)
-    )  # images within the cutoff
-    pbc = torch.tensor([True, True, True])
-    model.fused = True
-    out = {}
-    for blocks in (True, False):
-        model.blocks = blocks
-        out[blocks] = model(numbers, positions, cell=cell, pbc=pbc)["forces"]
-    assert torch.equal(out[True], out[False])
-
-
-def test_blocks_are_refused_without_the_fused_layer():
-    model = random_et(activation="tanh")
-    numbers, positions = molecule()
-    model.fused, model.blocks = True, True
-    ref = model(numbers, positions)  # tanh filters cannot fuse: the edge list runs
-    model.blocks = False
-    assert torch.equal(model(numbers, positions)["forces"], ref["forces"])
-
-
-def test_a_failing_compile_of_the_block_layers_warns_and_uses_the_edge_list():
-    from torch._inductor.exc import InductorError
-
-    from noether.atoms.models.et.fused import LayerKernels
-
-    model = random_et()
-    numbers, positions, batch = frames(sizes=(9,) * 8, spread=1.2)
-    ref = model(numbers, positions, batch)
-
-    def broken(*args):
-        raise InductorError(AssertionError("codegen"), "")
-
-    # a stand-in for the whole compiled graph (eager), and layer kernels that fail to compile
-    model._compiled_energy = lambda self, *args: type(self).energy_from_pairs(self, *args)
-    model._block_kernels = LayerKernels(broken, broken)
-    with pytest.warns(RuntimeWarning, match="block layers failed"):
-        out = model(numbers, positions, batch)
-    assert model._block_kernels is None
-    assert torch.allclose(out["forces"], ref["forces"], atol=1e-12, rtol=0)

@@ -1,24 +1,15 @@
-"""ET: symmetry, forces, batching, smoothness at the cutoff, checkpoints and export."""
+"""`ET` (et/model.py): symmetry, forces, batching, smoothness at the cutoff, its config, checkpoints
+and export."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pytest
 import torch
-from et_testkit import (
-    CUTOFF,
-    assert_same_outputs_and_gradients,
-    energy_forces,
-    molecule,
-    outputs_and_gradients,
-    random_et,
-)
+from et_testkit import CUTOFF, energy_forces, molecule, random_et
 
 from noether.atoms.checkpoint import load_potential, save_potential
-from noether.atoms.models.et import ET
-from noether.atoms.models.et.radial import cosine_cutoff, expnormal
+from noether.atoms.models.et import ET, ETConfig
 from noether.testing import check_e3, check_permutation
 
 
@@ -118,22 +109,6 @@ def test_dimer_energy_and_forces_are_smooth_through_the_cutoff():
     assert abs(dimer(model, 3.0)[0] - e_far) > 1e-5
 
 
-@pytest.mark.parametrize("chunk", [3, 1024])
-def test_fused_inference_layers_equal_plain_autograd(monkeypatch, chunk):
-    """The hand-written layer (eval mode) gives the plain layer's energy, forces and, when a
-    backward pass asks for them, parameter gradients; also when the pairs run in many chunks."""
-    import noether.atoms.models.et.messages as messages
-
-    monkeypatch.setattr(messages, "CHUNK_PAIRS", chunk)
-    model = random_et()
-    numbers, positions = molecule(n=9)
-    results = {}
-    for fused in (True, False):
-        model.fused = fused
-        results[fused] = outputs_and_gradients(model, numbers, positions)
-    assert_same_outputs_and_gradients(model, results[True], results[False])
-
-
 def test_isolated_atoms_give_finite_forces_and_second_derivatives():
     model = random_et()
     numbers = torch.tensor([1, 6, 8])
@@ -145,18 +120,6 @@ def test_isolated_atoms_give_finite_forces_and_second_derivatives():
     out["forces"].square().sum().backward()
     for p in model.parameters():
         assert p.grad is None or torch.isfinite(p.grad).all()
-
-
-def test_radial_basis_and_cutoff():
-    r = torch.tensor([0.0, 2.5, 5.0, 6.0], dtype=torch.float64)
-    phi = cosine_cutoff(r, 5.0)
-    assert torch.allclose(phi, torch.tensor([1.0, 0.5, 0.0, 0.0], dtype=torch.float64))
-    means = torch.linspace(math.exp(-5.0), 1.0, 4, dtype=torch.float64)
-    betas = torch.full((4,), 3.0, dtype=torch.float64)
-    e = expnormal(r, means, betas, 5.0)
-    assert e.shape == (4, 4)
-    assert torch.allclose(e[0], torch.exp(-3.0 * (1.0 - means) ** 2))
-    assert (e[2:] == 0).all()
 
 
 def test_periodic_cell_energy_is_extensive_and_translation_invariant():
@@ -187,12 +150,56 @@ def test_periodic_cell_energy_is_extensive_and_translation_invariant():
     assert torch.allclose(two["forces"][:3], one["forces"], atol=1e-9, rtol=0)
 
 
+def test_config_value_and_keyword_options_build_the_same_model():
+    config = ETConfig(hidden=16, layers=2, heads=4, num_rbf=8, cutoff=CUTOFF, head="scalar")
+    torch.manual_seed(0)
+    a = ET(config)
+    torch.manual_seed(0)
+    b = ET(hidden=16, layers=2, heads=4, num_rbf=8, cutoff=CUTOFF, head="scalar")
+    torch.manual_seed(0)
+    c = ET(config, dtype="float64")  # an option replaces one field
+    assert a.config == b.config == config and c.config.dtype == torch.float64
+    assert a.state_dict().keys() == b.state_dict().keys()
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert c.dtype == torch.float64
+    with pytest.raises(TypeError, match=r"unknown option.*hiden"):
+        ET(hiden=16)
+
+
+def test_hparams_are_the_flat_options_and_rebuild_the_model():
+    model = random_et(zbl_cutoff=2.0, atomref={"H": -13.6})
+    hparams = model.hparams
+    assert hparams["dtype"] == "torch.float64" and hparams["zbl_cutoff"] == 2.0
+    assert set(hparams) == {f for f in ETConfig.__dataclass_fields__}
+    again = ET(**{**hparams, "dtype": torch.float64})
+    assert again.config == model.config
+
+
+def test_checkpoint_written_before_the_config_loads(tmp_path):
+    """A save_potential file of the keyword-argument ET (its hparams the 18 keyword arguments,
+    dtype as a string) loads into the config-taking ET and computes the same."""
+    model = random_et(head="scalar")
+    legacy = dict(
+        hidden=16, layers=2, heads=4, num_rbf=8, cutoff=CUTOFF, max_z=100, trainable_rbf=False,
+        neighbor_embedding=True, distance_influence="both", activation="silu",
+        attn_activation="silu", head="scalar", zbl_cutoff=None, dtype="torch.float64",
+        neighbor_method="auto", atomref=None, energy_scale=1.0, energy_shift=0.0,
+    )  # fmt: skip
+    path = save_potential(tmp_path / "et.pt", model)
+    payload = torch.load(path, weights_only=True)
+    payload["hparams"] = legacy
+    torch.save(payload, path)
+    again = load_potential(path)
+    numbers, positions = molecule()
+    assert torch.equal(again(numbers, positions)["energy"], model(numbers, positions)["energy"])
+
+
 def test_checkpoint_round_trip(tmp_path):
     model = random_et(head="scalar", distance_influence="keys")
     numbers, positions = molecule()
     path = save_potential(tmp_path / "et.pt", model)
     again = load_potential(path)
-    assert isinstance(again, ET)
+    assert isinstance(again, ET) and again.config == model.config
     a, b = model(numbers, positions), again(numbers, positions)
     assert torch.equal(a["energy"], b["energy"]) and torch.equal(a["forces"], b["forces"])
 
