@@ -255,3 +255,14 @@ def test_read_structure_names_file_and_frame_of_bad_data(tmp_path):
     (tmp_path / "junk.data").write_text("not a structure\n")
     with pytest.raises(ValueError, match=r"junk.data: not readable as a structure"):
         read_structure(tmp_path / "junk.data")
+
+
+def test_plot_of_a_one_frame_run_and_of_a_langevin_run(tmp_path):
+    # one logged frame (stopped at once) has no drift to show; a Langevin run shows its bath
+    one = run_md(argon(), lj_argon(), steps=20, temperature=60, log_every=5, time_limit=0.0)
+    assert len(one.time_fs) == 1
+    plot_md(one, tmp_path / "one.png")
+    bath = run_md(argon(), lj_argon(), ensemble="langevin", steps=20, temperature=60, log_every=5)
+    plot_md(bath, tmp_path / "bath.png")
+    assert (tmp_path / "one.png").stat().st_size > 1000
+    assert (tmp_path / "bath.png").stat().st_size > 1000

@@ -204,7 +204,7 @@ class MDResult:
         return float(np.std(self.total) * 1e3 / self.n_atoms)
 
 
-def _show_bar() -> bool:
+def show_bar() -> bool:
     """A progress bar only when both output streams are terminals; else plain lines."""
     return sys.stdout.isatty() and sys.stderr.isatty()
 
@@ -291,7 +291,7 @@ def run_md(
     log: dict[str, list] = {"time": [], "epot": [], "ekin": [], "temp": []}
     frames = []
     bar = None
-    if progress and _show_bar():
+    if progress and show_bar():
         from tqdm import tqdm
 
         bar = tqdm(total=steps, unit="step", desc=f"MD {ensemble}")
