@@ -273,7 +273,10 @@ def run_md(
         thermalize(atoms, temperature, rng)
         Stationary(atoms)
         if not atoms.pbc.any():
-            ZeroRotation(atoms)
+            # ASE divides by each moment of inertia before dropping the zero one of a linear
+            # molecule (a harmless "invalid value" warning)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ZeroRotation(atoms)
     if ensemble == "nve":
         dyn = VelocityVerlet(atoms, timestep=timestep * units.fs)
     else:
