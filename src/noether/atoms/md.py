@@ -343,8 +343,8 @@ def run_md(
         time_limited = True
     except _Unstable as err:
         failure, failure_time = str(err), dyn.get_time() / units.fs
-    except (ArithmeticError, ValueError, RuntimeError) as err:
-        # the calculator failed mid-run (it worked on the starting structure)
+    except (ArithmeticError, ValueError) as err:
+        # the calculator refused a frame mid-run (it took the starting structure)
         failure, failure_time = f"{type(err).__name__}: {err}", dyn.get_time() / units.fs
     finally:
         if bar is not None:
