@@ -266,3 +266,9 @@ def test_plot_of_a_one_frame_run_and_of_a_langevin_run(tmp_path):
     plot_md(bath, tmp_path / "bath.png")
     assert (tmp_path / "one.png").stat().st_size > 1000
     assert (tmp_path / "bath.png").stat().st_size > 1000
+
+
+def test_settings_accept_numpy_scalars():
+    result = run_md(argon(), lj_argon(), steps=np.int64(10), temperature=np.float32(40.0))
+    assert result.steps == 10 and result.target_temperature == 40.0
+    assert StabilityMonitor(min_distance=np.float32(0.4)).min_distance == np.float32(0.4)

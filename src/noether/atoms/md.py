@@ -16,6 +16,7 @@ import re
 import sys
 import time
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Literal
 
@@ -74,12 +75,12 @@ class MDSettings:
             ("friction", "1/fs", ">= 0"),
         ):
             value = getattr(self, name)
-            ok = isinstance(value, (int, float)) and math.isfinite(value)
+            ok = isinstance(value, Real) and math.isfinite(value)
             if not ok or not (value > 0 if lowest == "> 0" else value >= 0):
                 raise ValueError(f"{name} must be a finite number {lowest} {unit}; got {value}")
         for name in ("steps", "log_every"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1; got {value}")
 
 

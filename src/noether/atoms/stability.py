@@ -9,6 +9,7 @@ pairs closer than ``bond_scale`` (1.25) times the sum of their covalent radii at
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from numbers import Real
 
 import numpy as np
 
@@ -37,7 +38,7 @@ class StabilityMonitor:
     def __post_init__(self) -> None:
         for name, unit in (("max_bond_stretch", " Å"), ("min_distance", " Å"), ("bond_scale", "")):
             value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
+            if not (isinstance(value, Real) and np.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a finite number > 0{unit}; got {value}")
 
     def start(self, atoms) -> None:
