@@ -54,12 +54,15 @@ def test_a_failing_molecule_is_frozen_and_the_others_go_on():
         langevin_batch([squeezed, squeezed], ARGON, [20.0])
 
 
-def test_progress_bar_counts_steps_and_running_molecules(capsys):
+def test_progress_off_a_terminal_counts_steps_and_running_molecules_in_plain_lines(capsys):
+    # Not a terminal (pytest captures both streams): no bar, one plain line per tenth of the run
     squeezed = Atoms("Ar2", positions=[[0, 0, 0], [0.3, 0, 0]])
-    langevin_batch(
-        [_cluster(0.0), squeezed], ARGON, [20.0, 20.0], steps=20, log_every=5, progress="MD argon"
+    runs = langevin_batch(
+        [_cluster(0.0), squeezed], ARGON, [20.0, 30.0], steps=20, log_every=5, progress="MD argon"
     )
-    err = capsys.readouterr().err
-    assert "MD argon" in err and "20/20" in err and "running=1/2" in err
+    out, err = capsys.readouterr()
+    assert err == "" and len(out.splitlines()) == 10
+    assert out.splitlines()[-1] == "  MD argon: step 20/20 (100%), t 0.01 ps, 1/2 molecules running"
+    assert runs[1].result.ensemble == "langevin" and runs[1].result.target_temperature == 30.0
     langevin_batch([_cluster(0.0)], ARGON, [20.0], steps=5)
-    assert capsys.readouterr().err == ""
+    assert capsys.readouterr() == ("", "")

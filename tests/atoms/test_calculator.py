@@ -1,3 +1,8 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -63,3 +68,42 @@ def test_a_2d_cell_with_a_zero_third_vector_works():
     slab.calc, vacuum.calc = NoetherCalculator(model), NoetherCalculator(model)
     assert slab.get_potential_energy() == pytest.approx(vacuum.get_potential_energy(), abs=1e-10)
     np.testing.assert_allclose(slab.get_forces(), vacuum.get_forces(), atol=1e-10)
+
+
+def test_the_names_a_user_reaches_are_in_noether_atoms_without_lightning():
+    code = (
+        "import sys\n"
+        "from noether.atoms import (AtomsDataset, NoetherCalculator, export_potential,\n"
+        "    load_exported, load_model, load_potential, read_dataset, save_potential,\n"
+        "    write_dataset)\n"
+        "assert 'lightning' not in sys.modules, 'noether.atoms loaded Lightning'\n"
+        "print(NoetherCalculator.__module__)\n"
+    )
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "noether.atoms.calculator"
+
+
+def test_a_model_that_is_not_a_potential_is_refused_naming_what_is_accepted(tmp_path):
+    from noether.train.config import load_config
+    from noether.train.run import train
+
+    run = tmp_path / "toy"
+    config = {
+        "seed": 0,
+        "model": {"name": "toy-mlp", "hidden": 8, "layers": 1},
+        "task": {"name": "toy-regression", "n_samples": 32},
+        "data": {"batch_size": 16, "split": [0.5, 0.25, 0.25]},
+        "optim": {"name": "adamw", "lr": 0.01},
+        "schedule": {"name": "cosine", "warmup_steps": 1},
+        "trainer": {"max_epochs": 1, "progress_bar": False, "precision": "32"},
+        "run": {"dir": str(run)},
+    }
+    train(load_config(config))  # a real run of another task: its model is a ToyMLP
+    for source in (run, run / "checkpoints" / "best.ckpt"):
+        with pytest.raises(ValueError, match=r"the run's model is a ToyMLP, not an atomistic"):
+            NoetherCalculator(source)
+    with pytest.raises(TypeError, match=r"Linear is not an atomistic potential; accepted: a"):
+        NoetherCalculator(torch.nn.Linear(3, 1))

@@ -17,7 +17,7 @@ import torch
 from ase import units
 from ase.md.velocitydistribution import Stationary, ZeroRotation
 
-from noether.atoms.md import MDResult, thermalize
+from noether.atoms.md import MDResult, show_bar, thermalize
 from noether.atoms.stability import StabilityMonitor
 
 __all__ = ["BatchedTrajectory", "langevin_batch"]
@@ -52,7 +52,8 @@ def langevin_batch(
     ``timestep`` fs, ``friction`` 1/fs. Velocities start from Maxwell-Boltzmann at each
     molecule's temperature (no net momentum or rotation), seeded by ``seed`` and the molecule's
     position in the list. ``progress``: label of a progress bar (steps, molecules still running)
-    on stderr, at line ``progress_position`` (for runs in parallel processes); None: no bar.
+    on stderr, at line ``progress_position`` (for runs in parallel processes), or off a
+    terminal of a plain line on stdout at every tenth of the run; None: neither.
     Returns one :class:`BatchedTrajectory` per molecule.
     """
     if len(temperatures) != len(molecules):
@@ -127,10 +128,11 @@ def langevin_batch(
             log["pos"].append(x[a:b].copy())
 
     bar = None
-    if progress is not None:
+    if progress is not None and show_bar():
         from tqdm import tqdm
 
         bar = tqdm(total=steps, unit="step", desc=progress, position=progress_position)
+    tenth = 0  # off a terminal: a plain line at every tenth of the run
     f, e = forces(x)
     observe(0, e)
     for step in range(1, steps + 1):
@@ -140,6 +142,14 @@ def langevin_batch(
             bar.update()
             if step % log_every == 0:
                 bar.set_postfix(running=f"{int(active.sum())}/{len(molecules)}", refresh=False)
+        elif progress is not None and step * 10 // steps > tenth:
+            tenth = step * 10 // steps
+            print(
+                f"  {progress}: step {step}/{steps} ({100 * step // steps}%), "
+                f"t {step * timestep / 1000:.4g} ps, {int(active.sum())}/{len(molecules)} "
+                f"molecules running",
+                flush=True,
+            )
         moving = active[frame_of_atom][:, None]
         v = v + 0.5 * dt * f / masses
         x = np.where(moving, x + 0.5 * dt * v, x)
@@ -174,6 +184,8 @@ def langevin_batch(
             failure=failure[k],
             failure_time_fs=failure_time[k],
             history=monitors[k].history,
+            ensemble="langevin",
+            target_temperature=float(temperatures[k]),
         )
         positions = np.array(log["pos"]).reshape(-1, sizes[k], 3)
         out.append(BatchedTrajectory(result, positions))

@@ -19,16 +19,26 @@ from ase.calculators.calculator import Calculator, PropertyNotImplementedError, 
 from ase.stress import full_3x3_to_voigt_6_stress
 
 from noether.atoms.checkpoint import load_potential
-from noether.atoms.export import load_exported
+from noether.atoms.export import ExportedPotential, load_exported
 from noether.atoms.potential import Potential
 
 __all__ = ["NoetherCalculator", "load_model"]
 
+POTENTIALS = (Potential, ExportedPotential)
+ACCEPTED = (
+    "accepted: a noether Potential, a training run of the atoms task (its folder or a .ckpt "
+    "in it), a save_potential checkpoint (.pt) or an exported model (.pt2)"
+)
+
 
 def load_model(source: Potential | torch.nn.Module | str | os.PathLike, device: str = "cpu"):
     """A potential from a model object or a file: ``.pt2`` (exported), a training run's folder or
-    ``.ckpt`` (rebuilt through the training registry), or a ``save_potential`` checkpoint."""
+    ``.ckpt`` (rebuilt through the training registry), or a ``save_potential`` checkpoint.
+    A model that is not a :class:`Potential` (e.g. a run of another task) is refused, naming
+    what is accepted (``TypeError`` for an object, ``ValueError`` for a file)."""
     if isinstance(source, torch.nn.Module):
+        if not isinstance(source, POTENTIALS):
+            raise TypeError(f"{type(source).__name__} is not an atomistic potential; {ACCEPTED}")
         return source
     path = Path(source)
     if path.is_dir() or path.suffix == ".ckpt":
@@ -37,7 +47,13 @@ def load_model(source: Potential | torch.nn.Module | str | os.PathLike, device: 
         # calculator of a .pt or .pt2 file must not pay that.
         from noether.atoms.task import load_trained_potential
 
-        return load_trained_potential(str(path), map_location=device)
+        model = load_trained_potential(str(path), map_location=device)
+        if not isinstance(model, POTENTIALS):
+            raise ValueError(
+                f"{path}: the run's model is a {type(model).__name__}, not an atomistic "
+                f"potential; {ACCEPTED}"
+            )
+        return model
     if path.suffix == ".pt2":
         return load_exported(path)
     return load_potential(path, map_location=device)

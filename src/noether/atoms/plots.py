@@ -24,19 +24,35 @@ def _figure(rows: int, cols: int, size: tuple[float, float]):
 
 
 def plot_md(result: MDResult, path: str | os.PathLike, title: str = "") -> None:
-    """Energies (per atom, shifted), temperature and the stability monitor against time."""
+    """Energies (per atom, shifted), temperature and the stability monitor against time.
+
+    The total energy's drift is shown for NVE only: under a thermostat (Langevin) the energy is
+    exchanged with the bath, so the temperature's mean and spread against the bath are shown."""
     fig, ax = _figure(1, 3, (13, 3.6))
     t = result.time_fs / 1000.0
     n = result.n_atoms
-    e0 = result.total[0]
-    ax[0, 0].plot(
-        t, (result.total - e0) * 1e3 / n, label=f"total (drift {result.drift:+.3g} meV/atom/ps)"
-    )
+    e0 = result.total[0] if len(t) else 0.0
+    label = "total"
+    if result.conserves_energy and len(t) > 1:
+        label = f"total (drift {result.drift:+.3g} meV/atom/ps)"
+    ax[0, 0].plot(t, (result.total - e0) * 1e3 / n, label=label)
     ax[0, 0].plot(t, (result.potential - e0) * 1e3 / n, label="potential", alpha=0.6)
     ax[0, 0].set(xlabel="time (ps)", ylabel="E - E_tot(0) (meV/atom)")
     ax[0, 0].legend(fontsize=8)
-    ax[0, 1].plot(t, result.temperature)
+    temperature = "temperature"
+    if len(t):
+        temperature = f"⟨T⟩ = {result.temperature.mean():.0f} ± {result.temperature.std():.0f} K"
+    ax[0, 1].plot(t, result.temperature, label=temperature)
+    if not result.conserves_energy and result.target_temperature is not None:
+        ax[0, 1].axhline(
+            result.target_temperature,
+            color="k",
+            ls="--",
+            lw=0.8,
+            label=f"bath {result.target_temperature:g} K",
+        )
     ax[0, 1].set(xlabel="time (ps)", ylabel="temperature (K)")
+    ax[0, 1].legend(fontsize=8)
     hist = result.history
     if hist.get("max_stretch"):
         m = min(len(t), len(hist["max_stretch"]))

@@ -9,6 +9,7 @@ pairs closer than ``bond_scale`` (1.25) times the sum of their covalent radii at
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from numbers import Real
 
 import numpy as np
 
@@ -19,7 +20,13 @@ __all__ = ["StabilityMonitor", "energy_drift"]
 
 @dataclass
 class StabilityMonitor:
-    """Call :meth:`check` on each logged frame; it returns a reason string once unstable."""
+    """Call :meth:`check` on each logged frame; it returns a reason string once unstable.
+
+    Attributes:
+        max_bond_stretch: Å: largest change of a bond of the starting structure.
+        min_distance: Å: closest approach of two atoms.
+        bond_scale: a bond is a pair closer than this times the sum of their covalent radii.
+    """
 
     max_bond_stretch: float = 0.5
     min_distance: float = 0.5
@@ -27,6 +34,12 @@ class StabilityMonitor:
     bonds: np.ndarray | None = None
     reference: np.ndarray | None = None
     history: dict = field(default_factory=lambda: {"max_stretch": [], "min_distance": []})
+
+    def __post_init__(self) -> None:
+        for name, unit in (("max_bond_stretch", " Å"), ("min_distance", " Å"), ("bond_scale", "")):
+            value = getattr(self, name)
+            if not (isinstance(value, Real) and np.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a finite number > 0{unit}; got {value}")
 
     def start(self, atoms) -> None:
         """Record the bonds of the starting structure."""
