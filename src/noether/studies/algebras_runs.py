@@ -142,7 +142,7 @@ def run_one(plan: StudyPlan, model: str, size: int, seed: int) -> dict[str, Any]
 def measure_cost(plan: StudyPlan, model: str, *, threads: int = 1) -> dict[str, Any]:
     """Parameters, FLOPs per token (forward + backward) and seconds per training step (forward,
     backward, AdamW update; best of 5 rounds) of one model at the plan's batch size."""
-    from noether.studies.cost import count_flops, count_parameters, time_per_call
+    from noether.core.cost import count_flops, count_parameters, time_per_call
     from noether.studies.nbody_task import NBodyTask
     from noether.train.config import build, load_config
 

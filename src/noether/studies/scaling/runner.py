@@ -157,7 +157,7 @@ def _train_point(
 
 def run_chain(sweep: Path, chain_name: str, log=print) -> list[Path]:
     """Train and evaluate every unfinished point of ``chain_name``; returns the result files."""
-    from noether.studies.scaling.flops import training_flops
+    from noether.gatr.flops import training_flops
     from noether.train.config import build, load_config
 
     spec, data = read_spec(sweep)
@@ -184,7 +184,10 @@ def run_chain(sweep: Path, chain_name: str, log=print) -> list[Path]:
         params = sum(p.numel() for p in model.parameters())
         batch = spec.batch_size
         flops = {
-            mode: training_flops(model, batch, tokens, mode=mode).total / batch
+            mode: training_flops(
+                model.net, batch, tokens, {"dense": "nominal"}.get(mode, "intrinsic")
+            ).total
+            / batch
             for mode in (("dense", "structured") if chain.family == "gatr" else ("structured",))
         }
         if "dense" not in flops:

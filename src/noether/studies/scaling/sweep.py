@@ -28,7 +28,7 @@ __all__ = ["chain_cost", "collect", "prepare", "run_chains", "step_seconds"]
 def _check_models(spec: SweepSpec, points_per_body: int) -> dict[str, dict[str, float]]:
     """Build every model size once (a bad keyword fails here); FLOPs per sample by family/size."""
     from noether.core.registry import lookup
-    from noether.studies.scaling.flops import training_flops
+    from noether.gatr.flops import training_flops
 
     costs: dict[str, dict[str, float]] = {}
     for family in spec.families:
@@ -40,7 +40,7 @@ def _check_models(spec: SweepSpec, points_per_body: int) -> dict[str, dict[str, 
             except (TypeError, ValueError) as error:
                 raise ValueError(f"{family} size {size!r} {kwargs}: {error}") from None
             batch = spec.batch_size
-            costs[family][size] = training_flops(model, batch, 8).total / batch
+            costs[family][size] = training_flops(model.net, batch, 8).total / batch
     return costs
 
 
