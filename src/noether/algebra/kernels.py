@@ -116,16 +116,10 @@ def _rows(x: Tensor, y: Tensor, table: Table, out: Tensor) -> Tensor:
 def _gather(x: Tensor, y: Tensor, table: Table, out: Tensor) -> Tensor:
     left, right, width = _padded_indices(table, x.device)
     dx, dy, dout = table.dims
-    xf, yf, of = x.reshape(dx, -1), y.reshape(dy, -1), out.view(dout, -1)
-    n = xf.shape[1]
-    signed = torch.cat([xf, -xf, xf.new_zeros(1, n)])  # (2 dx + 1, n)
-    chunk = max(1, GATHER_MAX // (dout * width))  # when forced past GATHER_MAX (tests)
-    for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
-        terms = signed[:, start:stop].index_select(0, left) * yf[:, start:stop].index_select(
-            0, right
-        )  # (dout * width, chunk)
-        torch.sum(terms.view(dout, width, stop - start), 1, out=of[:, start:stop])
+    xf, yf = x.reshape(dx, -1), y.reshape(dy, -1)
+    signed = torch.cat([xf, -xf, xf.new_zeros(1, xf.shape[1])])  # (2 dx + 1, n)
+    terms = signed.index_select(0, left) * yf.index_select(0, right)  # (dout * width, n)
+    torch.sum(terms.view(dout, width, -1), 1, out=out.view(dout, -1))
     return out
 
 
