@@ -55,11 +55,13 @@ __all__ = [
     "sparse_bilinear",
 ]
 
-GATHER_MAX = 1 << 18
-"""Largest gathered intermediate (numbers; 1 MiB in float32) for which the gather schedule runs:
-PGA's geometric product up to 1024 numbers per component, EGA's up to 4096, CGA's up to 256.
-Measured with ``benchmarks/bench_algebra.py --schedules``: past this size the gathered terms
-fall out of cache and the gather costs up to ten times the rows (PGA at 2048 and 4096)."""
+GATHER_MAX = 1 << 20
+"""Largest gathered intermediate (numbers; 4 MiB in float32) for which the gather schedule runs:
+PGA's geometric product up to 4096 numbers per component (the algebra's threshold before the two
+engines were merged; GATr's was 1024), EGA's up to 16384, CGA's up to 1024.
+``benchmarks/bench_algebra.py --schedules`` times both schedules; on this shared machine the
+crossing moved between runs (PGA: 1024 to 5000), because a fresh process page-faults every
+gathered intermediate of a few MiB while a long-running one reuses the memory."""
 
 
 def constant(values: tuple, device: torch.device, dtype: torch.dtype) -> Tensor:
