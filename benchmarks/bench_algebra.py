@@ -12,6 +12,7 @@ shows); wall-clock numbers on a shared machine move by tens of percent.
 
     python benchmarks/bench_algebra.py                  # PGA, EGA, CGA at 1e3, 1e4, 1e5
     python benchmarks/bench_algebra.py --sizes 100000 --algebras PGA --threads 2
+    python benchmarks/bench_algebra.py --schedules      # the kernels' two schedules: the dispatch rule
 """
 
 from __future__ import annotations
@@ -142,6 +143,33 @@ def linear_cell(alg: Algebra, n: int, channels: int, dtype: torch.dtype) -> Cell
     return calls, counts
 
 
+def schedules(algebras: list[str], repeats: int, rounds: int) -> None:
+    """Time both schedules of :func:`noether.algebra.kernels.bilinear_kernel` on the geometric
+    product against the numbers per component: where they cross sets ``GATHER_MAX``."""
+    from noether.algebra import kernels
+
+    print(f"\nschedules of the geometric product (GATHER_MAX = {kernels.GATHER_MAX:.3g})")
+    print(f"{'algebra':7} {'n':>6} {'gather':>9} {'rows':>9} {'rows/gather':>11} {'picks':>6}")
+    for name in algebras:
+        alg = ALGEBRAS[name]
+        table = alg.tables.geometric
+        for n in (256, 512, 1024, 2048, 4096, 8192, 16384):
+            x, y, out = (torch.randn(alg.dim, n) for _ in range(3))
+            times = {}
+            for schedule in ("_gather", "_rows"):
+                fn = getattr(kernels, schedule)
+                times[schedule] = min(
+                    best_time(lambda fn=fn, a=(x, y, table, out): fn(*a), repeats)
+                    for _ in range(rounds)
+                )
+            small = table.dims[2] * table.width * n <= kernels.GATHER_MAX
+            picks = "gather" if small else "rows"
+            print(
+                f"{name:7} {n:6d} {_ms(times['_gather'])} {_ms(times['_rows'])} "
+                f"{times['_rows'] / times['_gather']:11.2f} {picks:>6}"
+            )
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:9.3f}" if seconds == seconds else "      n/a"
 
@@ -182,6 +210,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="passes over all cells")
     parser.add_argument("--no-peers", action="store_true", help="skip kingdon and clifford")
     parser.add_argument("--plot", default=None, help="write a PNG of the speed-ups here")
+    parser.add_argument(
+        "--schedules", action="store_true", help="time the kernels' two schedules instead"
+    )
     args = parser.parse_args()
     global clock
     clock = CLOCK[args.clock]
@@ -191,6 +222,9 @@ def main() -> None:
         f"torch {torch.__version__}, {args.threads} thread(s), {args.dtype}; "
         f"ms on the {args.clock} clock, best of {args.rounds} rounds x {args.repeats} calls"
     )
+    if args.schedules:
+        schedules(args.algebras, args.repeats, args.rounds)
+        return
     cells: dict[tuple, Cell] = {}
     for name in args.algebras:
         for n in args.sizes:

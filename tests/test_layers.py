@@ -62,17 +62,7 @@ CROSS_CUTTING = {
 KNOWN_ARROW_VIOLATIONS: set[str] = {
     "atoms/task.py -> train",
 }
-KNOWN_LAZY_VIOLATIONS: set[str] = {
-    "algebra/algebra.py: noether.algebra.linear",
-    "studies/scaling/flops.py: noether.sims.rigid.models",
-    "studies/scaling/flops.py: noether.studies.scaling.gatr_flops",
-    "studies/scaling/gatr_flops.py: noether.gatr.layers.attention",
-    "studies/scaling/gatr_flops.py: noether.gatr.layers.bilinear",
-    "studies/scaling/gatr_flops.py: noether.gatr.layers.linear",
-    "studies/scaling/gatr_flops.py: noether.gatr.primitives.attention",
-    "studies/scaling/gatr_flops.py: noether.gatr.primitives.layout",
-    "studies/scaling/gatr_flops.py: noether.gatr.primitives.linear",
-}
+KNOWN_LAZY_VIOLATIONS: set[str] = set()
 KNOWN_MIRROR_VIOLATIONS: set[str] = {
     "tests/algebra/test_objects.py",
     "tests/atoms/models/equiformer/test_configs.py",

@@ -19,7 +19,7 @@ def alg(request) -> Algebra:
 @pytest.fixture(params=["gather", "rows"])
 def schedule(request, monkeypatch) -> str:
     """Run the test with each kernel schedule (few products / many products)."""
-    monkeypatch.setattr(kernels, "ROWS_MIN", 10**9 if request.param == "gather" else 0)
+    monkeypatch.setattr(kernels, "GATHER_MAX", 10**18 if request.param == "gather" else -1)
     return request.param
 
 

@@ -60,21 +60,17 @@ def test_tables_are_shared_and_sparse():
 
 
 def test_tensors_are_built_once_per_device_and_dtype():
-    from noether.algebra import linear
-
     cpu = torch.device("cpu")
     for dtype in (torch.float32, torch.float64):
         x = torch.randn(5, 3, 16, dtype=dtype)
         PGA.geometric_product(x, x)
         PGA.equivariant_linear(x, torch.randn(2, 3, 9, dtype=dtype))
-        plan = linear._sparse_plan(PGA.linear_basis, cpu, dtype)
-        assert plan is linear._sparse_plan(Algebra(3, 0, 1).linear_basis, cpu, dtype)
+        plan = PGA.linear_basis.plan().tensors(cpu, dtype)
+        assert plan is Algebra(3, 0, 1).linear_basis.plan().tensors(cpu, dtype)
         assert plan[0].dtype == dtype
         signs = kernels.constant(PGA.blade_metric, cpu, dtype)
         assert signs is kernels.constant(Algebra(3, 0, 1).blade_metric, cpu, dtype)
-    f32, f64 = (
-        linear._sparse_plan(PGA.linear_basis, cpu, t)[0] for t in (torch.float32, torch.float64)
-    )
+    f32, f64 = (PGA.linear_basis.plan().tensors(cpu, t)[0] for t in (torch.float32, torch.float64))
     assert f32 is not f64
     gathered = kernels._padded_indices(PGA.tables.geometric, cpu)
     assert gathered is kernels._padded_indices(Algebra(3, 0, 1).tables.geometric, cpu)

@@ -5,8 +5,7 @@ preset (:data:`EGA`, :data:`PGA`, :data:`CGA`); geometric objects live in
 :mod:`noether.algebra.ega`, :mod:`noether.algebra.pga` and :mod:`noether.algebra.cga`.
 """
 
-from noether.algebra.algebra import CGA, EGA, PGA, Algebra
-from noether.algebra.linear import equivariant_linear
+from noether.algebra.algebra import CGA, EGA, PGA, Algebra, equivariant_linear
 from noether.algebra.versors import pin_sample, random_vector, random_versor
 
 from noether.algebra import cga, ega, pga  # isort: skip  (objects; they import the above)

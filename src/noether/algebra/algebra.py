@@ -16,12 +16,12 @@ from __future__ import annotations
 import numbers
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from noether.algebra import kernels
+from noether.algebra.linear import LinearBasis, linear_basis
 from noether.algebra.tables import (
     CliffordTables,
     Table,
@@ -29,9 +29,6 @@ from noether.algebra.tables import (
     clifford_tables,
     reorder_sign,
 )
-
-if TYPE_CHECKING:
-    from noether.algebra.linear import LinearBasis
 
 MAX_GENERATORS = 10
 """Largest number of basis vectors accepted (a 1024-component multivector)."""
@@ -157,7 +154,7 @@ class Algebra:
         self.check(y, "y")
         if x.device != y.device:
             raise ValueError(f"x and y must be on one device, got {x.device} and {y.device}")
-        return kernels.bilinear(x, y, table)
+        return bilinear(x, y, table)
 
     def _signs(self, values: tuple, x: Tensor) -> Tensor:
         return kernels.constant(values, x.device, x.dtype)
@@ -304,9 +301,7 @@ class Algebra:
     @cached_property
     def linear_basis(self) -> LinearBasis:
         """The exact basis of Pin-equivariant linear maps (see :mod:`noether.algebra.linear`)."""
-        from noether.algebra.linear import linear_basis
-
-        return linear_basis(self)
+        return linear_basis(self.tables)
 
     def equivariant_linear_basis(
         self,
@@ -327,9 +322,72 @@ class Algebra:
 
     def equivariant_linear(self, x: Tensor, weight: Tensor) -> Tensor:
         """``(..., in, dim), (out, in, n_basis) -> (..., out, dim)``; see :func:`equivariant_linear`."""
-        from noether.algebra.linear import equivariant_linear
-
         return equivariant_linear(self, x, weight)
+
+
+# ------------------------------------------------------------------------- layout wrappers
+def bilinear(x: Tensor, y: Tensor, table: Table) -> Tensor:
+    """``out[..., k] = sum over entries (i, j, k, c) of c * x[..., i] * y[..., j]``.
+
+    The public layout over :func:`noether.algebra.kernels.sparse_bilinear`: the operands are
+    transposed to component-major ``(dim, n)`` and the result back.
+
+    Args:
+        x: ``(..., dx)``; y: ``(..., dy)``; leading dimensions broadcast. Same floating dtype and
+            device (mixed float dtypes are promoted).
+        table: the sparse table of the product.
+
+    Returns:
+        ``(..., dout)`` with the broadcast leading shape.
+    """
+    dx, dy, dout = table.dims
+    dtype = torch.promote_types(x.dtype, y.dtype)
+    batch = kernels.broadcast_shape(x.shape[:-1], y.shape[:-1])
+    x2 = (x if x.dtype == dtype else x.to(dtype)).expand(*batch, dx).reshape(-1, dx)
+    y2 = (y if y.dtype == dtype else y.to(dtype)).expand(*batch, dy).reshape(-1, dy)
+    if x2.shape[0] == 0:
+        return x2.new_zeros(*batch, dout)
+    # stacking the columns transposes twice as fast as t().contiguous()
+    out = kernels.sparse_bilinear(torch.stack(x2.unbind(1)), torch.stack(y2.unbind(1)), table)
+    return out.t().contiguous().view(*batch, dout)
+
+
+def equivariant_linear(algebra: Algebra, x: Tensor, weight: Tensor) -> Tensor:
+    """The learnable equivariant linear map ``y[o] = sum_i sum_a weight[o, i, a] basis[a] x[i]``.
+
+    Args:
+        algebra: the algebra (its basis has ``n_basis`` maps; 9 for PGA).
+        x: ``(..., in_channels, dim)``.
+        weight: ``(out_channels, in_channels, n_basis)``, same dtype and device as ``x``.
+
+    Returns:
+        ``(..., out_channels, dim)``. Equal to the dense
+        ``einsum("oia,akj,...ij->...ok", weight, basis, x)`` (:func:`noether.algebra.reference.
+        dense_linear`) but over the basis' non-zero entries: the public layout over
+        :func:`noether.algebra.kernels.equivariant_linear`.
+    """
+    algebra.check(x, "x")
+    basis = algebra.linear_basis
+    if not isinstance(weight, Tensor) or weight.ndim != 3 or weight.shape[2] != basis.n_basis:
+        shape = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
+        raise ValueError(
+            f"weight must have shape (out_channels, in_channels, {basis.n_basis}) for {algebra}, "
+            f"got {shape}"
+        )
+    if x.ndim < 2 or x.shape[-2] != weight.shape[1]:
+        raise ValueError(
+            f"x must have shape (..., {weight.shape[1]}, {algebra.dim}) to match weight's "
+            f"in_channels, got {tuple(x.shape)}"
+        )
+    if x.dtype != weight.dtype or x.device != weight.device:
+        raise ValueError(
+            f"x and weight must share dtype and device, got {x.dtype}/{x.device} and "
+            f"{weight.dtype}/{weight.device}"
+        )
+    batch, (c_in, dim), c_out = x.shape[:-2], x.shape[-2:], weight.shape[0]
+    xt = x.reshape(-1, c_in, dim).permute(2, 0, 1).contiguous()  # (dim, N, in)
+    y = kernels.equivariant_linear(basis.plan(), xt, weight)  # (dim, N, out)
+    return y.permute(1, 2, 0).reshape(*batch, c_out, dim)
 
 
 EGA = Algebra(3, 0, 0)

@@ -1,36 +1,67 @@
-"""Sparse kernels for the bilinear products of a Clifford algebra, over non-zero entries only.
+"""The sparse component-major kernels of a Clifford algebra: bilinear products and linear maps.
 
-A product is evaluated on component-major data (one contiguous row of length ``n`` per blade), so
-each non-zero table entry ``(i, j, k, c)`` is one fused ``out[k] += c * x[i] * y[j]`` over ``n``
-numbers. Two schedules, chosen by batch size:
+Every kernel here works on **component-major** data: a tensor ``(dim, *rest)`` holds one row of
+``rest`` numbers per blade (``rest`` may be ``(n,)`` or ``(n, channels)``, and the rows may be
+strided views such as channel slices). :class:`~noether.algebra.Algebra` (public ``(..., dim)``)
+and :mod:`noether.gatr.primitives` (internal ``(dim, n, channels)``) are thin layout wrappers over
+these functions; :mod:`noether.algebra.reference` holds the dense formulations they are tested
+against.
 
-- many products (``n >= ROWS_MIN``): one ``addcmul_`` per non-zero entry (192 for PGA's geometric
-  product). Each touches three rows that stay in cache; the per-call overhead is a few hundred
-  small operations, paid back above a few thousand products.
-- few products: a gather of the entries, padded per output component, with the signs folded into
-  the gather, then one reduction: five operations whatever the table, in chunks that fit in cache.
+**Bilinear products** (geometric, outer, join, and their adjoints). Each non-zero table entry
+``(i, j, k, c)`` is one fused ``out[k] += c * x[i] * y[j]`` over a row. Two schedules, chosen by
+the size of the gather's intermediate, ``dout * table.width * x[0].numel()`` numbers:
 
-The dense formulation (``einsum`` with the ``dim**3`` Cayley tensor, as in the reference GATr)
+- gather (up to ``GATHER_MAX``): every term at once, padded per output component with the signs
+  folded into the gather, then one reduction: five operations whatever the table. For few
+  products the hundreds of row operations cost more in dispatch than in arithmetic;
+- rows (beyond): one ``addcmul_`` per non-zero entry (192 for PGA's geometric product), each
+  over three rows that stay in cache, where the gathered terms would not.
+
+The dense formulation (an ``einsum`` with the ``dim**3`` Cayley tensor, as in the reference GATr)
 does ``dim**3`` multiply-adds per product; these do ``nnz``. The backward pass is the same kernel
 with the table's adjoints (the gradient of a bilinear map is bilinear), so it costs what the
-forward costs and stays differentiable for double backward (forces from energies). The kernel is
-a torch custom operator, ``noether::sparse_bilinear``, so ``torch.compile`` keeps it as one node.
+forward costs and stays differentiable for double backward. :func:`sparse_bilinear` is a torch
+custom operator, ``noether::sparse_bilinear``, so ``torch.compile`` keeps it as one node.
+
+**Equivariant linear maps** ``y[o] = sum_i sum_a weight[o, i, a] basis[a] x[i]`` on
+``x: (dim, n, in)``: one ``bmm`` over the components for the diagonal entries of the basis (the
+grade projections), and one more for the off-diagonal ones. When those take position ``j`` to
+``j + dim/2`` (PGA's ``x -> e0 <x>_k`` in GATr's internal order) the second is a ``baddbmm_`` of
+``x[:dim/2]`` into ``y[dim/2:]`` without a gather; otherwise a gather and an ``index_add``. PGA:
+``24 * in * out`` multiply-adds per token instead of the dense ``256 * in * out``.
 """
 
 from __future__ import annotations
 
-from functools import cache
+from dataclasses import dataclass
+from functools import cache, cached_property
 
 import torch
 from torch import Tensor
 
 from noether.algebra.tables import Table, output_dim, resolve
 
-ROWS_MIN = 4096
-"""Batch size from which the one-operation-per-entry schedule is used."""
+__all__ = [
+    "GATHER_MAX",
+    "LinearPlan",
+    "bilinear_kernel",
+    "broadcast_shape",
+    "constant",
+    "equivariant_linear",
+    "linear_grad_input",
+    "linear_grad_weight",
+    "linear_plan",
+    "linear_weights",
+    "sparse_bilinear",
+]
 
-_CHUNK_ELEMENTS = 1 << 19
-"""Elements of the gathered intermediate per chunk in the gather schedule (2 MiB in float32)."""
+GATHER_MAX = 1 << 20
+"""Largest gathered intermediate (numbers; 4 MiB in float32) for which the gather schedule runs:
+PGA's geometric product up to 4096 numbers per component (the algebra's threshold before the two
+engines were merged; GATr's was 1024), EGA's up to 16384, CGA's up to 1024.
+``benchmarks/bench_algebra.py --schedules`` times both schedules; on this shared machine the
+crossing moved between runs (PGA: 1024 to 5000), because a fresh process page-faults every
+gathered intermediate of a few MiB while a long-running one reuses the memory."""
 
 
 def constant(values: tuple, device: torch.device, dtype: torch.dtype) -> Tensor:
@@ -45,11 +76,20 @@ def _cached_constant(values: tuple, device: torch.device, dtype: torch.dtype) ->
     return torch.tensor(values, dtype=dtype, device=device)
 
 
+# ------------------------------------------------------------------------- bilinear products
+def broadcast_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """The broadcast of two shapes (``torch.broadcast_shapes`` imports ``torch._refs``: 2 s)."""
+    a, b = (1,) * (len(b) - len(a)) + tuple(a), (1,) * (len(a) - len(b)) + tuple(b)
+    if any(i != j and 1 not in (i, j) for i, j in zip(a, b)):
+        raise ValueError(f"the leading shapes {a} and {b} do not broadcast")
+    return tuple(j if i == 1 else i for i, j in zip(a, b))
+
+
 @cache
 def _padded_indices(table: Table, device: torch.device) -> tuple[Tensor, Tensor, int]:
     """Per-output padded gather indices; ``x`` is gathered from ``[x, -x, 0]`` to carry signs."""
     dx, _, dout = table.dims
-    width = max((len(terms) for terms in table.by_output), default=0) or 1
+    width = table.width
     left = [[2 * dx] * width for _ in range(dout)]
     right = [[0] * width for _ in range(dout)]
     for k, terms in enumerate(table.by_output):
@@ -60,59 +100,58 @@ def _padded_indices(table: Table, device: torch.device) -> tuple[Tensor, Tensor,
     return flat(left), flat(right), width
 
 
-def _rows_kernel(xt: Tensor, yt: Tensor, table: Table) -> Tensor:
-    out = xt.new_empty(table.dims[2], xt.shape[1])
+def _rows(x: Tensor, y: Tensor, table: Table, out: Tensor) -> Tensor:
     for k, terms in enumerate(table.by_output):
         row = out[k]
         if not terms:
             row.zero_()
             continue
         (i, j, c), *rest = terms
-        torch.mul(xt[i], yt[j], out=row)
+        torch.mul(x[i], y[j], out=row)
         if c < 0:
             row.neg_()
         for i, j, c in rest:
-            row.addcmul_(xt[i], yt[j], value=c)
+            row.addcmul_(x[i], y[j], value=c)
     return out
 
 
-def _gather_kernel(xt: Tensor, yt: Tensor, table: Table) -> Tensor:
-    left, right, width = _padded_indices(table, xt.device)
-    dout, n = table.dims[2], xt.shape[1]
-    signed = torch.cat([xt, -xt, xt.new_zeros(1, n)])
-    out = xt.new_empty(dout, n)
-    chunk = max(1, _CHUNK_ELEMENTS // (dout * width))
-    for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
-        terms = signed[:, start:stop].index_select(0, left) * yt[:, start:stop].index_select(
-            0, right
-        )
-        torch.sum(terms.view(dout, width, stop - start), 1, out=out[:, start:stop])
+def _gather(x: Tensor, y: Tensor, table: Table, out: Tensor) -> Tensor:
+    left, right, width = _padded_indices(table, x.device)
+    dx, dy, dout = table.dims
+    xf, yf = x.reshape(dx, -1), y.reshape(dy, -1)
+    signed = torch.cat([xf, -xf, xf.new_zeros(1, xf.shape[1])])  # (2 dx + 1, n)
+    terms = signed.index_select(0, left) * yf.index_select(0, right)  # (dout * width, n)
+    torch.sum(terms.view(dout, width, -1), 1, out=out.view(dout, -1))
     return out
 
 
-def _apply(x: Tensor, y: Tensor, table: Table) -> Tensor:
-    """``x: (n, dx)``, ``y: (n, dy)`` -> ``(n, dout)`` without autograd."""
-    if x.shape[0] >= ROWS_MIN:  # stacking the columns transposes twice as fast as t().contiguous()
-        out = _rows_kernel(torch.stack(x.unbind(1)), torch.stack(y.unbind(1)), table)
-    else:
-        out = _gather_kernel(x.t().contiguous(), y.t().contiguous(), table)
-    return out.t().contiguous()
+def bilinear_kernel(x: Tensor, y: Tensor, table: Table, out: Tensor | None = None) -> Tensor:
+    """``out[k] = sum over entries (i, j, k, c) of c * x[i] * y[j]``, without autograd.
+
+    Args:
+        x: ``(dx, *rest)``; y: ``(dy, *rest)`` with the same ``rest``, dtype and device; rows may
+            be strided views (channel slices).
+        table: the non-zero entries, in the component order of ``x`` and ``y``.
+        out: optional contiguous ``(dout, *rest)`` to write into.
+
+    Returns:
+        ``(dout, *rest)``, contiguous.
+    """
+    if out is None:
+        out = x.new_empty(table.dims[2], *x.shape[1:])
+    if table.dims[2] * table.width * x[0].numel() <= GATHER_MAX:
+        return _gather(x, y, table, out)
+    return _rows(x, y, table, out)
 
 
 @torch.library.custom_op("noether::sparse_bilinear", mutates_args=())
-def sparse_bilinear(x: Tensor, y: Tensor, table: str) -> Tensor:
-    """``x: (n, dx)``, ``y: (n, dy)`` -> ``(n, dout)`` for the registered table named ``table``.
-
-    A torch custom operator: ``torch.compile`` sees one opaque node (no graph break, no tracing
-    of the per-entry loop), and autograd uses the adjoint tables.
-    """
-    return _apply(x, y, resolve(table))
+def _sparse_bilinear_op(x: Tensor, y: Tensor, table: str) -> Tensor:
+    return bilinear_kernel(x, y, resolve(table))
 
 
-@sparse_bilinear.register_fake
+@_sparse_bilinear_op.register_fake
 def _(x: Tensor, y: Tensor, table: str) -> Tensor:
-    return x.new_empty(x.shape[0], output_dim(table))
+    return x.new_empty(output_dim(table), *x.shape[1:])
 
 
 def _setup_context(ctx, inputs, output) -> None:
@@ -124,38 +163,160 @@ def _setup_context(ctx, inputs, output) -> None:
 def _backward(ctx, grad: Tensor):
     x, y = ctx.saved_tensors
     grad = grad.contiguous()
-    gx = sparse_bilinear(grad, y, f"{ctx.table}.grad_x") if ctx.needs_input_grad[0] else None
-    gy = sparse_bilinear(x, grad, f"{ctx.table}.grad_y") if ctx.needs_input_grad[1] else None
+    gx = _sparse_bilinear_op(grad, y, f"{ctx.table}.grad_x") if ctx.needs_input_grad[0] else None
+    gy = _sparse_bilinear_op(x, grad, f"{ctx.table}.grad_y") if ctx.needs_input_grad[1] else None
     return gx, gy, None
 
 
-sparse_bilinear.register_autograd(_backward, setup_context=_setup_context)
+_sparse_bilinear_op.register_autograd(_backward, setup_context=_setup_context)
 
 
-def broadcast_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
-    """The broadcast of two shapes (``torch.broadcast_shapes`` imports ``torch._refs``: 2 s)."""
-    a, b = (1,) * (len(b) - len(a)) + tuple(a), (1,) * (len(a) - len(b)) + tuple(b)
-    if any(i != j and 1 not in (i, j) for i, j in zip(a, b)):
-        raise ValueError(f"the leading shapes {a} and {b} do not broadcast")
-    return tuple(j if i == 1 else i for i, j in zip(a, b))
+def sparse_bilinear(x: Tensor, y: Tensor, table: Table) -> Tensor:
+    """:func:`bilinear_kernel` with autograd (every order): ``(dx, *rest), (dy, *rest) ->
+    (dout, *rest)``. The torch custom operator ``noether::sparse_bilinear``: ``torch.compile``
+    sees one opaque node (no graph break, no tracing of the per-entry loop)."""
+    if x.shape[1:] != y.shape[1:]:
+        raise ValueError(
+            f"x and y must agree after the component axis, got {tuple(x.shape)} and "
+            f"{tuple(y.shape)}"
+        )
+    return _sparse_bilinear_op(x, y, table.name)
 
 
-def bilinear(x: Tensor, y: Tensor, table: Table) -> Tensor:
-    """``out[..., k] = sum over entries (i, j, k, c) of c * x[..., i] * y[..., j]``.
+# ------------------------------------------------------------------------ equivariant linear
+@dataclass(frozen=True, eq=False)
+class LinearPlan:
+    """The non-zero entries of a basis of linear maps, in the component order of the data.
+
+    ``entries`` are ``(k, j, a, value)``: map ``a`` takes component ``j`` to ``k``.
+    """
+
+    dim: int
+    n_basis: int
+    entries: tuple[tuple[int, int, int, float], ...]
+
+    @cached_property
+    def off_pairs(self) -> tuple[tuple[int, int], ...]:
+        """The off-diagonal ``(k, j)`` pairs, sorted."""
+        return tuple(sorted({(k, j) for k, j, _, _ in self.entries if k != j}))
+
+    @cached_property
+    def shifted(self) -> bool:
+        """True when the off-diagonal pairs are exactly ``(j + dim/2, j)`` for all ``j < dim/2``."""
+        half = self.dim // 2
+        return self.off_pairs == tuple((j + half, j) for j in range(half))
+
+    @cached_property
+    def nnz(self) -> int:
+        """Non-zero entries per channel pair (PGA: 24)."""
+        return len({(k, j) for k, j, _, _ in self.entries})
+
+    def tensors(self, device: torch.device, dtype: torch.dtype):
+        """``(diagonal (dim, n_basis), off (n_off, n_basis), off_out, off_in)``, cached; built
+        in the graph under ``torch.compile`` (the compiler would only trace through a cache)."""
+        if torch.compiler.is_compiling():
+            return _build_tensors(self, device, dtype)
+        return _tensors(self, device, dtype)
+
+
+@cache
+def linear_plan(
+    maps: tuple[tuple[tuple[int, int, float], ...], ...], position: tuple[int, ...]
+) -> LinearPlan:
+    """The plan of the basis ``maps`` (``maps[a]``: entries ``(k, j, value)`` in canonical blade
+    order) for data whose canonical blade ``i`` sits at component ``position[i]``."""
+    entries = tuple((position[k], position[j], a, v) for a, m in enumerate(maps) for k, j, v in m)
+    return LinearPlan(len(position), len(maps), entries)
+
+
+def _build_tensors(plan: LinearPlan, device: torch.device, dtype: torch.dtype):
+    diagonal = torch.zeros(plan.dim, plan.n_basis, dtype=torch.float64)
+    where = {pair: i for i, pair in enumerate(plan.off_pairs)}
+    off = torch.zeros(len(where), plan.n_basis, dtype=torch.float64)
+    for k, j, a, value in plan.entries:
+        if k == j:
+            diagonal[k, a] += value
+        else:
+            off[where[(k, j)], a] += value
+    as_long = lambda v: torch.tensor(v, dtype=torch.long, device=device)  # noqa: E731
+    return (
+        diagonal.to(device=device, dtype=dtype),
+        off.to(device=device, dtype=dtype),
+        as_long([k for k, _ in plan.off_pairs]),
+        as_long([j for _, j in plan.off_pairs]),
+    )
+
+
+_tensors = cache(_build_tensors)
+
+
+def linear_weights(plan: LinearPlan, weight: Tensor) -> tuple[Tensor, Tensor | None]:
+    """The per-component weights: ``weight (out, in, n_basis) -> (w_diag (dim, in, out),
+    w_off (n_off, in, out) or None)``."""
+    diagonal, off, _, _ = plan.tensors(weight.device, weight.dtype)
+    c_out, c_in, _ = weight.shape
+    w = weight.permute(2, 1, 0).reshape(plan.n_basis, c_in * c_out)
+    w_diag = (diagonal @ w).view(plan.dim, c_in, c_out)
+    w_off = (off @ w).view(-1, c_in, c_out) if plan.off_pairs else None
+    return w_diag, w_off
+
+
+def _linear(plan: LinearPlan, x: Tensor, w_diag: Tensor, w_off: Tensor | None) -> Tensor:
+    y = torch.bmm(x, w_diag)  # (dim, n, out)
+    if w_off is None:
+        return y
+    if plan.shifted:
+        half = plan.dim // 2
+        y[half:].baddbmm_(x[:half], w_off)
+        return y
+    _, _, off_out, off_in = plan.tensors(x.device, x.dtype)
+    return y.index_add_(0, off_out, torch.bmm(x.index_select(0, off_in), w_off))
+
+
+def equivariant_linear(plan: LinearPlan, x: Tensor, weight: Tensor) -> Tensor:
+    """``y[o] = sum_i sum_a weight[o, i, a] basis[a] x[i]`` on component-major data.
 
     Args:
-        x: ``(..., dx)``; y: ``(..., dy)``; leading dimensions broadcast. Same floating dtype and
-            device (mixed float dtypes are promoted).
-        table: the sparse table of the product.
+        plan: the basis in the component order of ``x`` (:func:`linear_plan`).
+        x: ``(dim, n, in)``; a channel slice of a larger tensor is fine.
+        weight: ``(out, in, n_basis)``, same dtype and device.
 
     Returns:
-        ``(..., dout)`` with the broadcast leading shape.
+        ``(dim, n, out)``, contiguous. Plain autograd: differentiable to every order.
     """
-    dx, dy, dout = table.dims
-    dtype = torch.promote_types(x.dtype, y.dtype)
-    batch = broadcast_shape(x.shape[:-1], y.shape[:-1])
-    x2 = (x if x.dtype == dtype else x.to(dtype)).expand(*batch, dx).reshape(-1, dx)
-    y2 = (y if y.dtype == dtype else y.to(dtype)).expand(*batch, dy).reshape(-1, dy)
-    if x2.shape[0] == 0:
-        return x2.new_zeros(*batch, dout)
-    return sparse_bilinear(x2, y2, table.name).reshape(*batch, dout)
+    return _linear(plan, x, *linear_weights(plan, weight))
+
+
+def linear_grad_input(
+    plan: LinearPlan, grad: Tensor, w_diag: Tensor, w_off: Tensor | None
+) -> Tensor:
+    """The gradient of :func:`equivariant_linear` for ``x``: ``grad (dim, n, out) -> (dim, n, in)``
+    (the adjoint map: the same kernel with transposed weights)."""
+    gx = torch.bmm(grad, w_diag.transpose(1, 2))
+    if w_off is None:
+        return gx
+    if plan.shifted:
+        half = plan.dim // 2
+        gx[:half].baddbmm_(grad[half:], w_off.transpose(1, 2))
+        return gx
+    _, _, off_out, off_in = plan.tensors(grad.device, grad.dtype)
+    return gx.index_add_(0, off_in, torch.bmm(grad.index_select(0, off_out), w_off.transpose(1, 2)))
+
+
+def linear_grad_weight(plan: LinearPlan, x: Tensor, grad: Tensor) -> Tensor:
+    """The gradient of :func:`equivariant_linear` for ``weight``: ``x (dim, n, in), grad
+    (dim, n, out) -> (out, in, n_basis)``."""
+    diagonal, off, off_out, off_in = plan.tensors(x.device, x.dtype)
+    dim, _, c_in = x.shape
+    c_out = grad.shape[2]
+    g_w = diagonal.t() @ torch.bmm(x.transpose(1, 2), grad).view(dim, -1)
+    if plan.off_pairs:
+        if plan.shifted:
+            half = dim // 2
+            g_off = torch.bmm(x[:half].transpose(1, 2), grad[half:])
+        else:
+            g_off = torch.bmm(
+                x.index_select(0, off_in).transpose(1, 2), grad.index_select(0, off_out)
+            )
+        g_w += off.t() @ g_off.view(g_off.shape[0], -1)
+    return g_w.view(plan.n_basis, c_in, c_out).permute(2, 1, 0)

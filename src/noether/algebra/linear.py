@@ -11,9 +11,8 @@ whose edges are those two-term equations, in exact rational arithmetic: every co
 without a contradiction is one basis map. Nothing is hand-listed: EGA gives its 4 grade projections,
 CGA 6, G(1,3,0) 5, and PGA 9 (5 grade projections and ``x -> e0 <x>_k`` for k = 0..3).
 
-**The evaluation.** The maps are sparse (PGA: 24 non-zero entries of 256 per channel pair). With
-``x`` laid out component-major, each non-zero ``(k, j)`` is one GEMM of the channels, and the
-diagonal ones (the grade projections) run as one batched matmul without any gather.
+**The evaluation** is :func:`noether.algebra.kernels.equivariant_linear` (the basis is sparse:
+PGA's 9 maps fill 24 of the 256 entries of a block); :meth:`LinearBasis.plan` gives its plan.
 """
 
 from __future__ import annotations
@@ -26,10 +25,10 @@ from functools import cache, cached_property
 import torch
 from torch import Tensor
 
-from noether.algebra.algebra import Algebra
+from noether.algebra.kernels import LinearPlan, linear_plan
 from noether.algebra.tables import CliffordTables, blade_product
 
-__all__ = ["LinearBasis", "equivariant_linear", "linear_basis"]
+__all__ = ["LinearBasis", "linear_basis"]
 
 
 def _reflection_signs(t: CliffordTables) -> list[tuple[int, ...]]:
@@ -116,23 +115,32 @@ def _solve(t: CliffordTables) -> list[dict[tuple[int, int], Fraction]]:
 
 @dataclass(frozen=True, eq=False)
 class LinearBasis:
-    """The exact basis of Pin-equivariant linear maps of an algebra.
+    """The exact basis of Pin-equivariant linear maps of an algebra (given by its tables).
 
     ``maps[a]`` lists the non-zero entries ``(k, j, value)`` of map ``a`` (output blade ``k``,
     input blade ``j``); ``grades[a]`` is its ``(input grade, output grade)``.
     """
 
-    algebra: Algebra
+    tables: CliffordTables
     maps: tuple[tuple[tuple[int, int, float], ...], ...]
 
     @property
     def n_basis(self) -> int:
         return len(self.maps)
 
+    @property
+    def dim(self) -> int:
+        return self.tables.dim
+
     @cached_property
     def grades(self) -> tuple[tuple[int, int], ...]:
-        g = self.algebra.grades
+        g = self.tables.grades
         return tuple((g[m[0][1]], g[m[0][0]]) for m in self.maps)
+
+    def plan(self, position: tuple[int, ...] | None = None) -> LinearPlan:
+        """The kernel's plan for data whose canonical blade ``i`` sits at component
+        ``position[i]`` (default: canonical order); see :func:`noether.algebra.kernels.linear_plan`."""
+        return linear_plan(self.maps, position or tuple(range(self.dim)))
 
     @cached_property
     def pairs(self) -> tuple[tuple[int, int], ...]:
@@ -154,7 +162,7 @@ class LinearBasis:
 
 @cache
 def _dense(basis: LinearBasis, normalize: bool, device: torch.device, dtype: torch.dtype) -> Tensor:
-    dim = basis.algebra.dim
+    dim = basis.dim
     out = torch.zeros(basis.n_basis, dim, dim, dtype=torch.float64)
     for a, entries in enumerate(basis.maps):
         for k, j, value in entries:
@@ -165,15 +173,16 @@ def _dense(basis: LinearBasis, normalize: bool, device: torch.device, dtype: tor
 
 
 @cache
-def linear_basis(algebra: Algebra) -> LinearBasis:
-    """The basis of Pin(p,q,r)-equivariant linear maps of ``algebra``, computed once per algebra.
+def linear_basis(tables: CliffordTables) -> LinearBasis:
+    """The basis of Pin(p,q,r)-equivariant linear maps of the algebra with these tables (use
+    ``Algebra.linear_basis``), computed once per algebra.
 
     Order: grade-preserving maps by grade, then the others by (grade change, input grade).
     Each map's first non-zero entry is +1.
     """
-    grades = algebra.grades
+    grades = tables.grades
     maps = []
-    for values in _solve(algebra.tables):
+    for values in _solve(tables):
         items = sorted(values.items())
         scale = items[0][1]
         maps.append(tuple((k, j, float(v / scale)) for (k, j), v in items))
@@ -184,85 +193,4 @@ def linear_basis(algebra: Algebra) -> LinearBasis:
         return (shift != 0, shift, grades[j], (k, j))
 
     maps.sort(key=order)
-    return LinearBasis(algebra, tuple(maps))
-
-
-def _sparse_plan(basis: LinearBasis, device: torch.device, dtype: torch.dtype):
-    """Coefficients ``(n_pairs, n_basis)`` and the index plan of the sparse evaluation.
-
-    Cached per (basis, device, dtype); under ``torch.compile`` built in the graph instead (the
-    compiler folds constants and would only trace through the cache).
-    """
-    if torch.compiler.is_compiling():
-        return _build_plan(basis, device, dtype)
-    return _cached_plan(basis, device, dtype)
-
-
-def _build_plan(basis: LinearBasis, device: torch.device, dtype: torch.dtype):
-    pairs = basis.pairs
-    where = {pair: p for p, pair in enumerate(pairs)}
-    coeff = [[0.0] * basis.n_basis for _ in pairs]
-    for a, entries in enumerate(basis.maps):
-        for k, j, value in entries:
-            coeff[where[(k, j)]][a] = value
-    dim = basis.algebra.dim
-    diagonal = [where.get((k, k), len(pairs)) for k in range(dim)]  # len(pairs): a zero block
-    off = [p for p, (k, j) in enumerate(pairs) if k != j]
-    as_long = lambda v: torch.tensor(v, dtype=torch.long, device=device)  # noqa: E731
-    return (
-        torch.tensor(coeff, dtype=dtype, device=device),
-        as_long(diagonal),
-        len(pairs) in diagonal,
-        as_long(off),
-        as_long([pairs[p][1] for p in off]),
-        as_long([pairs[p][0] for p in off]),
-    )
-
-
-_cached_plan = cache(_build_plan)
-
-
-def equivariant_linear(algebra: Algebra, x: Tensor, weight: Tensor) -> Tensor:
-    """The learnable equivariant linear map ``y[o] = sum_i sum_a weight[o, i, a] basis[a] x[i]``.
-
-    Args:
-        algebra: the algebra (its basis has ``n_basis`` maps; 9 for PGA).
-        x: ``(..., in_channels, dim)``.
-        weight: ``(out_channels, in_channels, n_basis)``, same dtype and device as ``x``.
-
-    Returns:
-        ``(..., out_channels, dim)``. Equal to the dense
-        ``einsum("oia,akj,...ij->...ok", weight, basis, x)`` but over the basis' non-zero entries:
-        one batched GEMM over the components for the diagonal entries, one more for the rest.
-    """
-    algebra.check(x, "x")
-    basis = algebra.linear_basis
-    if not isinstance(weight, Tensor) or weight.ndim != 3 or weight.shape[2] != basis.n_basis:
-        shape = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
-        raise ValueError(
-            f"weight must have shape (out_channels, in_channels, {basis.n_basis}) for {algebra}, "
-            f"got {shape}"
-        )
-    if x.ndim < 2 or x.shape[-2] != weight.shape[1]:
-        raise ValueError(
-            f"x must have shape (..., {weight.shape[1]}, {algebra.dim}) to match weight's "
-            f"in_channels, got {tuple(x.shape)}"
-        )
-    if x.dtype != weight.dtype or x.device != weight.device:
-        raise ValueError(
-            f"x and weight must share dtype and device, got {x.dtype}/{x.device} and "
-            f"{weight.dtype}/{weight.device}"
-        )
-    coeff, diagonal, padded, off, off_in, off_out = _sparse_plan(basis, x.device, x.dtype)
-    batch, (c_in, dim), c_out = x.shape[:-2], x.shape[-2:], weight.shape[0]
-    n_basis = coeff.shape[1]
-    w = (coeff @ weight.permute(2, 1, 0).reshape(n_basis, -1)).view(
-        -1, c_in, c_out
-    )  # (pairs, in, out)
-    if padded:
-        w = torch.cat([w, w.new_zeros(1, c_in, c_out)])
-    xt = x.reshape(-1, c_in, dim).permute(2, 0, 1).contiguous()  # (dim, N, in)
-    y = torch.bmm(xt, w.index_select(0, diagonal))  # (dim, N, out)
-    if off.numel():
-        y.index_add_(0, off_out, torch.bmm(xt.index_select(0, off_in), w.index_select(0, off)))
-    return y.permute(1, 2, 0).reshape(*batch, c_out, dim)
+    return LinearBasis(tables, tuple(maps))

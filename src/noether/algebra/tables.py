@@ -4,8 +4,8 @@ A basis blade is a bitmask over the basis vectors (bit ``i`` set when ``e_i`` is
 are listed in canonical order (by grade, then lexicographically by their sorted indices), which
 is the order of the ``clifford`` library and of GATr. A bilinear product is a :class:`Table`: the
 list of its non-zero entries ``(i, j, k, c)``, meaning ``out[k] += c * x[i] * y[j]``, with
-integer ``c`` in {-1, +1}. Nothing here touches torch; :mod:`noether.algebra.kernels` turns the
-tables into tensors, cached per (table, device, dtype).
+integer ``c`` in {-1, +1}. Nothing here touches torch; :mod:`noether.algebra.kernels` evaluates
+the tables, and :mod:`noether.gatr.flops` counts their entries.
 """
 
 from __future__ import annotations
@@ -64,6 +64,20 @@ class Table:
     def __post_init__(self) -> None:
         if any(c not in (-1, 1) for *_, c in self.entries):
             raise ValueError(f"table {self.name}: coefficients must be +1 or -1")
+        _BY_NAME[self.name] = self  # so that the custom operator finds it by its name
+
+    @property
+    def nnz(self) -> int:
+        """Number of non-zero entries: the multiply-adds of one product (PGA geometric: 192)."""
+        return len(self.entries)
+
+    def permuted(self, position: tuple[int, ...], tag: str) -> Table:
+        """The same map on reordered components (canonical blade ``i`` at ``position[i]``),
+        named ``f"{self.name}.{tag}"``."""
+        p = position
+        return _table(
+            f"{self.name}.{tag}", self.dims, ((p[i], p[j], p[k], c) for i, j, k, c in self.entries)
+        )
 
     @cached_property
     def by_output(self) -> tuple[tuple[tuple[int, int, int], ...], ...]:
@@ -72,6 +86,11 @@ class Table:
         for i, j, k, c in self.entries:
             rows[k].append((i, j, c))
         return tuple(tuple(r) for r in rows)
+
+    @cached_property
+    def width(self) -> int:
+        """The most terms of any output component (PGA geometric: 16)."""
+        return max((len(terms) for terms in self.by_output), default=0) or 1
 
     @cached_property
     def grad_x(self) -> Table:
@@ -191,18 +210,25 @@ def clifford_tables(metric: tuple[int, ...]) -> CliffordTables:
     return CliffordTables(metric)
 
 
+_BY_NAME: dict[str, Table] = {}
+"""Every table built in this process, by name (names are unique: they carry the metric)."""
+
+
 def resolve(name: str) -> Table:
     """The table called ``name`` (``"G0+++.geometric"``, ``"G0+++.geometric.grad_x"``, ...).
 
-    Names carry the metric, so a table can be found (and built, once) from its name alone: this
-    is how the torch custom operator in :mod:`noether.algebra.kernels` refers to its table.
+    Names carry the metric, so a product's table can be found (and built, once) from its name
+    alone: this is how the torch custom operator in :mod:`noether.algebra.kernels` refers to its
+    table. Derived tables (:meth:`Table.permuted`) are found once built.
     """
-    tag, product, *adjoints = name.split(".")
+    if name in _BY_NAME:
+        return _BY_NAME[name]
+    base, _, adjoint = name.rpartition(".")
+    if adjoint in ("grad_x", "grad_y"):
+        return getattr(resolve(base), adjoint)
+    tag, product = name.split(".")
     metric = tuple({v: k for k, v in _SYMBOLS.items()}[c] for c in tag[1:])
-    table = getattr(clifford_tables(metric), product)
-    for adjoint in adjoints:
-        table = getattr(table, adjoint)
-    return table
+    return getattr(clifford_tables(metric), product)
 
 
 def output_dim(name: str) -> int:

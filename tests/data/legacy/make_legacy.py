@@ -73,8 +73,9 @@ def atoms_data(folder: Path) -> str:
 
 
 def nbody_data(folder: Path) -> str:
-    from noether.sims.nbody import NBodyConfig
     from noether.sims.nbody_dataset import NBodySizes, generate_dataset, write_dataset
+
+    from noether.sims.nbody import NBodyConfig
 
     sizes = NBodySizes(train=16, val=8, test=8, more_bodies=4, more_planets=4)
     splits, meta = generate_dataset(NBodyConfig(max_level=4), sizes, seed=5, progress=False)
@@ -82,8 +83,9 @@ def nbody_data(folder: Path) -> str:
 
 
 def rigid_data(folder: Path) -> str:
-    from noether.sims.rigid import generate
     from noether.sims.rigid_scene import RigidConfig
+
+    from noether.sims.rigid import generate
 
     config = RigidConfig(min_bodies=2, max_bodies=4, points_per_body=6, n_frames=4)
     generate(folder / "rigid", config, 12, seed=1, scenes_per_shard=12, progress=False)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from noether.algebra import CGA, EGA, PGA
+from noether.algebra import CGA, EGA, PGA, kernels
+from noether.gatr import primitives
 from noether.gatr.primitives import from_internal, geometric_product, join, to_internal
 from noether.gatr.primitives.bilinear import geometric_bilinear, geometric_bilinear_reference
+from noether.gatr.primitives.layout import layout
 
 
 @pytest.mark.parametrize("alg", [EGA, PGA, CGA], ids=str)
@@ -53,3 +55,9 @@ def test_errors():
         geometric_bilinear(PGA, torch.randn(16, 3, 4), torch.randn(3, 1), 1, 2)
     with pytest.raises(ValueError, match="reference pseudoscalar"):
         geometric_bilinear(PGA, torch.randn(16, 3, 4), None, 1, 1)
+
+
+def test_gatr_calls_the_algebra_kernels():
+    """One engine: GATr's products and linear maps are the algebra's kernels in another layout."""
+    assert primitives.sparse_bilinear is kernels.sparse_bilinear
+    assert primitives.linear_plan(PGA) is PGA.linear_basis.plan(layout(PGA).position)

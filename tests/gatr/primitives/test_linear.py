@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from noether.algebra import CGA, EGA, PGA, Algebra
-from noether.algebra.linear import linear_basis
 from noether.gatr.primitives import from_internal, linear_plan, to_internal
 from noether.gatr.primitives.linear import equi_linear, equi_linear_reference, equivariant_linear
 
@@ -32,7 +31,7 @@ def test_plan_structure():
 
 @pytest.mark.parametrize("alg", ALGEBRAS, ids=str)
 def test_fused_with_scalars(alg, float64):
-    nb = linear_basis(alg).n_basis
+    nb = alg.linear_basis.n_basis
     x = torch.randn(alg.dim, 2, 2, requires_grad=True)
     s = torch.randn(2, 2, requires_grad=True)
     params = [torch.randn(2, 2, nb), torch.randn(2), torch.randn(2, 2)]

@@ -8,7 +8,6 @@ import torch
 from torch import Tensor, nn
 
 from noether.algebra import Algebra
-from noether.algebra.linear import linear_basis
 from noether.gatr.primitives.linear import equi_linear
 
 __all__ = ["EquiLinear"]
@@ -53,7 +52,7 @@ class EquiLinear(nn.Module):
                 raise ValueError(f"EquiLinear: {name} must be an int >= {low}, got {value!r}")
         self.algebra = algebra
         self.in_mv, self.out_mv, self.in_s, self.out_s = in_mv, out_mv, in_s, out_s
-        basis = linear_basis(algebra)
+        basis = algebra.linear_basis
         self.weight = nn.Parameter(torch.empty(out_mv, in_mv, basis.n_basis))
         self.bias = nn.Parameter(torch.zeros(out_mv)) if bias else None
         self.s_to_mv = nn.Parameter(torch.empty(out_mv, in_s)) if in_s else None
@@ -64,7 +63,7 @@ class EquiLinear(nn.Module):
 
     def reset_parameters(self, gain: float = 1.0) -> None:
         """Uniform weights scaled so each output component has variance about ``gain**2``."""
-        grades = linear_basis(self.algebra).grades
+        grades = self.algebra.linear_basis.grades
         with torch.no_grad():
             for a, (g_in, g_out) in enumerate(grades):
                 # components reached by a grade-changing map also get a grade projection

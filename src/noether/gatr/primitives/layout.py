@@ -6,7 +6,7 @@ batch is one tensor ``x: (dim, n, channels)`` with ``n`` the flattened batch and
 - an equivariant linear map is then one batched GEMM over the components (``torch.bmm``), with
   no gather of its sparse basis;
 - each non-zero entry of a product table is one fused row operation over ``n * channels``
-  numbers (see :mod:`noether.gatr.primitives.bilinear`).
+  numbers (see :mod:`noether.algebra.kernels`, which both layouts share).
 
 The components are also reordered: the **non-degenerate** blades first (those the inner product
 sees), then the degenerate ones (PGA: ``1, e1, e2, e3, e12, e13, e23, e123`` then ``e0, e01,
@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from noether.algebra import Algebra
+from noether.algebra.kernels import LinearPlan
 from noether.algebra.tables import Table
 
 __all__ = ["Layout", "from_internal", "layout", "to_internal"]
@@ -80,23 +81,20 @@ class Layout:
         """Internal position of the non-degenerate pseudoscalar (``e123`` in PGA)."""
         return self.position[self.algebra.nondegenerate_pseudoscalar_index]
 
-    def _permute(self, table: Table) -> Table:
-        pos = self.position
-        entries = sorted(
-            ((pos[i], pos[j], pos[k], c) for i, j, k, c in table.entries),
-            key=lambda e: (e[2], e[0], e[1]),
-        )
-        return Table(f"{table.name}.internal", table.dims, tuple(entries))
-
     @cached_property
     def geometric(self) -> Table:
         """The geometric product in internal order."""
-        return self._permute(self.algebra.tables.geometric)
+        return self.algebra.tables.geometric.permuted(self.position, "internal")
 
     @cached_property
     def join(self) -> Table:
         """The regressive product (join) in internal order."""
-        return self._permute(self.algebra.tables.regressive)
+        return self.algebra.tables.regressive.permuted(self.position, "internal")
+
+    @cached_property
+    def linear(self) -> LinearPlan:
+        """The basis of equivariant linear maps in internal order (the kernel's plan)."""
+        return self.algebra.linear_basis.plan(self.position)
 
     def indices(self, name: str, device: torch.device) -> Tensor:
         """Cached index tensors: ``"order"`` or ``"position"``."""

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from lightning.pytorch.callbacks import Callback
 
+from noether.core.cost import count_flops, count_parameters, time_per_call
 from noether.core.io import atomic_write_json
 from noether.sims.nbody.dataset import NBodySizes, generate_dataset, load_meta, write_dataset
 from noether.sims.nbody.eval import baseline_errors, evaluate_sets
@@ -32,7 +33,6 @@ from noether.sims.nbody.task import NBodyTask
 from noether.sims.nbody.tokens import TOKENS_VERSION
 from noether.studies.algebras.plan import StudyPlan
 from noether.studies.algebras.report import write_report
-from noether.studies.cost import count_flops, count_parameters, time_per_call
 from noether.train.checkpoints import LAST
 from noether.train.config import Config, ConfigError, build, load_config
 from noether.train.run import check_resume_changes, train

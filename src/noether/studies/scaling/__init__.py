@@ -6,7 +6,8 @@
 - :mod:`~noether.studies.scaling.report`: fits (:mod:`~noether.studies.scaling.fits`,
   :mod:`~noether.studies.scaling.analysis`), tables and figures
   (:mod:`~noether.studies.scaling.plots`);
-- :mod:`~noether.studies.scaling.flops`: training FLOPs, analytic, dense and structured.
+- training FLOPs come from :mod:`noether.gatr.flops` (nominal = the paper's dense count,
+  intrinsic = the sparse kernels' work; the study calls them dense and structured).
 
 The data, task, tokens and models are the rigid-body family's: :mod:`noether.sims.rigid`.
 See docs/scaling.md.

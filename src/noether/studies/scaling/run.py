@@ -20,11 +20,11 @@ from tqdm.auto import tqdm
 
 from noether.core.io import atomic_write_json
 from noether.core.registry import lookup
+from noether.gatr.flops import training_flops
 from noether.sims.rigid.scenes import RigidConfig
 from noether.sims.rigid.shards import RigidShards
 from noether.sims.rigid.simulator import generate
 from noether.sims.rigid.task import RigidTask, masked_mse
-from noether.studies.scaling.flops import training_flops
 from noether.studies.scaling.plan import FAMILIES, Chain, SweepSpec, plan
 from noether.studies.scaling.runner import RESULT, SPEC, read_spec
 
@@ -44,7 +44,7 @@ def _check_models(spec: SweepSpec, points_per_body: int) -> dict[str, dict[str, 
             except (TypeError, ValueError) as error:
                 raise ValueError(f"{family} size {size!r} {kwargs}: {error}") from None
             batch = spec.batch_size
-            costs[family][size] = training_flops(model, batch, 8).total / batch
+            costs[family][size] = training_flops(model.net, batch, 8).total / batch
     return costs
 
 

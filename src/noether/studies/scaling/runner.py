@@ -26,8 +26,8 @@ from typing import Any
 import torch
 
 from noether.core.io import atomic_write_json
+from noether.gatr.flops import training_flops
 from noether.sims.rigid.shards import RigidShards
-from noether.studies.scaling.flops import training_flops
 from noether.studies.scaling.plan import FAMILIES, Chain, Point, SweepSpec, plan
 from noether.train.checkpoints import LAST
 from noether.train.config import build, load_config
@@ -182,7 +182,10 @@ def run_chain(sweep: Path, chain_name: str, log=print) -> list[Path]:
         params = sum(p.numel() for p in model.parameters())
         batch = spec.batch_size
         flops = {
-            mode: training_flops(model, batch, tokens, mode=mode).total / batch
+            mode: training_flops(
+                model.net, batch, tokens, {"dense": "nominal"}.get(mode, "intrinsic")
+            ).total
+            / batch
             for mode in (("dense", "structured") if chain.family == "gatr" else ("structured",))
         }
         if "dense" not in flops:

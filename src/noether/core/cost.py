@@ -1,8 +1,10 @@
-"""What a model costs: parameters, floating-point operations and wall time of a training step.
+"""What a model costs, measured: parameters, executed floating-point operations, time per call.
 
-FLOPs are counted on the operations a model actually executes (a ``TorchDispatchMode`` sees every
-aten call of forward and backward), so sparse algebra kernels are counted at their real cost,
-not as the dense ``dim x dim`` blocks of a reference implementation:
+The measurement, not a formula (that is :mod:`noether.gatr.flops`): FLOPs are counted on the
+operations a model actually executes (a ``TorchDispatchMode`` sees every aten call of forward
+and backward), so sparse algebra kernels are counted at their real cost, not as the dense
+``dim x dim`` blocks of a reference implementation. In-place and ``out=`` forms count as their
+functional forms (``addcmul_``, ``baddbmm_``, ``mul(out=)``):
 
 - matrix products and attention: exact, by torch's own formulas (``torch.utils.flop_counter``),
   plus the CPU flash-attention kernels, which that registry lacks: ``4 B H L S D`` forward and
@@ -25,7 +27,7 @@ from torch import Tensor, nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
-__all__ = ["count_flops", "count_parameters", "time_per_call"]
+__all__ = ["PRODUCTS", "count_flops", "count_parameters", "time_per_call"]
 
 aten = torch.ops.aten
 
@@ -46,6 +48,13 @@ _CPU_ATTENTION = {
     "_scaled_dot_product_flash_attention_for_cpu": 1,
     "_scaled_dot_product_flash_attention_for_cpu_backward": 2,
 }
+PRODUCTS = frozenset(
+    {"mm", "addmm", "bmm", "baddbmm", "matmul", "convolution", "convolution_backward"}
+    | {name for name in _CPU_ATTENTION}
+    | {"_scaled_dot_product_efficient_attention", "_scaled_dot_product_flash_attention"}
+)
+"""The aten operations that are matrix products (``by_op`` keys): the part of a measurement
+that :mod:`noether.gatr.flops` predicts."""
 
 
 def _numel(value) -> int:
@@ -75,6 +84,9 @@ class _FlopCounter(TorchDispatchMode):
         out = func(*args, **kwargs)
         packet = func._overloadpacket
         name = packet.__name__
+        if name.endswith("_") and not name.startswith("_") and hasattr(aten, name[:-1]):
+            name = name[:-1]  # in place: as the functional form
+            packet = getattr(aten, name)
         if packet in flop_registry:
             flops = flop_registry[packet](*args, **kwargs, out_val=out)
         elif name in _CPU_ATTENTION:
@@ -99,7 +111,9 @@ class _FlopCounter(TorchDispatchMode):
 
 def count_flops(fn: Callable[[], object]) -> tuple[int, dict[str, int]]:
     """FLOPs executed by ``fn()`` (forward and, if ``fn`` calls it, backward) and their split by
-    aten operation; see the module docstring for what is counted."""
+    aten operation (functional names: ``addcmul_`` counts as ``addcmul``); see the module
+    docstring for what is counted. ``sum(by_op[k] for k in by_op if k in PRODUCTS)`` is the
+    matrix-product part."""
     counter = _FlopCounter()
     with counter:
         fn()
