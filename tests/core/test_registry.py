@@ -7,10 +7,8 @@ from torch import nn
 from noether.core import registry
 from noether.core.registry import lookup, register_model, register_task
 
-from .conftest import subprocess_env
 
-
-def test_scan_finds_registrations_without_importing():
+def test_scan_finds_registrations_without_importing(subprocess_env):
     code = (
         "import sys\n"
         "from noether.core import registry\n"
@@ -24,7 +22,7 @@ def test_scan_finds_registrations_without_importing():
         "print('ok')\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=subprocess_env()
+        [sys.executable, "-c", code], capture_output=True, text=True, env=subprocess_env
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
