@@ -69,3 +69,10 @@ def detect_launch(env: Mapping[str, str] | None = None) -> Launch:
             job_id=env.get("SLURM_JOB_ID"),
         )
     return Launch(kind="single", world_size=1, rank=0, devices=1, num_nodes=1, job_id=None)
+
+
+def is_first_process(launch: Launch, env: Mapping[str, str] | None = None) -> bool:
+    """Whether this is the run's process of rank 0: by the launcher's rank, and for processes
+    Lightning itself started (``trainer.devices`` > 1) by their ``LOCAL_RANK`` and ``NODE_RANK``."""
+    env = os.environ if env is None else env
+    return launch.rank == 0 and _int(env, "LOCAL_RANK", 0) == 0 and _int(env, "NODE_RANK", 0) == 0
