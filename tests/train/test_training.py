@@ -113,6 +113,8 @@ def test_evaluate_command_on_a_checkpoint_file(run, tmp_path, capsys):
     val = [r for r in read_metrics(run / "metrics.csv") if "val/loss" in r][-1]
     saved = json.loads((tmp_path / "val_metrics.json").read_text())
     assert saved["loss"] == pytest.approx(val["val/loss"], rel=1e-6)
+    # the epoch the training console printed for these weights ("epoch 6/6"), counted from 1
+    assert saved["epoch"] == 6 and saved["global_step"] == 180
     assert (tmp_path / "val_parity_y.png").is_file()
     assert cli_main(["evaluate", str(tmp_path / "nothing")]) == 2
     assert "neither a run folder nor a checkpoint file" in capsys.readouterr().err
