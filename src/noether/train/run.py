@@ -15,7 +15,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from torch import nn
 
 from noether.train.checkpoints import BEST, LAST, AtomicCheckpointIO, RunCheckpoints
-from noether.train.config import Config, ConfigError, build, load_config
+from noether.train.config import DEFAULT_SPLIT, Config, ConfigError, build, load_config
 from noether.train.console import EpochLines, quiet_lightning, want_progress_bar
 from noether.train.csv_log import RunCSVLogger
 from noether.train.datamodule import TaskDataModule, load_splits, make_datamodule
@@ -109,6 +109,8 @@ def _resume_config(
         new = config
     else:
         new = load_config(config, overrides)
+    if new.data.split is None:  # null: as resolved when the run started
+        new.data.split = saved.data.split
     check_resume_changes(saved, new)
     new.source = saved.source
     checkpoint = run_dir / "checkpoints" / LAST
@@ -146,6 +148,22 @@ def _resume_config(
 
 class RunFinished(Exception):
     """A resumed run has nothing left to train (its message says so)."""
+
+
+def resolve_split(config: Config, datamodule: Any, refuse: bool = True) -> None:
+    """``data.split`` as used: the fractions when the stack splits the task's one dataset, null
+    when the task splits its data itself, where fractions given in the config (``refuse``) are
+    an error rather than silently ignored."""
+    if isinstance(datamodule, TaskDataModule) and datamodule.mode == "fractions":
+        config.data.split = tuple(config.data.split or DEFAULT_SPLIT)
+        return
+    if config.data.split is not None and refuse:
+        raise ConfigError(
+            f"data.split: got {list(config.data.split)}, which has no effect: task "
+            f"{config.task.name!r} splits its data itself (see its own split options in "
+            f"task:); accepted: no data.split (null)"
+        )
+    config.data.split = None
 
 
 def check_batches(config: Config, datamodule: TaskDataModule, launch: Launch) -> None:
@@ -341,6 +359,7 @@ def _train(
     except (ValueError, OSError) as error:
         raise ConfigError(f"task {config.task.name!r}: cannot set up its data: {error}") from error
     continuing = resume is not None
+    resolve_split(config, datamodule, refuse=not continuing)
     if isinstance(datamodule, TaskDataModule):
         check_batches(config, datamodule, launch)
         module = TrainingModule(model, task, config, datamodule.steps_per_epoch)
