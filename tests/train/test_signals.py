@@ -75,3 +75,24 @@ def test_a_signal_stops_the_run_with_a_checkpoint_and_the_resume_command(
     finally:
         torch.set_num_threads(threads)
     assert_same_run(reference_dir, run_dir)  # the stop lost nothing
+
+
+def test_two_processes_stop_together_at_the_same_step(reference, tmp_path):
+    _, config = reference
+    run_dir = tmp_path / "ddp"
+    args = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone"]
+    args += ["-m", "noether.cli", "train", str(config), f"--run.dir={run_dir}"]
+    proc = subprocess.Popen(
+        args, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 180
+    while len(read_metrics(run_dir / "metrics.csv")) < 5:
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)  # torchrun passes it to both processes
+    _, err = proc.communicate(timeout=120)  # no process waits for the other
+    step = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)["global_step"]
+    line = f"noether train: stopped by SIGTERM; last.ckpt written at step {step}; continue with"
+    assert err.count(line) == 1, err[-3000:]  # rank 0's line, once
+    assert 0 < step < 256 and not (run_dir / "run.lock").exists()
