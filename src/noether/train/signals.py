@@ -20,8 +20,9 @@ from types import FrameType
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-class RunInterrupted(Exception):
-    """A signal stopped the run; ``exit_status`` is ``128 + signum``."""
+class RunInterrupted(BaseException):
+    """A signal stopped the run; ``exit_status`` is ``128 + signum``. Like KeyboardInterrupt a
+    BaseException, so that no ``except Exception`` on the way mistakes it for an error."""
 
     def __init__(self, signum: int, saved_step: int | None = None) -> None:
         self.signum = signum
