@@ -12,7 +12,7 @@ import yaml
 
 from noether.train.config import load_config
 from noether.train.csv_log import read_metrics
-from noether.train.distributed import detect_launch
+from noether.train.distributed import detect_launch, is_first_process
 from noether.train.run import train
 
 from .conftest import subprocess_env, tiny_config
@@ -141,6 +141,17 @@ def test_detect_launch_reads_the_launchers():
     )
     interactive = detect_launch({**_slurm_env(0, "1"), "SLURM_JOB_NAME": "bash"})
     assert interactive.kind == "single"
+
+
+def test_only_the_first_process_is_first():
+    # it alone takes the run folder's lock; processes Lightning starts itself (trainer.devices)
+    # look like single launches but carry LOCAL_RANK / NODE_RANK
+    single = detect_launch({})
+    assert is_first_process(single, {}) and is_first_process(single, {"LOCAL_RANK": "0"})
+    assert not is_first_process(single, {"LOCAL_RANK": "1", "WORLD_SIZE": "2"})
+    assert not is_first_process(single, {"LOCAL_RANK": "0", "NODE_RANK": "1"})
+    assert not is_first_process(detect_launch(_slurm_env(1, "5")), _slurm_env(1, "5"))
+    assert is_first_process(detect_launch(_slurm_env(0, "5")), _slurm_env(0, "5"))
 
 
 def test_multi_process_run_without_job_id_needs_a_run_dir(monkeypatch):
