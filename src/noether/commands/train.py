@@ -23,7 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.epilog = (
         "Any --section.key=value overrides the config file, e.g. --optim.lr=3e-4 "
-        "--trainer.max_epochs=50. See docs/training.md."
+        "--trainer.max_epochs=50. Exit status: 0 finished; 2 refused, nothing written; 143 or "
+        "130 stopped by SIGTERM or SIGINT after writing last.ckpt (continue with --resume "
+        "RUN_DIR). See docs/training.md."
     )
     parse_known = parser.parse_known_args
 
