@@ -247,3 +247,8 @@ def test_refit_offsets_at_the_end_edits_only_the_best_checkpoint(tmp_path):
     assert not finish_best_checkpoint(run / "checkpoints", AtomisticTask(str(tmp_path / "d.h5")))
     with pytest.raises(ValueError, match="refit_offsets: got 'always'; accepted: never"):
         AtomisticTask(str(tmp_path / "d.h5"), refit_offsets="always")
+
+
+def test_split_fractions_with_a_splits_file_are_refused():
+    with pytest.raises(ValueError, match=r"split: got \[0.5, 0.25, 0.25\], which has no effect"):
+        AtomisticTask(path="data.xyz", splits="splits.npz", split=[0.5, 0.25, 0.25])

@@ -1,11 +1,15 @@
 import importlib.util
 import io
+import re
+from typing import ClassVar
 
 import pytest
 
+from noether.core.registry import register_task
 from noether.train.config import ConfigError, load_config
 from noether.train.console import want_progress_bar
 from noether.train.run import resolve_precision, train
+from noether.train.toy import ToyRegression
 
 from .conftest import tiny_config
 
@@ -74,3 +78,21 @@ def test_trainer_follows_the_config(tmp_path):
     assert len(checkpoints) == 1 and checkpoints[0].every_n_steps == 7
     assert isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO)
     assert trainer.progress_bar_callback is None  # progress_bar: false in the tiny config
+
+
+@register_task("test-toy-in-ev")
+class _ToyInEV(ToyRegression):
+    units: ClassVar[dict[str, str]] = {"y": "eV"}
+
+
+def test_epoch_lines_carry_the_units_of_the_task(tmp_path, capsys):
+    config = tiny_config(
+        task={"name": "test-toy-in-ev"},
+        trainer={"max_epochs": 1},
+        run={"dir": str(tmp_path / "r")},
+    )
+    train(load_config(config))
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("epoch 1/1"))
+    assert re.search(
+        r"  val/loss [0-9.e-]+  val/y_mae [0-9.e-]+ eV  val/y_rmse [0-9.e-]+ eV  ", line
+    )

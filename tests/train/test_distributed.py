@@ -12,7 +12,7 @@ import yaml
 
 from noether.train.config import load_config
 from noether.train.csv_log import read_metrics
-from noether.train.distributed import detect_launch
+from noether.train.distributed import detect_launch, is_first_process
 from noether.train.run import train
 
 from .conftest import subprocess_env, tiny_config
@@ -121,6 +121,9 @@ def test_detect_launch_reads_the_launchers():
     )
     assert torchrun.rank == 5 and torchrun.job_id == "job7"
     assert detect_launch({"TORCHELASTIC_RUN_ID": "none", "WORLD_SIZE": "2"}).job_id is None
+    # torchrun --standalone draws a random id: a rerun would name another folder
+    standalone = {"TORCHELASTIC_RUN_ID": "0c3f2f8e-7a4b-4f9e-9d51-2b8f0a6c1e27", "WORLD_SIZE": "2"}
+    assert detect_launch(standalone).job_id is None
     slurm = detect_launch(
         {
             **_slurm_env(1, "99"),
@@ -140,6 +143,17 @@ def test_detect_launch_reads_the_launchers():
     assert interactive.kind == "single"
 
 
+def test_only_the_first_process_is_first():
+    # it alone takes the run folder's lock; processes Lightning starts itself (trainer.devices)
+    # look like single launches but carry LOCAL_RANK / NODE_RANK
+    single = detect_launch({})
+    assert is_first_process(single, {}) and is_first_process(single, {"LOCAL_RANK": "0"})
+    assert not is_first_process(single, {"LOCAL_RANK": "1", "WORLD_SIZE": "2"})
+    assert not is_first_process(single, {"LOCAL_RANK": "0", "NODE_RANK": "1"})
+    assert not is_first_process(detect_launch(_slurm_env(1, "5")), _slurm_env(1, "5"))
+    assert is_first_process(detect_launch(_slurm_env(0, "5")), _slurm_env(0, "5"))
+
+
 def test_multi_process_run_without_job_id_needs_a_run_dir(monkeypatch):
     from noether.train.config import ConfigError
     from noether.train.distributed import Launch
@@ -152,3 +166,14 @@ def test_multi_process_run_without_job_id_needs_a_run_dir(monkeypatch):
         resolve_run_dir(config, launch)
     assert str(resolve_run_dir(config, Launch("slurm", 2, 0, 2, 1, "77"))).endswith("-77")
     assert os.environ.get("NOETHER_RUN_DIR") is None
+
+
+def test_torchrun_standalone_without_run_dir_is_refused_and_writes_nothing(tmp_path):
+    config_path = tmp_path / "ddp.yaml"
+    config_path.write_text(yaml.safe_dump(tiny_config(**DDP)))
+    args = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone"]
+    args += ["-m", "noether.cli", "train", str(config_path), f"--run.root={tmp_path / 'runs'}"]
+    out = subprocess.run(args, env=subprocess_env(), capture_output=True, text=True, timeout=240)
+    assert out.returncode != 0
+    assert "noether train: error: run.dir: a multi-process run without a job id" in out.stderr
+    assert not (tmp_path / "runs").exists()

@@ -113,6 +113,8 @@ def test_evaluate_command_on_a_checkpoint_file(run, tmp_path, capsys):
     val = [r for r in read_metrics(run / "metrics.csv") if "val/loss" in r][-1]
     saved = json.loads((tmp_path / "val_metrics.json").read_text())
     assert saved["loss"] == pytest.approx(val["val/loss"], rel=1e-6)
+    # the epoch the training console printed for these weights ("epoch 6/6"), counted from 1
+    assert saved["epoch"] == 6 and saved["global_step"] == 180
     assert (tmp_path / "val_parity_y.png").is_file()
     assert cli_main(["evaluate", str(tmp_path / "nothing")]) == 2
     assert "neither a run folder nor a checkpoint file" in capsys.readouterr().err
@@ -191,6 +193,7 @@ class _OwnDataTask(ToyRegression):
 
 def test_a_task_may_bring_its_own_lightning_datamodule(tmp_path):
     config = tiny_config(task={"name": "test-own-datamodule"}, run={"dir": str(tmp_path / "dm")})
+    del config["data"]["split"]  # the data module splits the data: fractions are refused
     run_dir = train(load_config(config))
     rows = read_metrics(run_dir / "metrics.csv")
     assert len([r for r in rows if "train/loss" in r]) == 3 * 4

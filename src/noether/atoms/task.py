@@ -100,6 +100,11 @@ class AtomisticTask(Task):
             raise ValueError(f"unknown scale {scale!r}; accepted: {', '.join(SCALES)}")
         if missing not in ("mask", "error"):
             raise ValueError(f"missing must be 'mask' or 'error', got {missing!r}")
+        if splits is not None and split is not None:
+            raise ValueError(
+                f"split: got {list(split)}, which has no effect with splits: {splits!r} (its "
+                "indices are used); accepted: one of the two"
+            )
         self.path, self.splits_path = path, splits
         self.split = list(split) if split is not None else [0.8, 0.1, 0.1]
         if len(self.split) != 3:

@@ -10,7 +10,9 @@ import argparse
 import sys
 
 from noether.train.config import ConfigError
+from noether.train.distributed import detect_launch, is_first_process
 from noether.train.run import train
+from noether.train.signals import RunInterrupted
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.epilog = (
         "Any --section.key=value overrides the config file, e.g. --optim.lr=3e-4 "
-        "--trainer.max_epochs=50. See docs/training.md."
+        "--trainer.max_epochs=50. Exit status: 0 finished; 2 refused, nothing written; 143 or "
+        "130 stopped by SIGTERM or SIGINT after writing last.ckpt (continue with --resume "
+        "RUN_DIR). See docs/training.md."
     )
     parse_known = parser.parse_known_args
 
@@ -36,9 +40,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    """0 when the run finished; 2 when it was refused (nothing written); 128 + the signal
+    number when SIGTERM (143) or SIGINT (130) stopped it (docs/training.md)."""
     try:
         train(args.config, getattr(args, "overrides", []), resume=args.resume)
     except ConfigError as error:
         print(f"noether train: error: {error}", file=sys.stderr)
         return 2
+    except RunInterrupted as interrupted:
+        if is_first_process(detect_launch()):
+            print(f"noether train: {interrupted.message()}", file=sys.stderr, flush=True)
+        return interrupted.exit_status
     return 0

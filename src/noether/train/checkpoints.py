@@ -7,6 +7,7 @@ any moment (mid-epoch, mid-write) leaves the previous ``last.ckpt`` intact.
 from __future__ import annotations
 
 import math
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import Checkpoint
 
 from noether.core.io import atomic_write
+from noether.train.signals import RunInterrupted, StopOnSignal
 
 LAST, BEST = "last.ckpt", "best.ckpt"
 
@@ -33,24 +35,54 @@ class RunCheckpoints(Checkpoint):
     > 0) and ``best.ckpt`` whenever ``monitor`` reaches a new minimum after validation.
 
     As a ``Checkpoint`` it runs after every other callback of a hook, so the state it saves
-    includes their updates of the same step (the EMA of the weights, say)."""
+    includes their updates of the same step (the EMA of the weights, say).
 
-    def __init__(self, directory: str | Path, every_n_steps: int = 0, monitor: str = "val/loss"):
+    With ``stop``, a signal recorded by it ends the run after the step in progress (after the
+    epoch's validation at the last step of an epoch) with ``last.ckpt`` written:
+    :mod:`noether.train.signals`."""
+
+    def __init__(
+        self,
+        directory: str | Path,
+        every_n_steps: int = 0,
+        monitor: str = "val/loss",
+        stop: StopOnSignal | None = None,
+    ):
         self.directory = Path(directory)
         self.every_n_steps = every_n_steps
         self.monitor = monitor
         self.best = math.inf
+        self.stop = stop
+        self._stopped_at: int | None = None
 
     def setup(self, trainer, pl_module, stage: str) -> None:
         if trainer.is_global_zero and self.directory.is_dir():
             for stale in self.directory.glob(".*.tmp"):  # left by a run killed mid-write
                 stale.unlink(missing_ok=True)
 
+    def on_train_start(self, trainer, pl_module) -> None:
+        if self.stop is not None:
+            self.stop.install()
+            self.stop.graceful = True
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if self.stop is not None:
+            self.stop.graceful = False
+
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         step = trainer.global_step
         last_in_epoch = batch_idx + 1 >= trainer.num_training_batches
-        if self.every_n_steps and step % self.every_n_steps == 0 and not last_in_epoch:
+        stopping = not last_in_epoch and self._stopping(trainer)
+        if stopping or (
+            self.every_n_steps and step % self.every_n_steps == 0 and not last_in_epoch
+        ):
             trainer.save_checkpoint(self.directory / LAST)
+        if stopping:  # once Lightning has logged this step's metrics row
+            self._stopped_at = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if self._stopped_at is not None:
+            self._interrupt(self._stopped_at)
 
     def on_validation_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking:
@@ -65,6 +97,16 @@ class RunCheckpoints(Checkpoint):
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         trainer.save_checkpoint(self.directory / LAST)
+        if self._stopping(trainer):
+            self._interrupt(trainer.global_step)
+
+    def _stopping(self, trainer) -> bool:
+        return self.stop is not None and self.stop.requested(trainer)
+
+    def _interrupt(self, step: int) -> None:
+        assert self.stop is not None
+        self.stop.graceful = False
+        raise RunInterrupted(self.stop.signum or signal.SIGTERM, saved_step=step)
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best}

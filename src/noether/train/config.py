@@ -41,6 +41,9 @@ __all__ = [
 ]
 
 
+DEFAULT_SPLIT = (0.8, 0.1, 0.1)
+
+
 @dataclass
 class DataConfig:
     """How the task's data is batched and split."""
@@ -49,8 +52,10 @@ class DataConfig:
     """Global batch size: samples per optimiser step over all processes (split evenly)."""
     eval_batch_size: int | None = None
     """Global batch size of validation and test; ``batch_size`` if null."""
-    split: tuple[float, float, float] = (0.8, 0.1, 0.1)
-    """Train, validation, test fractions, used when the task returns one dataset."""
+    split: tuple[float, float, float] | None = None
+    """Train, validation, test fractions of a task that returns one dataset; null:
+    ``DEFAULT_SPLIT``. The saved config shows the fractions used, or null when the task splits
+    its data itself (then fractions here are refused: they would have no effect)."""
     num_workers: int = 0
     """Data-loader worker processes per training process."""
     shuffle: bool = True
@@ -338,9 +343,12 @@ def check_consistency(config: Config) -> None:
     for key, value in (("devices", trainer.devices), ("num_nodes", trainer.num_nodes)):
         if value != "auto" and value < 1:
             raise ConfigError(f"trainer.{key}: got {value}; accepted: 'auto' or an integer >= 1")
-    if any(f < 0 for f in data.split) or abs(sum(data.split) - 1.0) > 1e-9 or data.split[0] <= 0:
+    split = data.split
+    if split is not None and (
+        any(f < 0 for f in split) or abs(sum(split) - 1.0) > 1e-9 or split[0] <= 0
+    ):
         raise ConfigError(
-            f"data.split: got {list(data.split)}; accepted: three fractions >= 0 "
+            f"data.split: got {list(split)}; accepted: three fractions >= 0 "
             f"(train > 0) that add up to 1"
         )
     if optim.lr <= 0:

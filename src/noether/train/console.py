@@ -40,9 +40,16 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
+def _with_unit(value: float, key: str, units: dict[str, str]) -> str:
+    """``12.3 meV`` for ``val/energy_mae`` when the task's ``units`` name one for ``energy``."""
+    name = key.split("/", 1)[-1].rsplit("_", 1)[0] if key.endswith(("_mae", "_rmse")) else ""
+    unit = units.get(name, "")
+    return f"{_fmt(value)} {unit}" if unit else _fmt(value)
+
+
 class EpochLines(Callback):
-    """One line per epoch on rank 0: the epoch's mean training loss, the validation errors and
-    the time it took."""
+    """One line per epoch on rank 0: the epoch's mean training loss, the validation errors (in
+    the units of the task's ``units``) and the time it took."""
 
     def __init__(self, max_epochs: int) -> None:
         self.max_epochs = max_epochs
@@ -60,8 +67,9 @@ class EpochLines(Callback):
             f"epoch {trainer.current_epoch + 1}/{self.max_epochs}",
             f"train/loss {'- (resumed at the end of the epoch)' if train_loss is None else _fmt(train_loss)}",
         ]
+        units = getattr(getattr(pl_module, "task", None), "units", {})
         for key in sorted(metrics):
             if key.startswith("val/"):
-                parts.append(f"{key} {_fmt(float(metrics[key]))}")
+                parts.append(f"{key} {_with_unit(float(metrics[key]), key, units)}")
         parts.append(f"({time.perf_counter() - self._start:.1f} s)")
         print("  ".join(parts), flush=True)

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from noether.core.io import atomic_write_bytes
 from noether.core.task import Splits, Task
-from noether.train.config import DataConfig
+from noether.train.config import DEFAULT_SPLIT, DataConfig
 from noether.train.sampler import EpochBatchSampler
 
 SPLIT_NAMES = ("train", "val", "test")
@@ -88,7 +88,7 @@ class TaskDataModule(L.LightningDataModule):
         elif isinstance(data, Dataset):
             self.mode = "fractions"
             parts = dict.fromkeys(SPLIT_NAMES, data)
-            fresh = split_indices(len(data), config.split, seed)
+            fresh = split_indices(len(data), config.split or DEFAULT_SPLIT, seed)
         else:
             raise TypeError(
                 f"{type(task).__name__}.datasets() returned {type(data).__name__}; "
@@ -106,7 +106,7 @@ class TaskDataModule(L.LightningDataModule):
         self.parts = parts
         if len(self.splits["val"]) == 0:
             raise ValueError(
-                f"the validation split is empty (data.split={list(config.split)}); "
+                f"the validation split is empty (data.split={list(config.split or DEFAULT_SPLIT)}); "
                 f"give it a fraction that holds at least one sample"
             )
 

@@ -8,6 +8,7 @@ nodes comes from the launcher's environment unless the config sets ``trainer.dev
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -21,7 +22,8 @@ class Launch:
     rank: int
     devices: int  # processes per node
     num_nodes: int
-    job_id: str | None  # shared by every process of the run, if the launcher gives one
+    job_id: str | None  # shared by every process of the run, if the launcher gives one; not
+    # torchrun --standalone's random id, which a rerun of the same command would not repeat
 
 
 def _int(env: Mapping[str, str], key: str, default: int) -> int:
@@ -40,6 +42,13 @@ def _slurm_tasks_per_node(env: Mapping[str, str], ntasks: int, nodes: int) -> in
     return max(ntasks // max(nodes, 1), 1)
 
 
+def _is_uuid(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
+
+
 def detect_launch(env: Mapping[str, str] | None = None) -> Launch:
     """Read the launcher's environment variables (``os.environ`` by default)."""
     env = os.environ if env is None else env
@@ -47,6 +56,8 @@ def detect_launch(env: Mapping[str, str] | None = None) -> Launch:
         world = _int(env, "WORLD_SIZE", 1)
         local = _int(env, "LOCAL_WORLD_SIZE", world)
         run_id = env.get("TORCHELASTIC_RUN_ID")
+        if run_id and _is_uuid(run_id):  # drawn at random by --standalone: names no job
+            run_id = None
         return Launch(
             kind="torchrun",
             world_size=world,
@@ -69,3 +80,10 @@ def detect_launch(env: Mapping[str, str] | None = None) -> Launch:
             job_id=env.get("SLURM_JOB_ID"),
         )
     return Launch(kind="single", world_size=1, rank=0, devices=1, num_nodes=1, job_id=None)
+
+
+def is_first_process(launch: Launch, env: Mapping[str, str] | None = None) -> bool:
+    """Whether this is the run's process of rank 0: by the launcher's rank, and for processes
+    Lightning itself started (``trainer.devices`` > 1) by their ``LOCAL_RANK`` and ``NODE_RANK``."""
+    env = os.environ if env is None else env
+    return launch.rank == 0 and _int(env, "LOCAL_RANK", 0) == 0 and _int(env, "NODE_RANK", 0) == 0

@@ -54,7 +54,9 @@ def evaluate(
     ``<out>/<split>_parity_<quantity>.png``; ``out`` defaults to ``<run folder>/evaluation``.
 
     Returns:
-        ``{"loss", "<q>_mae", "<q>_rmse", "samples", "checkpoint", ...}``.
+        ``{"loss", "<q>_mae", "<q>_rmse", "samples", "checkpoint", "epoch", "global_step"}``;
+        ``epoch`` is the epoch the weights come from counted from 1, the number the training
+        console printed for it (``epoch 55/55``).
     """
     quiet_lightning()
     path = find_checkpoint(target, prefer=prefer)
@@ -96,7 +98,7 @@ def evaluate(
     results.update(
         samples=module.evaluated_samples,
         checkpoint=str(path),
-        epoch=int(checkpoint.get("epoch", -1)),
+        epoch=int(checkpoint.get("epoch", -1)) + 1,  # counted from 1, as the training console
         global_step=int(checkpoint.get("global_step", -1)),
     )
     out.mkdir(parents=True, exist_ok=True)
@@ -118,7 +120,7 @@ def evaluate(
         kind = "best" if path.name == BEST else "last" if path.name == LAST else "checkpoint"
         print(
             f"{split} split of {run_dir}: {results['samples']} samples, {kind} weights "
-            f"(epoch {results['epoch'] + 1}, step {results['global_step']})"
+            f"(epoch {results['epoch']}, step {results['global_step']})"
         )
         print(format_table(module.results[split], task.units))
         for figure in figures:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -10,14 +11,16 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, EMAWeightAveraging
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from torch import nn
 
 from noether.train.checkpoints import BEST, LAST, AtomicCheckpointIO, RunCheckpoints
-from noether.train.config import Config, ConfigError, build, load_config
+from noether.train.config import DEFAULT_SPLIT, Config, ConfigError, build, load_config
 from noether.train.console import EpochLines, quiet_lightning, want_progress_bar
 from noether.train.csv_log import RunCSVLogger
 from noether.train.datamodule import TaskDataModule, load_splits, make_datamodule
-from noether.train.distributed import Launch, detect_launch
+from noether.train.distributed import Launch, detect_launch, is_first_process
+from noether.train.lock import RunLock
 from noether.train.module import TrainingModule
 from noether.train.plots import CurvePlotter
 from noether.train.rundir import (
@@ -30,6 +33,7 @@ from noether.train.rundir import (
     check_fresh,
     resolve_run_dir,
 )
+from noether.train.signals import RunInterrupted, StopOnSignal
 from noether.train.trained import finish_best_checkpoint
 
 # Keys a resumed run may change: how long it goes on and how it is run, not what it computes.
@@ -92,15 +96,12 @@ def check_resume_changes(saved: Config, new: Config) -> None:
 
 def _resume_config(
     run_dir: Path, config: Config | str | Path | None, overrides: Sequence[str] | Mapping[str, Any]
-) -> tuple[Config, Path]:
+) -> tuple[Config, Path | None, int | None]:
+    """The config of a resumed run, its ``last.ckpt`` (None: restart from the beginning) and
+    the last step whose metrics rows stay; refuses (reading only) what cannot continue."""
     saved_path = run_dir / CONFIG
     if not saved_path.is_file():
         raise ConfigError(f"--resume: {str(run_dir)!r} is not a run folder (no {CONFIG})")
-    checkpoint = run_dir / "checkpoints" / LAST
-    if not checkpoint.is_file():
-        raise ConfigError(
-            f"--resume: {str(run_dir)!r} has no checkpoint to resume ({checkpoint} is missing)"
-        )
     saved = load_config(saved_path)
     if config is None:
         new = load_config(saved_path, overrides)
@@ -108,9 +109,61 @@ def _resume_config(
         new = config
     else:
         new = load_config(config, overrides)
+    if new.data.split is None:  # null: as resolved when the run started
+        new.data.split = saved.data.split
     check_resume_changes(saved, new)
     new.source = saved.source
-    return new, checkpoint
+    checkpoint = run_dir / "checkpoints" / LAST
+    if not checkpoint.is_file():
+        return new, None, None
+    try:
+        header = torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)
+        step = int(header["global_step"])
+        epochs = int(header["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
+    except Exception as error:
+        raise ConfigError(
+            f"--resume: {checkpoint}: not a readable checkpoint ({type(error).__name__}: "
+            f"{error}); delete it to start the run again from the beginning"
+        ) from None
+    del header
+    t = new.trainer
+    if t.max_epochs < epochs:
+        raise ConfigError(
+            f"trainer.max_epochs: got {t.max_epochs}, but {run_dir} has trained {epochs} epochs; "
+            f"accepted: {epochs} or more (--trainer.max_epochs=N)"
+        )
+    if 0 < t.max_steps < step:
+        raise ConfigError(
+            f"trainer.max_steps: got {t.max_steps}, but {run_dir} has trained {step} steps; "
+            f"accepted: {step} or more, or -1"
+        )
+    if t.max_epochs == epochs or t.max_steps == step:
+        raise RunFinished(
+            f"{run_dir} has finished: it has trained {epochs} epochs and {step} steps "
+            f"(trainer.max_epochs: {t.max_epochs}, max_steps: {t.max_steps}); nothing to do (to "
+            f"train on, --trainer.max_epochs=N with N > {epochs})"
+        )
+    return new, checkpoint, step - 1  # metrics rows of steps 0 .. step-1 are done
+
+
+class RunFinished(Exception):
+    """A resumed run has nothing left to train (its message says so)."""
+
+
+def resolve_split(config: Config, datamodule: Any, refuse: bool = True) -> None:
+    """``data.split`` as used: the fractions when the stack splits the task's one dataset, null
+    when the task splits its data itself, where fractions given in the config (``refuse``) are
+    an error rather than silently ignored."""
+    if isinstance(datamodule, TaskDataModule) and datamodule.mode == "fractions":
+        config.data.split = tuple(config.data.split or DEFAULT_SPLIT)
+        return
+    if config.data.split is not None and refuse:
+        raise ConfigError(
+            f"data.split: got {list(config.data.split)}, which has no effect: task "
+            f"{config.task.name!r} splits its data itself (see its own split options in "
+            f"task:); accepted: no data.split (null)"
+        )
+    config.data.split = None
 
 
 def check_batches(config: Config, datamodule: TaskDataModule, launch: Launch) -> None:
@@ -161,13 +214,16 @@ def make_trainer(
     callbacks: Sequence[Callback],
     keep_until_step: int | None,
     own_sampler: bool = True,
+    stop: StopOnSignal | None = None,
 ) -> L.Trainer:
     """The Lightning Trainer of a run (DDP when there are several processes)."""
     t = config.trainer
     devices = launch.devices if t.devices == "auto" else t.devices
     num_nodes = launch.num_nodes if t.num_nodes == "auto" else t.num_nodes
     progress = want_progress_bar(t.progress_bar)
-    stack: list[Callback] = [RunCheckpoints(run_dir / "checkpoints", t.checkpoint_every_n_steps)]
+    stack: list[Callback] = [
+        RunCheckpoints(run_dir / "checkpoints", t.checkpoint_every_n_steps, stop=stop)
+    ]
     if config.optim.ema_decay is not None:
         stack.append(EMAWeightAveraging(decay=config.optim.ema_decay))
     stack.append(CurvePlotter(run_dir / METRICS, run_dir / CURVE))
@@ -211,25 +267,76 @@ def train(
     Args:
         config: a :class:`Config`, a YAML file, or None with ``resume`` (the run's own config).
         overrides: ``["--optim.lr=3e-4"]`` or ``{"optim.lr": 3e-4}``; they win over the file.
-        resume: a run folder to continue from its ``checkpoints/last.ckpt``, exactly.
+        resume: a run folder to continue from its ``checkpoints/last.ckpt``, exactly; one
+            stopped before its first checkpoint starts again from the beginning.
         callbacks: extra Lightning callbacks (they run before the stack's own).
+
+    Raises:
+        ConfigError: before anything is written (the run folder is as it was).
+        RunFolderBusy: another process holds the run folder (:mod:`noether.train.lock`).
+        RunInterrupted: SIGTERM or SIGINT stopped the run (:mod:`noether.train.signals`).
     """
     quiet_lightning()
     launch = detect_launch()
+    first = is_first_process(launch)
+    with StopOnSignal() as stop:
+        if resume is not None:
+            run_dir = Path(resume)
+            if not run_dir.is_dir():
+                raise ConfigError(
+                    f"--resume: {str(run_dir)!r} is not a run folder (no such folder)"
+                )
+        else:
+            if config is None:
+                raise ConfigError("give a config file, or --resume RUN_DIR to continue a run")
+            if not isinstance(config, Config):
+                config = load_config(config, overrides)
+            run_dir = resolve_run_dir(config, launch)
+        # One writer per run folder; the folder is checked once it is held, reading only, so
+        # a refused command leaves it as it was.
+        lock = RunLock.acquire(run_dir) if first else None
+        try:
+            return _train(config, overrides, resume, callbacks, launch, run_dir, stop)
+        except SIGTERMException:  # Lightning's own handler, if a signal came before ours
+            raise RunInterrupted(signal.SIGTERM) from None
+        except RunInterrupted as interrupted:
+            interrupted.run_dir = run_dir
+            interrupted.resumable = (run_dir / CONFIG).is_file()
+            raise
+        finally:
+            if lock is not None:
+                lock.release()
+
+
+def _train(
+    config: Config | str | Path | None,
+    overrides: Sequence[str] | Mapping[str, Any],
+    resume: str | Path | None,
+    callbacks: Sequence[Callback],
+    launch: Launch,
+    run_dir: Path,
+    stop: StopOnSignal,
+) -> Path:
     keep_until_step = None
+    checkpoint = None
+    splits = None
     if resume is not None:
-        run_dir = Path(resume)
-        config, checkpoint = _resume_config(run_dir, config, overrides)
-        header = torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)
-        keep_until_step = int(header["global_step"]) - 1  # rows of steps 0 .. G-1 are done
-        del header
+        try:
+            config, checkpoint, keep_until_step = _resume_config(run_dir, config, overrides)
+        except RunFinished as finished:  # as a rerun of make: done, and nothing written
+            if is_first_process(launch):
+                print(finished, flush=True)
+            return run_dir
+        if (run_dir / SPLITS).is_file():
+            splits = load_splits(run_dir / SPLITS)
+        if checkpoint is None and is_first_process(launch):
+            print(
+                f"{run_dir}: no checkpoint yet (stopped before its first one); starting it again "
+                f"from the beginning with its {CONFIG} and {SPLITS}",
+                flush=True,
+            )
     else:
-        if config is None:
-            raise ConfigError("give a config file, or --resume RUN_DIR to continue a run")
-        if not isinstance(config, Config):
-            config = load_config(config, overrides)
-        checkpoint = None
-        run_dir = resolve_run_dir(config, launch)
+        assert isinstance(config, Config)
         check_fresh(run_dir)
     config.run.dir = str(run_dir)
     os.environ[ENV_RUN_DIR] = str(run_dir)
@@ -247,18 +354,21 @@ def train(
         raise ConfigError(
             f"model.name: {config.model.name!r} built a {type(model).__name__}; accepted: an nn.Module"
         )
-    splits = load_splits(run_dir / SPLITS) if resume is not None else None
     try:
         datamodule = make_datamodule(task, config.data, config.seed, splits)
     except (ValueError, OSError) as error:
         raise ConfigError(f"task {config.task.name!r}: cannot set up its data: {error}") from error
+    continuing = resume is not None
+    resolve_split(config, datamodule, refuse=not continuing)
     if isinstance(datamodule, TaskDataModule):
         check_batches(config, datamodule, launch)
         module = TrainingModule(model, task, config, datamodule.steps_per_epoch)
-        folder = RunFolder(run_dir, config, launch, datamodule.splits, datamodule.mode, checkpoint)
+        folder = RunFolder(
+            run_dir, config, launch, datamodule.splits, datamodule.mode, checkpoint, continuing
+        )
     else:  # the task's own LightningDataModule: its loaders, Lightning's distributed sampler
         module = TrainingModule(model, task, config, None)
-        folder = RunFolder(run_dir, config, launch, None, "datamodule", checkpoint)
+        folder = RunFolder(run_dir, config, launch, None, "datamodule", checkpoint, continuing)
     trainer = make_trainer(
         config,
         run_dir,
@@ -266,6 +376,7 @@ def train(
         [folder, *callbacks],
         keep_until_step,
         own_sampler=isinstance(datamodule, TaskDataModule),
+        stop=stop,
     )
     # In the training precision before Lightning copies the weights into an EMA or loads a
     # checkpoint into them (both happen before Lightning itself would convert the model): a

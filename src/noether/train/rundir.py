@@ -9,6 +9,7 @@
       metrics.csv     one row per logging step
       learning_curve.png
       checkpoints/last.ckpt, checkpoints/best.ckpt
+      run.lock        held by the one process that writes the folder (noether.train.lock)
 """
 
 from __future__ import annotations
@@ -99,9 +100,11 @@ class RunFolder(Callback):
         splits: dict[str, Any] | None,
         split_mode: str,
         resumed_from: Path | None,
+        continuing: bool = False,
     ) -> None:
         self.run_dir, self.config, self.launch = run_dir, config, launch
         self.splits, self.split_mode, self.resumed_from = splits, split_mode, resumed_from
+        self.continuing = continuing  # --resume: from resumed_from, or from the beginning
 
     def setup(self, trainer, pl_module, stage: str) -> None:
         if trainer.is_global_zero:
@@ -113,12 +116,13 @@ class RunFolder(Callback):
         run_dir.mkdir(parents=True, exist_ok=True)
         now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         meta_path = run_dir / META
-        if self.resumed_from is not None and meta_path.is_file():
+        if self.continuing and meta_path.is_file():
             meta = json.loads(meta_path.read_text())
             meta.setdefault("resumes", []).append(
                 {
                     "time": now,
-                    "checkpoint": str(self.resumed_from),
+                    # null: stopped before its first checkpoint, started again from the beginning
+                    "checkpoint": None if self.resumed_from is None else str(self.resumed_from),
                     "command": sys.argv,
                     "world_size": world_size,
                     "versions": versions(),
@@ -135,7 +139,7 @@ class RunFolder(Callback):
                 "world_size": world_size,
                 "config_file": self.config.source,
             }
-            if self.splits is not None:
+            if self.splits is not None and not (self.continuing and (run_dir / SPLITS).is_file()):
                 save_splits(run_dir / SPLITS, self.splits, self.split_mode)
             else:
                 meta["splits"] = "owned by the task's LightningDataModule"
