@@ -12,7 +12,13 @@ import torch
 from lightning.pytorch.callbacks import Callback, EMAWeightAveraging
 from torch import nn
 
-from noether.train.checkpoints import BEST, LAST, AtomicCheckpointIO, RunCheckpoints
+from noether.train.checkpoints import (
+    BEST,
+    LAST,
+    AtomicCheckpointIO,
+    RunCheckpoints,
+    read_checkpoint,
+)
 from noether.train.config import Config, ConfigError, build, load_config
 from noether.train.console import EpochLines, quiet_lightning, want_progress_bar
 from noether.train.csv_log import RunCSVLogger
@@ -220,7 +226,8 @@ def train(
     if resume is not None:
         run_dir = Path(resume)
         config, checkpoint = _resume_config(run_dir, config, overrides)
-        header = torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)
+        # a truncated or damaged last.ckpt: one error naming it, before anything is written
+        header = read_checkpoint(checkpoint, map_location="cpu", weights_only=False, mmap=True)
         keep_until_step = int(header["global_step"]) - 1  # rows of steps 0 .. G-1 are done
         del header
     else:
