@@ -126,7 +126,11 @@ def test_refused_commands_change_nothing_on_disk(finished, tmp_path, capsys):
         (["train", str(config), f"--run.dir={run_dir}"], run_dir, "already holds a run"),
         (["train", str(config), f"--run.dir={run_dir}", "--data.batch_size=0"], run_dir, "got 0"),
         (["train", "--resume", str(empty)], empty, "is not a run folder"),
-        (["train", "--resume", str(truncated)], truncated, "last.ckpt: not a readable checkpoint"),
+        (
+            ["train", "--resume", str(truncated)],
+            truncated,
+            "last.ckpt: cannot read the checkpoint: the file is truncated",
+        ),
         (
             ["train", str(config), f"--run.dir={tmp_path / 'new' / 'run'}", "--data.batch_size=97"],
             tmp_path,

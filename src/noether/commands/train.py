@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from noether.train.checkpoints import CorruptCheckpointError
 from noether.train.config import ConfigError
 from noether.train.distributed import detect_launch, is_first_process
 from noether.train.run import train
@@ -44,7 +45,7 @@ def main(args: argparse.Namespace) -> int:
     number when SIGTERM (143) or SIGINT (130) stopped it (docs/training.md)."""
     try:
         train(args.config, getattr(args, "overrides", []), resume=args.resume)
-    except ConfigError as error:
+    except (ConfigError, CorruptCheckpointError) as error:
         print(f"noether train: error: {error}", file=sys.stderr)
         return 2
     except RunInterrupted as interrupted:

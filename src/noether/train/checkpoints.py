@@ -6,6 +6,7 @@ any moment (mid-epoch, mid-write) leaves the previous ``last.ckpt`` intact.
 
 from __future__ import annotations
 
+import errno
 import math
 import signal
 from pathlib import Path
@@ -20,14 +21,91 @@ from noether.train.signals import RunInterrupted, StopOnSignal
 
 LAST, BEST = "last.ckpt", "best.ckpt"
 
+__all__ = [
+    "BEST",
+    "LAST",
+    "AtomicCheckpointIO",
+    "CorruptCheckpointError",
+    "RunCheckpoints",
+    "find_checkpoint",
+    "load_checkpoint",
+    "read_checkpoint",
+    "save_checkpoint",
+]
+
+
+class CorruptCheckpointError(ValueError):
+    """A checkpoint file that cannot be read: truncated, empty, or not a checkpoint at all."""
+
+
+def _os_error(error: BaseException) -> OSError | None:
+    """The first ``OSError`` in an exception's chain (``torch.save`` reports a failed write as
+    ``RuntimeError: unexpected pos ...`` whose context is the writer's ``OSError``)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, OSError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _write_error(code: int | None, message: str) -> OSError:
+    """An ``OSError`` with ``errno`` ``code`` whose text is ``message`` alone (``OSError(code,
+    message, path)`` would print ``[Errno ...]`` before it and the file twice)."""
+    error = OSError(message)
+    error.errno = code
+    return error
+
+
+def save_checkpoint(checkpoint: dict[str, Any], path: str | Path) -> Path:
+    """``torch.save`` through a temporary file moved onto ``path``: a failed write (a full
+    disk, say) leaves the previous file as it was and raises an ``OSError`` naming ``path``."""
+    path = Path(path)
+    try:
+        return atomic_write(path, lambda file: torch.save(checkpoint, file))
+    except (OSError, RuntimeError) as error:
+        cause = _os_error(error)
+        keep = f"the previous {path.name} is unchanged" if path.exists() else "nothing was saved"
+        if cause is not None and cause.errno == errno.ENOSPC:
+            raise _write_error(
+                errno.ENOSPC,
+                f"{path}: no space left on device while saving the checkpoint ({keep}); free "
+                f"space on that disk (or move the run folder) and resume with --resume",
+            ) from None
+        if cause is not None:
+            raise _write_error(
+                cause.errno,
+                f"{path}: cannot save the checkpoint: {cause.strerror or cause} ({keep})",
+            ) from None
+        if isinstance(error, RuntimeError) and "unexpected pos" in str(error):
+            raise _write_error(
+                errno.EIO,
+                f"{path}: the checkpoint was written incompletely (a full disk?) ({keep})",
+            ) from None
+        raise
+
+
+def _on_cpu(storage, location):
+    """Lightning's default ``map_location``: every tensor as loaded, on the CPU."""
+    return storage
+
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning's ``torch.save`` checkpoint IO, written through a temporary file."""
+    """Lightning's ``torch.save`` checkpoint IO, written through a temporary file; clear errors
+    naming the file for a full disk (saving) and a truncated or corrupt file (loading)."""
 
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path, storage_options: Any = None
     ) -> None:
-        atomic_write(path, lambda file: torch.save(checkpoint, file))
+        save_checkpoint(checkpoint, path)
+
+    def load_checkpoint(
+        self, path, map_location: Any = _on_cpu, weights_only: bool | None = None
+    ) -> dict[str, Any]:
+        if not Path(path).is_file():  # missing, or remote (fsspec): Lightning's own
+            return super().load_checkpoint(path, map_location, weights_only)
+        return read_checkpoint(path, map_location=map_location, weights_only=weights_only)
 
 
 class RunCheckpoints(Checkpoint):
@@ -131,15 +209,65 @@ def find_checkpoint(path: str | Path, prefer: str = BEST) -> Path:
     )
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """A checkpoint written by noether (it holds the run's config under ``"noether"``)."""
+def _damage(path: Path) -> str:
+    """What is wrong with a file ``torch.load`` cannot read: empty, truncated or foreign."""
+    size = path.stat().st_size
+    if size == 0:
+        return "is empty (truncated: the write that made it did not finish)"
+    with open(path, "rb") as file:
+        head = file.read(4)
+        file.seek(max(0, size - (1 << 16) - 22))
+        tail = file.read()
+    if head == b"PK\x03\x04" and b"PK\x05\x06" not in tail:
+        return f"is truncated ({size} bytes, the end of its zip archive is missing)"
+    return "is damaged or not a checkpoint"
+
+
+def _advice(path: Path) -> str:
+    """What to do about a damaged checkpoint: use the run's other one, or train again."""
+    if path.name == LAST:
+        best = path.parent / BEST
+        also = f"; its best model so far is in {best} (noether evaluate uses it)"
+        return (
+            f"a run cannot resume from a damaged {LAST}: train it again"
+            f"{also if best.is_file() else ''}"
+        )
+    if path.name == BEST:
+        last = path.parent / LAST
+        if last.is_file():
+            return f"the latest weights are in {last} (noether evaluate --checkpoint last)"
+        return "train the run again"
+    return "give a whole checkpoint file (a run's checkpoints/last.ckpt or best.ckpt)"
+
+
+def read_checkpoint(
+    path: str | Path, map_location: Any = "cpu", weights_only: bool | None = False, **options: Any
+) -> Any:
+    """``torch.load`` of a checkpoint file; a file that cannot be read raises
+    :class:`CorruptCheckpointError` (a ``ValueError``) naming it, what is wrong and what to do.
+    ``options``: further arguments of ``torch.load`` (``mmap=True``)."""
     path = Path(path)
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        return torch.load(path, map_location=map_location, weights_only=weights_only, **options)
+    except (FileNotFoundError, PermissionError, IsADirectoryError):
+        raise
     except Exception as error:
-        raise ValueError(
-            f"{path}: not a readable checkpoint ({type(error).__name__}: {error})"
+        raise CorruptCheckpointError(
+            f"{path}: cannot read the checkpoint: the file {_damage(path)} "
+            f"({type(error).__name__}: {error}); {_advice(path)}"
         ) from None
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A checkpoint written by noether (it holds the run's config under ``"noether"``).
+
+    Raises :class:`CorruptCheckpointError` (a ``ValueError``) naming the file when it is
+    truncated, empty, damaged or not a noether checkpoint."""
+    path = Path(path)
+    checkpoint = read_checkpoint(path)
     if not isinstance(checkpoint, dict) or "noether" not in checkpoint:
-        raise ValueError(f"{path}: not a noether checkpoint (no 'noether' section with the config)")
+        raise CorruptCheckpointError(
+            f"{path}: not a noether checkpoint (no 'noether' section with the config); "
+            f"{_advice(path)}"
+        )
     return checkpoint

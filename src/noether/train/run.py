@@ -14,7 +14,14 @@ from lightning.pytorch.callbacks import Callback, EMAWeightAveraging
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from torch import nn
 
-from noether.train.checkpoints import BEST, LAST, AtomicCheckpointIO, RunCheckpoints
+from noether.train.checkpoints import (
+    BEST,
+    LAST,
+    AtomicCheckpointIO,
+    CorruptCheckpointError,
+    RunCheckpoints,
+    read_checkpoint,
+)
 from noether.train.config import DEFAULT_SPLIT, Config, ConfigError, build, load_config
 from noether.train.console import EpochLines, quiet_lightning, want_progress_bar
 from noether.train.csv_log import RunCSVLogger
@@ -117,12 +124,14 @@ def _resume_config(
     if not checkpoint.is_file():
         return new, None, None
     try:
-        header = torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)
+        header = read_checkpoint(checkpoint, map_location="cpu", weights_only=False, mmap=True)
         step = int(header["global_step"])
         epochs = int(header["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
-    except Exception as error:
+    except CorruptCheckpointError:
+        raise  # names the file and what to do (best.ckpt, or train it again)
+    except (KeyError, TypeError, ValueError) as error:
         raise ConfigError(
-            f"--resume: {checkpoint}: not a readable checkpoint ({type(error).__name__}: "
+            f"--resume: {checkpoint}: not a checkpoint of a noether run ({type(error).__name__}: "
             f"{error}); delete it to start the run again from the beginning"
         ) from None
     del header

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from torch import nn
 
-from noether.core.io import atomic_write
 from noether.core.task import Task
-from noether.train.checkpoints import BEST, find_checkpoint, load_checkpoint
+from noether.train.checkpoints import BEST, find_checkpoint, load_checkpoint, save_checkpoint
 from noether.train.config import build, model_component
 
 __all__ = ["FLOAT64_PRECISIONS", "finish_best_checkpoint", "load_trained_model"]
@@ -60,5 +58,5 @@ def finish_best_checkpoint(checkpoints: str | Path, task: Task) -> bool:
     for key, value in model.state_dict().items():
         state[PREFIX + key] = value.to(state[PREFIX + key].dtype)
     checkpoint["noether"]["after_training"] = True
-    atomic_write(path, lambda file: torch.save(checkpoint, file))
+    save_checkpoint(checkpoint, path)
     return True

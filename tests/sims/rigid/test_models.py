@@ -3,6 +3,7 @@ plane move with the scene, and only then; the Transformer is not equivariant."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from noether.sims.rigid.models import (
     RigidTransformer,
     RigidTransformerConfig,
 )
+from noether.sims.rigid.task import masked_mse
 from noether.sims.rigid.tokens import pga_tokens
 from noether.testing import check_e3, equivariance_error
 from noether.train.config import build, load_config, read_yaml
@@ -148,3 +150,42 @@ def test_the_yaml_recipes_still_build(name, rigid_data):
     assert isinstance(model, RigidGATr if "gatr" in name else RigidTransformer)
     section = {k: v for k, v in read_yaml(CONFIGS / name)["model"].items() if k != "name"}
     assert {k: config_dict(model.config)[k] for k in section} == section
+
+
+@pytest.mark.parametrize("poison", [math.nan, math.inf, -1e300])
+@pytest.mark.parametrize("cls", [RigidGATr, RigidTransformer])
+def test_padded_bodies_may_hold_anything(cls, poison):
+    """NaN, infinity or huge values at padded bodies (scene and target) change neither the
+    prediction at real bodies, nor the loss, nor any gradient, which all stay finite; the
+    padded bodies' prediction is their input points."""
+    torch.manual_seed(0)
+    model = cls(points_per_body=5, blocks=1, heads=2).double()
+    _random_output_layer(model)
+    clean = random_scene(b=3)
+    clean["mask"][1, 1:] = False
+    clean["mask"][2, :] = False  # a scene without real bodies
+    mask = clean["mask"]
+    poisoned = dict(clean)
+    for key in ("points", "com", "velocity", "angular_velocity", "scalars", "target"):
+        keep = mask.reshape(*mask.shape, *([1] * (clean[key].ndim - 2)))
+        poisoned[key] = torch.where(keep, clean[key], torch.full_like(clean[key], poison))
+
+    def run(scene):
+        model.zero_grad()
+        scene = {k: v.clone().requires_grad_(v.is_floating_point()) for k, v in scene.items()}
+        pred = model(scene)
+        loss = masked_mse(pred, scene["target"], scene["mask"])
+        loss.backward()
+        grads = [p.grad for p in model.parameters()]
+        return pred.detach(), loss.detach(), grads, scene["points"].grad
+
+    pred_c, loss_c, grads_c, points_c = run(clean)
+    pred_p, loss_p, grads_p, points_p = run(poisoned)
+    assert torch.isfinite(loss_p) and torch.equal(loss_c, loss_p)
+    assert torch.equal(pred_c[mask], pred_p[mask])
+    # padded bodies stay where they are, whatever they hold
+    torch.testing.assert_close(
+        pred_p[~mask], poisoned["points"][~mask], rtol=0, atol=0, equal_nan=True
+    )
+    assert all(torch.isfinite(g).all() and torch.equal(a, g) for a, g in zip(grads_c, grads_p))
+    assert torch.isfinite(points_p).all() and torch.equal(points_c[mask], points_p[mask])

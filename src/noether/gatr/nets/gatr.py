@@ -18,7 +18,7 @@ from noether.gatr.layers.linear import EquiLinear
 from noether.gatr.layers.norm import EquiLayerNorm
 from noether.gatr.nets.config import GATrConfig
 from noether.gatr.primitives.layout import from_internal, to_internal
-from noether.gatr.primitives.masks import attention_mask, check_token_mask
+from noether.gatr.primitives.masks import attention_mask, check_token_mask, zero_padding
 from noether.gatr.variants import resolve_variant
 
 __all__ = ["GATr"]
@@ -68,16 +68,19 @@ class GATr(nn.Module):
             cross-attention). Each block then attends, after its self-attention, from its tokens
             to the context tokens (queries from the tokens, keys and values from the context).
         context_s_channels: auxiliary scalar channels of the context.
-        check_finite: reject inputs that contain NaN or infinity (costs one reduction).
+        check_finite: reject inputs that contain NaN or infinity at real tokens (costs one
+            reduction).
         norm_eps: floor of the squared norm in the equivariant layer norm.
         distance_eps: softening of the point normaliser in the distance features (iPGA).
 
     Forward: ``mv: (..., tokens, in_mv_channels, alg.dim)``, ``s: (..., tokens, in_s_channels)``
     (required when ``in_s_channels > 0``), ``mask`` (boolean, True: may attend; or additive)
     broadcastable to ``(..., num_heads, tokens, tokens)``, ``token_mask: (..., tokens)`` boolean
-    for padded batches of different lengths (True: a real token), ``reference``: a multivector
-    ``(..., alg.dim)`` for the equivariant join (default: the mean of the input multivectors over
-    the real tokens and channels of each sample). With cross-attention: ``context_mv: (...,
+    for padded batches of different lengths (True: a real token; padded tokens may hold
+    anything, NaN and infinity included, and change neither the real tokens' outputs nor any
+    gradient), ``reference``: a multivector ``(..., alg.dim)`` for the equivariant join
+    (default: the mean of the input multivectors over the real tokens and channels of each
+    sample). With cross-attention: ``context_mv: (...,
     context_tokens, context_mv_channels, alg.dim)``, ``context_s: (..., context_tokens,
     context_s_channels)``, ``context_mask`` broadcastable to ``(..., num_heads, tokens,
     context_tokens)`` and ``context_token_mask: (..., context_tokens)``. Returns ``(mv (...,
@@ -192,14 +195,16 @@ class GATr(nn.Module):
                 )
         elif s is not None:
             raise ValueError(f"GATr: got scalars of shape {tuple(s.shape)} but in_s_channels is 0")
-        if self.check_finite:
-            for name, t in (("mv", mv), ("s", s)):
-                if t is not None and not torch.isfinite(t).all():
-                    bad = (~torch.isfinite(t)).nonzero()[0].tolist()
-                    raise ValueError(
-                        f"GATr: {name} contains NaN or infinity (first at index {bad})"
-                    )
         return batch_shape, tokens
+
+    def _check_finite(self, **tensors: Tensor | None) -> None:
+        """With ``check_finite``: reject NaN or infinity (padding already zeroed)."""
+        if not self.check_finite:
+            return
+        for name, t in tensors.items():
+            if t is not None and not torch.isfinite(t).all():
+                bad = (~torch.isfinite(t)).nonzero()[0].tolist()
+                raise ValueError(f"GATr: {name} contains NaN or infinity (first at index {bad})")
 
     def _check_context(
         self,
@@ -251,10 +256,6 @@ class GATr(nn.Module):
                 f"GATr: got context scalars of shape {tuple(context_s.shape)} but "
                 f"context_s_channels is 0"
             )
-        if self.check_finite:
-            for name, t in (("context_mv", context_mv), ("context_s", context_s)):
-                if t is not None and not torch.isfinite(t).all():
-                    raise ValueError(f"GATr: {name} contains NaN or infinity")
         return tokens
 
     def _pseudoscalar(
@@ -297,15 +298,21 @@ class GATr(nn.Module):
         batch_shape, tokens = self._check(mv, s)
         if token_mask is not None:
             check_token_mask(token_mask, batch_shape, tokens)
+            # padded tokens may hold anything (NaN, inf): zeros from here on
+            mv, s = zero_padding(mv, token_mask), zero_padding(s, token_mask)
+        self._check_finite(mv=mv, s=s)
         context_tokens = self._check_context(mv, context_mv, context_s, batch_shape)
         context = cross_mask = None
         if context_tokens:
+            if context_token_mask is not None:
+                check_token_mask(context_token_mask, batch_shape, context_tokens)
+                context_mv = zero_padding(context_mv, context_token_mask)
+                context_s = zero_padding(context_s, context_token_mask)
+            self._check_finite(context_mv=context_mv, context_s=context_s)
             context = self.context_norm(
                 to_internal(self.algebra, context_mv),
                 context_s.reshape(-1, self.context_s) if context_s is not None else None,
             )
-            if context_token_mask is not None:
-                check_token_mask(context_token_mask, batch_shape, context_tokens)
             cross_mask = attention_mask(
                 context_mask,
                 context_token_mask,
@@ -314,6 +321,7 @@ class GATr(nn.Module):
                 tokens,
                 context_tokens,
                 mv.dtype,
+                query_mask=token_mask,
             )
         elif context_mask is not None or context_token_mask is not None:
             raise ValueError("GATr: context masks given but the model has no cross-attention")
@@ -321,7 +329,14 @@ class GATr(nn.Module):
         for b in batch_shape:
             n_samples *= b
         sdpa_mask = attention_mask(
-            mask, token_mask, batch_shape, self.num_heads, tokens, tokens, mv.dtype
+            mask,
+            token_mask,
+            batch_shape,
+            self.num_heads,
+            tokens,
+            tokens,
+            mv.dtype,
+            query_mask=token_mask,
         )
         pseudoscalar = self._pseudoscalar(mv, token_mask, reference, batch_shape, tokens)
         x = to_internal(self.algebra, mv)
@@ -344,8 +359,7 @@ class GATr(nn.Module):
         out_mv = from_internal(self.algebra, x, (*batch_shape, tokens))
         out_s = h.reshape(*batch_shape, tokens, self.out_s) if h is not None else None
         if token_mask is not None:
-            out_mv = out_mv * token_mask[..., None, None]
-            out_s = out_s * token_mask[..., None] if out_s is not None else None
+            out_mv, out_s = zero_padding(out_mv, token_mask), zero_padding(out_s, token_mask)
         return out_mv, out_s
 
     def extra_repr(self) -> str:

@@ -14,7 +14,7 @@ from noether.core.registry import register_model
 from noether.gatr.nets.config import PointGATrConfig
 from noether.gatr.nets.gatr import GATr
 from noether.gatr.nets.points import PointOutputs, check_point_inputs, mask_outputs
-from noether.gatr.primitives.masks import check_token_mask
+from noether.gatr.primitives.masks import zero_padding
 from noether.gatr.variants import resolve_variant
 
 __all__ = ["PointGATr", "embed_objects", "extract_objects"]
@@ -150,10 +150,10 @@ class PointGATr(nn.Module):
         token_mask: Tensor | None = None,
     ) -> PointOutputs:
         batch_shape, tokens, dtype = check_point_inputs(
-            "PointGATr", points, vectors, scalars, self.inputs, self.check_finite
+            "PointGATr", points, vectors, scalars, self.inputs, self.check_finite, token_mask
         )
-        if token_mask is not None:
-            check_token_mask(token_mask, batch_shape, tokens)
+        # padded tokens may hold anything (NaN, inf): zeros from here on
+        points, vectors, scalars = (zero_padding(t, token_mask) for t in (points, vectors, scalars))
         algebra = self.variant.algebra
         centre = None
         if algebra.r == 0 and algebra.q == 0 and points is not None:  # EGA: centre the points

@@ -13,6 +13,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from noether.gatr.primitives.masks import check_token_mask, zero_padding
+
 __all__ = [
     "PointOutputs",
     "apply_isometry",
@@ -39,8 +41,12 @@ def check_point_inputs(
     scalars: Tensor | None,
     counts: tuple[int, int, int],
     check_finite: bool = False,
+    token_mask: Tensor | None = None,
 ) -> tuple[tuple[int, ...], int, torch.dtype]:
-    """Check the three inputs against ``counts = (P, V, S)``; return ``(batch_shape, tokens, dtype)``."""
+    """Check the three inputs against ``counts = (P, V, S)``; return ``(batch_shape, tokens, dtype)``.
+
+    ``token_mask (..., tokens)`` (True: a real token) is checked too; ``check_finite`` rejects
+    NaN or infinity at the real tokens only (padded tokens may hold anything)."""
     given = {"points": points, "vectors": vectors, "scalars": scalars}
     shape = None
     dtype = None
@@ -72,12 +78,16 @@ def check_point_inputs(
                 f"{name}: inputs disagree: {kind} has leading shape {lead} and dtype {value.dtype}, "
                 f"expected {shape} and {dtype}"
             )
-        if check_finite and not torch.isfinite(value).all():
-            raise ValueError(f"{name}: {kind} contains NaN or infinity")
     if shape is None:
         raise ValueError(f"{name}: no inputs given")
     if not shape or shape[-1] == 0:
         raise ValueError(f"{name}: inputs need a tokens axis with at least one token, got {shape}")
+    if token_mask is not None:
+        check_token_mask(token_mask, shape[:-1], shape[-1])
+    if check_finite:
+        for kind, value in given.items():
+            if value is not None and not torch.isfinite(zero_padding(value, token_mask)).all():
+                raise ValueError(f"{name}: {kind} contains NaN or infinity")
     return shape[:-1], shape[-1], dtype
 
 
@@ -124,13 +134,6 @@ def invert_isometry_outputs(
 
 
 def mask_outputs(outputs: PointOutputs, token_mask: Tensor) -> PointOutputs:
-    """Zero the outputs at padded tokens (``token_mask (..., T)`` False)."""
+    """Zero the outputs at padded tokens (``token_mask (..., T)`` False), whatever they held."""
     keep = token_mask.to(torch.bool)
-    return PointOutputs(
-        *(
-            None
-            if t is None
-            else t * (keep[..., None, None] if t.ndim == keep.ndim + 2 else keep[..., None])
-            for t in outputs
-        )
-    )
+    return PointOutputs(*(zero_padding(t, keep) for t in outputs))

@@ -21,7 +21,7 @@ from noether.gatr.nets.points import (
     random_isometry,
 )
 from noether.gatr.primitives.attention import scaled_dot_product
-from noether.gatr.primitives.masks import attention_mask, check_token_mask
+from noether.gatr.primitives.masks import attention_mask, zero_padding
 
 __all__ = ["Transformer", "TransformerBlock"]
 
@@ -195,10 +195,10 @@ class Transformer(nn.Module):
         token_mask: Tensor | None = None,
     ) -> PointOutputs:
         batch_shape, tokens, dtype = check_point_inputs(
-            "Transformer", points, vectors, scalars, self.inputs, self.check_finite
+            "Transformer", points, vectors, scalars, self.inputs, self.check_finite, token_mask
         )
-        if token_mask is not None:
-            check_token_mask(token_mask, batch_shape, tokens)
+        # padded tokens may hold anything (NaN, inf): zeros from here on
+        points, vectors, scalars = (zero_padding(t, token_mask) for t in (points, vectors, scalars))
         transform = None
         if self.augment and self.training:
             device = self.embed.weight.device
@@ -212,7 +212,14 @@ class Transformer(nn.Module):
         x = torch.cat(features, -1) if len(features) > 1 else features[0]
         x = self.embed(x.reshape(-1, tokens, x.shape[-1]))
         sdpa_mask = attention_mask(
-            mask, token_mask, batch_shape, self.num_heads, tokens, tokens, x.dtype
+            mask,
+            token_mask,
+            batch_shape,
+            self.num_heads,
+            tokens,
+            tokens,
+            x.dtype,
+            query_mask=token_mask,
         )
         for block in self.blocks:
             x = block(x, sdpa_mask)

@@ -7,6 +7,12 @@ Conventions (those of :func:`torch.nn.functional.scaled_dot_product_attention`):
   ``(*batch, 1, q_tokens, k_tokens)``.
 - ``token_mask``: boolean ``(*batch, tokens)``, ``True`` for real tokens: a batch of samples of
   different lengths padded to one length. Padded tokens are hidden as keys.
+
+Padded tokens may hold anything (NaN, infinity, huge values): the models replace them by zeros
+on entry (:func:`zero_padding`, a ``torch.where``: ``0 * nan`` is ``nan``), and
+:func:`attention_mask` never leaves a row of the scores fully masked where that could reach the
+real tokens (a fully masked row gives NaN in the softmax, and NaN times a zero weight stays NaN
+in the backward pass).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["attention_mask", "lengths_to_mask"]
+__all__ = ["attention_mask", "lengths_to_mask", "zero_padding"]
 
 
 def lengths_to_mask(lengths: Tensor | list[int], tokens: int | None = None) -> Tensor:
@@ -40,6 +46,15 @@ def check_token_mask(token_mask: Tensor, batch_shape: tuple[int, ...], tokens: i
         )
 
 
+def zero_padding(t: Tensor | None, token_mask: Tensor | None) -> Tensor | None:
+    """``t (*batch, tokens, ...)`` with the padded tokens (``token_mask (*batch, tokens)``
+    False) set to zero, whatever they held; ``t`` itself when either is ``None``."""
+    if t is None or token_mask is None:
+        return t
+    keep = token_mask.reshape(*token_mask.shape, *([1] * (t.ndim - token_mask.ndim)))
+    return torch.where(keep, t, t.new_zeros(()))
+
+
 def attention_mask(
     mask: Tensor | None,
     token_mask: Tensor | None,
@@ -48,17 +63,26 @@ def attention_mask(
     q_tokens: int,
     k_tokens: int,
     dtype: torch.dtype,
+    query_mask: Tensor | None = None,
 ) -> Tensor | None:
     """The mask to pass to SDPA with queries ``(B, heads, q_tokens, F)``, ``B = prod(batch)``.
 
     Checks ``mask`` against ``(*batch_shape, heads, q_tokens, k_tokens)`` and flattens its batch
     axes; ``token_mask`` ``(*batch_shape, k_tokens)`` hides padded keys. Returns ``None`` when
     both are ``None``.
+
+    No row is left fully masked by the padding (its softmax would be NaN, which reaches the
+    parameters' gradients even where the outputs are discarded): a sample without real keys
+    attends to all its keys (padding, zero after :func:`zero_padding`), and with ``mask`` given,
+    the rows of padded queries (``query_mask (*batch_shape, q_tokens)`` False; in
+    self-attention the ``token_mask``) attend to every key. Rows of real queries with real keys
+    are exactly those of ``mask`` and ``token_mask``.
     """
     target = (*batch_shape, heads, q_tokens, k_tokens)
     n = 1
     for b in batch_shape:
         n *= b
+    given = mask is not None
     if mask is not None:
         if not isinstance(mask, Tensor):
             raise ValueError(f"mask must be a tensor, got {type(mask).__name__}")
@@ -81,11 +105,20 @@ def attention_mask(
             mask = mask.expand(*batch_shape, *tail).reshape(n, *tail)
     if token_mask is not None:
         check_token_mask(token_mask, batch_shape, k_tokens)
-        keys = token_mask.reshape(n, 1, 1, k_tokens)
+        # a sample without real keys attends to all of them: no fully masked row
+        keys = (token_mask | ~token_mask.any(-1, keepdim=True)).reshape(n, 1, 1, k_tokens)
         if mask is None:
             mask = keys
         elif mask.dtype == torch.bool:
             mask = mask & keys
         else:
             mask = mask.masked_fill(~keys, float("-inf"))
+    if query_mask is not None and given:
+        # a padded query may be masked from every key by ``mask``: let it attend to all
+        check_token_mask(query_mask, batch_shape, q_tokens)
+        padded = ~query_mask.reshape(n, 1, q_tokens, 1)
+        if mask.dtype == torch.bool:
+            mask = mask | padded
+        else:
+            mask = mask.masked_fill(padded, 0.0)
     return mask

@@ -7,7 +7,9 @@
   :mod:`noether.gatr.nets.transformer` -> displacements. Not equivariant; with
   ``task.augment: true`` it is the "Transformer with augmentation".
 
-Both take the task's batch dict and return the predicted next-frame points ``(B, T, P, 3)``.
+Both take the task's batch dict and return the predicted next-frame points ``(B, T, P, 3)``
+(at padded bodies their input points, whatever they hold: padding never changes the real
+bodies' predictions or any gradient).
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import torch
 from torch import Tensor, nn
 
 from noether.core import register_model
 from noether.core.config import make_config
 from noether.gatr import GATr
 from noether.gatr.nets.transformer import Transformer
+from noether.gatr.primitives.masks import zero_padding
 from noether.sims.rigid.tokens import (
     MV_EXTRA,
     moved_points,
@@ -32,6 +36,23 @@ __all__ = ["RigidGATr", "RigidGATrConfig", "RigidTransformer", "RigidTransformer
 
 N_SCALARS = 4
 """Invariants per body: log mass and three log principal moments."""
+
+
+_PER_TOKEN = ("points", "com", "velocity", "angular_velocity", "scalars")
+"""The scene's per-body entries, which padded bodies may fill with anything."""
+
+
+def _clean(scene: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The scene with its padded bodies (``mask`` False) zeroed: they may hold anything (NaN,
+    infinity) without changing the real bodies' predictions or any gradient."""
+    mask = scene["mask"]
+    return scene | {k: zero_padding(scene[k], mask) for k in _PER_TOKEN if k in scene}
+
+
+def _padded_stay(prediction: Tensor, scene: dict[str, Tensor]) -> Tensor:
+    """The prediction at real bodies; at padded bodies their input points (nothing moves), as
+    a ``torch.where``, so no gradient passes between the two."""
+    return torch.where(scene["mask"][..., None, None], prediction, scene["points"])
 
 
 def _zero(module: nn.Module) -> None:
@@ -96,9 +117,9 @@ class RigidGATr(nn.Module):
         return self.net.linear_out
 
     def forward(self, scene: dict[str, Tensor]) -> Tensor:
-        mv, s = pga_tokens(scene)
+        mv, s = pga_tokens(_clean(scene))
         out, _ = self.net(mv, s, token_mask=scene["mask"])
-        return moved_points(mv[..., : self.points_per_body, :], out)
+        return _padded_stay(moved_points(mv[..., : self.points_per_body, :], out), scene)
 
 
 @dataclass(frozen=True)
@@ -155,6 +176,7 @@ class RigidTransformer(nn.Module):
         return self.net.readout
 
     def forward(self, scene: dict[str, Tensor]) -> Tensor:
-        points, vectors = raw_tokens(scene)
-        out = self.net(points, vectors, scene["scalars"], token_mask=scene["mask"])
-        return scene["points"] + out.vectors
+        clean = _clean(scene)
+        points, vectors = raw_tokens(clean)
+        out = self.net(points, vectors, clean["scalars"], token_mask=scene["mask"])
+        return _padded_stay(clean["points"] + out.vectors, scene)

@@ -162,10 +162,12 @@ def ballistic(scene: dict[str, Tensor]) -> Tensor:
 
 def masked_mse(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
     """Mean squared error over the coordinates of real bodies: ``pred, target (B, T, P, 3)``,
-    ``mask (B, T)``."""
-    weight = mask.to(pred.dtype)[..., None, None]
-    count = weight.sum() * pred.shape[-2] * pred.shape[-1]
-    return ((pred - target) ** 2 * weight).sum() / count.clamp_min(1.0)
+    ``mask (B, T)``; whatever the padded bodies hold is ignored."""
+    keep = mask[..., None, None]
+    count = mask.to(pred.dtype).sum() * pred.shape[-2] * pred.shape[-1]
+    # where, not a product: padded bodies may hold NaN (0 * nan is nan)
+    diff = torch.where(keep, pred - target, pred.new_zeros(()))
+    return (diff**2).sum() / count.clamp_min(1.0)
 
 
 @register_task("rigid")
