@@ -370,6 +370,12 @@ class AtomsDataset(torch.utils.data.Dataset):
                     accepted=str(expected),
                 )
 
+        for label in LABELS:
+            if getattr(self, label) is None and getattr(self, f"{label}_mask") is not None:
+                raise fail(
+                    f"{label}_mask is given but {label} is not; accepted: both or neither",
+                    field=label,
+                )
         shape_check("numbers", (n_atoms,))
         shape_check("positions", (n_atoms, 3))
         for name, shape in (

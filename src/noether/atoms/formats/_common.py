@@ -32,12 +32,34 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """All arrays of an npz file; a missing, empty or corrupt file raises a ValueError naming it."""
     path = check_file(path, "an npz archive")
     try:
+        listed = _listed_entries(path)
         with np.load(path, allow_pickle=False) as data:
+            if listed is not None and listed != len(data.zip.infolist()):
+                raise DataError(
+                    f"{path}: the npz archive lists {listed} arrays but {len(data.zip.infolist())} "
+                    f"can be found; its directory is damaged",
+                    file=path,
+                )
             return {k: data[k] for k in data.files}
+    except DataError:
+        raise
     except Exception as err:  # zipfile, zlib and numpy's header parser raise many types
         raise DataError(
             f"{path}: not a readable npz archive ({type(err).__name__}: {err})", file=path
         ) from err
+
+
+def _listed_entries(path: Path) -> int | None:
+    """The entry count of a zip's end record (the last 22 bytes when it has no comment, as
+    numpy writes it), or None if there is none to read. Python's zipfile stops without an error
+    where a damaged directory ends early, losing the arrays after it."""
+    with open(path, "rb") as file:
+        file.seek(max(path.stat().st_size - 22, 0))
+        end = file.read(22)
+    if len(end) < 22 or end[:4] != b"PK\x05\x06":
+        return None
+    count = int.from_bytes(end[10:12], "little")
+    return None if count == 0xFFFF else count  # 0xFFFF: a ZIP64 archive keeps it elsewhere
 
 
 def require_key(data: dict, key: str, path: str | os.PathLike, fmt: str) -> np.ndarray:

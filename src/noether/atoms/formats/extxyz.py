@@ -180,8 +180,17 @@ def read_extxyz(
             ("stress", stress_key, False, (3, 3)),
             ("charges", charges_key, True, (n,)),
         ):
-            value = _get(atoms, key, per_atom)
             where = f"{path}: frame {k}"
+            try:
+                value = _get(atoms, key, per_atom)
+            except (TypeError, ValueError) as err:  # a label that is not numbers
+                raise DataError(
+                    f"{where}: {name} '{key}' is not numbers ({err})",
+                    file=path,
+                    field=key,
+                    frame=k,
+                    accepted="numbers",
+                ) from None
             if value is None:
                 if key is not None and (
                     (name in ("energy", "forces") and missing == "error") or name == "charges"
