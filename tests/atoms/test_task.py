@@ -309,3 +309,12 @@ def test_an_empty_test_split_is_no_test_set(tmp_path):
     morse_data(tmp_path / "d.xyz", n_frames=20)
     splits = AtomisticTask(str(tmp_path / "d.xyz"), split=[0.9, 0.1, 0.0]).datasets()
     assert (len(splits.train), len(splits.val), splits.test) == (18, 2, None)
+
+
+def test_split_sizes_larger_than_the_file_name_it(tmp_path):
+    from noether.core.errors import DataError
+
+    morse_data(tmp_path / "d.xyz", n_frames=20)
+    task = AtomisticTask(str(tmp_path / "d.xyz"), split=[30, 5, 5])
+    with pytest.raises(DataError, match=r"d.xyz: task.split \[30, 5, 5\]: .*need 40 frames"):
+        task.datasets()

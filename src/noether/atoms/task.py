@@ -142,7 +142,14 @@ class AtomisticTask(Task):
                 ]
                 if all(isinstance(s, float) for s in sizes) and abs(sum(sizes) - 1.0) < 1e-9:
                     sizes[2] = None  # the test split takes what rounding leaves
-                indices = make_splits(len(data), *sizes, seed=self.split_seed)
+                try:
+                    indices = make_splits(len(data), *sizes, seed=self.split_seed)
+                except ValueError as err:  # sizes that need more frames than the file has
+                    raise DataError(
+                        f"{self.path}: task.split {self.split}: {err}",
+                        file=self.path,
+                        field="task.split",
+                    ) from None
             self._check_splits(len(data), indices)
             self._data, self._indices = data, indices
         return self._data, self._indices
