@@ -154,15 +154,22 @@ def _shard_columns() -> dict:
 
 def _damage_shard(data, path) -> bool:
     """Damage the shard at ``path``; True where a read that succeeds may differ (a flipped byte
-    of an HDF5 header, which carries no checksum)."""
+    of raw data, which carries no checksum)."""
     raw = path.read_bytes()
     what = data.draw(st.sampled_from(["truncate", "flip", "dataset", "attribute"]), label="what")
     if what == "truncate":
         path.write_bytes(raw[: data.draw(st.integers(0, len(raw) - 1), label="keep")])
         return False
-    if what == "flip":
+    if what == "flip":  # in the raw data: libhdf5 itself can crash on a damaged header
+        spans = []
+        with h5py.File(path, "r") as f:
+            for dset in f.values():
+                offset = dset.id.get_offset()
+                if offset is not None and dset.id.get_storage_size():
+                    spans.append((offset, offset + dset.id.get_storage_size()))
+        start, stop = data.draw(st.sampled_from(spans))
         out = bytearray(raw)
-        out[data.draw(st.integers(0, len(raw) - 1))] ^= data.draw(st.integers(1, 255))
+        out[data.draw(st.integers(start, stop - 1))] ^= data.draw(st.integers(1, 255))
         path.write_bytes(bytes(out))
         return True
     with h5py.File(path, "r+") as f:
