@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from noether.atoms.splits import load_splits, make_splits, save_splits
+from noether.core.errors import DataError
 
 
 def test_splits_are_disjoint_deterministic_and_round_trip(tmp_path):
@@ -25,5 +26,19 @@ def test_bad_splits(tmp_path):
     with pytest.raises(ValueError, match="idx_test holds index 5 but the dataset has 4 frames"):
         load_splits(tmp_path / "bad.npz", n_frames=4)
     np.savez(tmp_path / "missing.npz", idx_train=[0])
-    with pytest.raises(KeyError, match=r"misses \['idx_val', 'idx_test'\]"):
+    with pytest.raises(
+        DataError, match=r"missing.npz: splits file misses \['idx_val', 'idx_test'\]"
+    ):
         load_splits(tmp_path / "missing.npz")
+
+
+def test_a_damaged_splits_file_names_itself(tmp_path):
+    """Float indices were truncated silently; a cut file raised zipfile's BadZipFile."""
+    np.savez(tmp_path / "f.npz", idx_train=[0.0, 1.7], idx_val=[2.0], idx_test=[3.0])
+    with pytest.raises(DataError, match=r"f.npz: idx_train is float64 .* integer frame indices"):
+        load_splits(tmp_path / "f.npz")
+    save_splits(tmp_path / "cut.npz", make_splits(10, 8, 1, 1))
+    data = (tmp_path / "cut.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[: len(data) - 30])
+    with pytest.raises(DataError, match=r"cut.npz: not a readable npz splits file"):
+        load_splits(tmp_path / "cut.npz")

@@ -252,3 +252,76 @@ def test_refit_offsets_at_the_end_edits_only_the_best_checkpoint(tmp_path):
 def test_split_fractions_with_a_splits_file_are_refused():
     with pytest.raises(ValueError, match=r"split: got \[0.5, 0.25, 0.25\], which has no effect"):
         AtomisticTask(path="data.xyz", splits="splits.npz", split=[0.5, 0.25, 0.25])
+
+
+def _bad_npz(path, kind):
+    """An sGDML file of 10 frames of 3 atoms with one user mistake."""
+    rng = np.random.default_rng(0)
+    z, r = np.array([8, 1, 1]), rng.normal(size=(10, 3, 3)) * 2.0
+    e, f = rng.normal(size=(10, 1)), rng.normal(size=(10, 3, 3))
+    if kind == "nan":
+        r[4, 2, 1] = np.nan
+    elif kind == "z0":
+        z = np.array([8, 0, 1])
+    elif kind == "float_z":
+        z = z + 0.5
+    elif kind == "shape":
+        r = r[..., :2]
+    np.savez(path, z=z, R=r, E=e, F=f)
+
+
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("nan", r"frame 4, atom 2: positions contains nan; only finite numbers are accepted"),
+        ("z0", r"frame 0, atom 1: atomic number 0 is not an element; accepted: 1 \(H\) to 118"),
+        ("float_z", r"atomic numbers have dtype float64; accepted: integers"),
+        ("shape", r"'R' has shape \(10, 3, 2\); expected \(frames, atoms, 3\)"),
+    ],
+)
+def test_data_errors_are_one_line_config_errors_naming_the_file(tmp_path, capsys, kind, message):
+    """The data are read while the config is checked (model_defaults): a bad file is the
+    stack's one-line error (exit 2), not a traceback, and names the file and the field."""
+    from argparse import Namespace
+
+    from noether.commands.train import main
+    from noether.train.config import ConfigError, load_config
+
+    _bad_npz(tmp_path / "bad.npz", kind)
+    config = morse_training(tmp_path / "bad.npz", tmp_path / "run")
+    with pytest.raises(ConfigError, match=r"bad.npz: " + message):
+        load_config(config)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    assert main(Namespace(config=str(tmp_path / "c.yaml"), overrides=[], resume=None)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and "bad.npz" in err, err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("split, which", [([0.9, 0.02, 0.08], 1), ([0.02, 0.9, 0.08], 0)])
+def test_an_empty_split_says_so(tmp_path, split, which):
+    """It used to be "the dataset has no frames" from the empty subset."""
+    from noether.core.errors import DataError
+
+    morse_data(tmp_path / "d.xyz", n_frames=20)
+    task = AtomisticTask(str(tmp_path / "d.xyz"), split=split)
+    name = ("training", "validation")[which]
+    with pytest.raises(
+        DataError, match=rf"d.xyz: the {name} split of 20 frames with fraction 0.02 is empty"
+    ):
+        task.datasets()
+
+
+def test_an_empty_test_split_is_no_test_set(tmp_path):
+    morse_data(tmp_path / "d.xyz", n_frames=20)
+    splits = AtomisticTask(str(tmp_path / "d.xyz"), split=[0.9, 0.1, 0.0]).datasets()
+    assert (len(splits.train), len(splits.val), splits.test) == (18, 2, None)
+
+
+def test_split_sizes_larger_than_the_file_name_it(tmp_path):
+    from noether.core.errors import DataError
+
+    morse_data(tmp_path / "d.xyz", n_frames=20)
+    task = AtomisticTask(str(tmp_path / "d.xyz"), split=[30, 5, 5])
+    with pytest.raises(DataError, match=r"d.xyz: task.split \[30, 5, 5\]: .*need 40 frames"):
+        task.datasets()

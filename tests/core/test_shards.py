@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import pickle
+import shutil
 
 import h5py
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from noether.core.shards import ShardedColumns, ShardWriter, read_attrs, shard_name, write_shards
 from noether.sims.rigid.shards import CONTEXT_ARRAYS, SCENE_ARRAYS, RigidShards
@@ -132,3 +135,89 @@ def test_files_that_are_no_shards_name_the_file(tmp_path):
         f.create_dataset("a", data=np.zeros(3))
     with pytest.raises(ValueError, match=r"x.h5: not a noether HDF5 shard \(no row count"):
         ShardedColumns(other)
+
+
+# ------------------------------------------------------------------- damaged shards (hypothesis)
+SHARD_SETTINGS = settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def _shard_columns() -> dict:
+    rng = np.random.default_rng(0)
+    return {
+        "x": rng.normal(size=(5, 3)).astype(np.float32),
+        "k": np.arange(5),
+        "atoms": [rng.normal(size=(n, 3)) for n in (2, 4, 1, 3, 2)],
+    }
+
+
+def _damage_shard(data, path) -> bool:
+    """Damage the shard at ``path``; True where a read that succeeds may differ (a flipped byte
+    of raw data, which carries no checksum)."""
+    raw = path.read_bytes()
+    what = data.draw(st.sampled_from(["truncate", "flip", "dataset", "attribute"]), label="what")
+    if what == "truncate":
+        path.write_bytes(raw[: data.draw(st.integers(0, len(raw) - 1), label="keep")])
+        return False
+    if what == "flip":  # in the raw data: libhdf5 itself can crash on a damaged header
+        spans = []
+        with h5py.File(path, "r") as f:
+            for dset in f.values():
+                offset = dset.id.get_offset()
+                if offset is not None and dset.id.get_storage_size():
+                    spans.append((offset, offset + dset.id.get_storage_size()))
+        start, stop = data.draw(st.sampled_from(spans))
+        out = bytearray(raw)
+        out[data.draw(st.integers(start, stop - 1))] ^= data.draw(st.integers(1, 255))
+        path.write_bytes(bytes(out))
+        return True
+    with h5py.File(path, "r+") as f:
+        if what == "attribute":
+            f.attrs["n_samples"] = data.draw(st.sampled_from([4, 6, -1, "five", 2.5]))
+            return False
+        key = data.draw(st.sampled_from(sorted(f)), label="dataset")
+        value = f[key][()]
+        del f[key]
+        how = data.draw(st.sampled_from(["delete", "rows", "values"]), label="how")
+        if how == "rows":
+            f[key] = data.draw(st.sampled_from([value[:-1], value[None], value[:, None][:-1]]))
+        elif how == "values" and key.endswith(".ptr"):
+            value[data.draw(st.integers(1, len(value) - 1))] = data.draw(
+                st.sampled_from([-1, 10**6, value[-1] + 1])
+            )
+            f[key] = value
+    return False
+
+
+def _check_damaged_shard(data, tmp_path) -> None:
+    folder = tmp_path / "shards"
+    shutil.rmtree(folder, ignore_errors=True)
+    columns = _shard_columns()
+    (path,) = write_shards(folder, columns, 8)
+    loose = _damage_shard(data, path)
+    try:
+        store = ShardedColumns(folder, ["x", "k", "atoms"])
+        rows = [store.read(i) for i in range(len(store))]
+    except (ValueError, OSError) as error:
+        assert path.name in str(error), f"{type(error).__name__} without the file: {error}"
+        return
+    if loose:
+        return
+    assert len(rows) == 5
+    for i, row in enumerate(rows):
+        assert np.array_equal(row["x"], columns["x"][i]) and row["k"] == i
+        assert np.array_equal(row["atoms"], columns["atoms"][i])
+
+
+@SHARD_SETTINGS
+@given(data=st.data())
+def test_a_damaged_shard_reads_right_or_raises_naming_it(data, tmp_path):
+    _check_damaged_shard(data, tmp_path)
+
+
+@pytest.mark.slow
+@settings(SHARD_SETTINGS, max_examples=2000)
+@given(data=st.data())
+def test_a_damaged_shard_reads_right_or_raises_naming_it_many_examples(data, tmp_path):
+    _check_damaged_shard(data, tmp_path)

@@ -1,12 +1,17 @@
-"""``data.split`` in the saved config is what was used; fractions that would do nothing are refused."""
+"""``data.split`` in the saved config is what was used; fractions that would do nothing are
+refused; an empty validation split says why; a damaged splits.npz names itself."""
 
+import numpy as np
+import pytest
 import torch
 import yaml
 
 from noether.cli import main as cli_main
+from noether.core.errors import DataError
 from noether.core.registry import register_task
 from noether.core.task import Splits
-from noether.train.config import load_config
+from noether.train.config import DataConfig, load_config
+from noether.train.datamodule import TaskDataModule, load_splits, save_splits
 from noether.train.run import train
 from noether.train.toy import ToyRegression
 
@@ -71,3 +76,24 @@ def test_resume_with_the_original_file_that_leaves_the_split_out(tmp_path, capsy
     changed = [*argv, "--trainer.max_epochs=3", "--data.split=[0.5,0.25,0.25]"]
     assert cli_main(changed) == 2  # a different split is a different run
     assert "data.split: [0.8, 0.1, 0.1] -> [0.5, 0.25, 0.25]" in capsys.readouterr().err
+
+
+def test_an_empty_validation_split_names_its_size_and_fraction():
+    task = ToyRegression(n_samples=20)
+    with pytest.raises(
+        ValueError, match=r"the validation split of 20 samples with fraction 0.02 is empty"
+    ):
+        TaskDataModule(task, task.datasets(), DataConfig(split=(0.9, 0.02, 0.08)), seed=0)
+
+
+def test_a_damaged_splits_file_names_itself(tmp_path):
+    splits = {"train": np.arange(3), "val": np.arange(3, 5), "test": np.arange(5, 6)}
+    save_splits(tmp_path / "splits.npz", splits, "fractions")
+    assert load_splits(tmp_path / "splits.npz")["val"].tolist() == [3, 4]
+    data = (tmp_path / "splits.npz").read_bytes()
+    (tmp_path / "splits.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match=r"splits.npz: not a readable splits file"):
+        load_splits(tmp_path / "splits.npz")
+    np.savez(tmp_path / "splits.npz", idx_train=[0.5], idx_val=[1], idx_test=[2])
+    with pytest.raises(DataError, match=r"splits.npz: idx_train is float64"):
+        load_splits(tmp_path / "splits.npz")

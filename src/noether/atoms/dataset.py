@@ -17,7 +17,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
-from noether.atoms.elements import check_atomic_numbers
+from noether.atoms.elements import MAX_Z
+from noether.core.errors import DataError
 
 __all__ = ["AtomsDataset", "AtomsSample"]
 
@@ -49,6 +50,26 @@ class AtomsSample:
 def _frame_of_atom(offsets: np.ndarray, atom: int) -> tuple[int, int]:
     frame = int(np.searchsorted(offsets, atom, side="right") - 1)
     return frame, atom - int(offsets[frame])
+
+
+def _as_array(name: str, value, dtype, source: str) -> np.ndarray:
+    """``value`` as an array of ``dtype``, from numbers only: a string array, or floats where
+    integers are needed, raise a :class:`DataError` naming ``source`` and the field."""
+    value = np.asarray(value)
+    kinds, accepted = {
+        np.float64: ("biuf", "numbers"),
+        np.int64: ("biu", "integers"),
+        bool: ("biu", "booleans"),
+    }[dtype]
+    if value.dtype.kind not in kinds:
+        raise DataError(
+            f"{source + ': ' if source else ''}{name} has dtype {value.dtype}; accepted: {accepted}",
+            file=source or None,
+            field=name,
+            value=str(value.dtype),
+            accepted=accepted,
+        )
+    return value.astype(dtype)
 
 
 @dataclass
@@ -88,16 +109,22 @@ class AtomsDataset(torch.utils.data.Dataset):
         self.numbers = np.asarray(self.numbers)
         if self.numbers.dtype.kind in "iu":
             self.numbers = self.numbers.astype(np.int64)
-        self.positions = np.asarray(self.positions, dtype=np.float64)
-        self.offsets = np.asarray(self.offsets, dtype=np.int64)
-        for name in ("energy", "forces", "cell", "stress", "charges"):
+        for name, dtype in (
+            ("positions", np.float64),
+            ("offsets", np.int64),
+            ("energy", np.float64),
+            ("forces", np.float64),
+            ("cell", np.float64),
+            ("stress", np.float64),
+            ("charges", np.float64),
+            ("pbc", bool),
+            ("energy_mask", bool),
+            ("forces_mask", bool),
+            ("stress_mask", bool),
+        ):
             value = getattr(self, name)
             if value is not None:
-                setattr(self, name, np.asarray(value, dtype=np.float64))
-        for name in ("pbc", "energy_mask", "forces_mask", "stress_mask"):
-            value = getattr(self, name)
-            if value is not None:
-                setattr(self, name, np.asarray(value, dtype=bool))
+                setattr(self, name, _as_array(name, value, dtype, self.source))
         self.validate()
 
     # ----------------------------------------------------------------------------- construction
@@ -118,36 +145,44 @@ class AtomsDataset(torch.utils.data.Dataset):
         ``positions (F, n, 3)`` Å, ``energy (F,)`` or ``(F, 1)`` eV, ``forces (F, n, 3)`` eV/Å,
         ``cell (F, 3, 3)`` or ``(3, 3)``, ``pbc (F, 3)`` or ``(3,)``, ``stress (F, 3, 3)``."""
         where = f"{source}: " if source else ""
-        positions = np.asarray(positions, dtype=np.float64)
+
+        def fail(message: str, field: str) -> DataError:
+            return DataError(where + message, file=source or None, field=field)
+
+        positions = _as_array("positions", positions, np.float64, source)
         if positions.ndim != 3 or positions.shape[-1] != 3:
-            raise ValueError(
-                f"{where}positions must have shape (n_frames, n_atoms, 3), got {positions.shape}"
+            raise fail(
+                f"positions must have shape (n_frames, n_atoms, 3), got {positions.shape}",
+                "positions",
             )
         n_frames, n_atoms, _ = positions.shape
         numbers = np.asarray(numbers)
         if numbers.ndim == 1 and numbers.shape[0] == n_atoms:
             numbers = np.broadcast_to(numbers, (n_frames, n_atoms))
         if numbers.shape != (n_frames, n_atoms):
-            raise ValueError(
-                f"{where}atomic numbers have shape {numbers.shape} but positions describe "
+            raise fail(
+                f"atomic numbers have shape {numbers.shape} but positions describe "
                 f"{n_frames} frame(s) of {n_atoms} atoms; give ({n_atoms},) or "
-                f"({n_frames}, {n_atoms})"
+                f"({n_frames}, {n_atoms})",
+                "numbers",
             )
         if energy is not None:
-            energy = np.asarray(energy, dtype=np.float64)
+            energy = _as_array("energy", energy, np.float64, source)
             if energy.ndim == 2 and energy.shape[1] == 1:
                 energy = energy[:, 0]
             if energy.shape != (n_frames,):
-                raise ValueError(
-                    f"{where}energy has shape {energy.shape}; expected ({n_frames},) or "
-                    f"({n_frames}, 1) for {n_frames} frame(s)"
+                raise fail(
+                    f"energy has shape {energy.shape}; expected ({n_frames},) or "
+                    f"({n_frames}, 1) for {n_frames} frame(s)",
+                    "energy",
                 )
         if forces is not None:
-            forces = np.asarray(forces, dtype=np.float64)
+            forces = _as_array("forces", forces, np.float64, source)
             if forces.shape != positions.shape:
-                raise ValueError(
-                    f"{where}forces have shape {forces.shape} but positions have "
-                    f"{positions.shape}; they must match"
+                raise fail(
+                    f"forces have shape {forces.shape} but positions have "
+                    f"{positions.shape}; they must match",
+                    "forces",
                 )
             forces = forces.reshape(-1, 3)
         if cell is not None:
@@ -297,29 +332,50 @@ class AtomsDataset(torch.utils.data.Dataset):
 
     # ------------------------------------------------------------------------------ validation
     def validate(self) -> None:
-        """Check shapes, finiteness and elements; raise ``ValueError`` naming field and frame."""
+        """Check shapes, finiteness and elements; raise :class:`~noether.core.errors.DataError`
+        (a ``ValueError``) naming the source file, the field and the frame."""
         where = f"{self.source}: " if self.source else ""
+
+        def fail(message: str, **parts) -> DataError:
+            return DataError(where + message, file=self.source or None, **parts)
+
         off = self.offsets
         if off.ndim != 1 or off.size < 1 or off[0] != 0:
-            raise ValueError(f"{where}offsets must be a 1-D array starting at 0, got {off[:5]}...")
+            raise fail(
+                f"offsets must be a 1-D array starting at 0, got {off.reshape(-1)[:5]}...",
+                field="offsets",
+            )
         sizes = np.diff(off)
         if (sizes <= 0).any():
             k = int(np.flatnonzero(sizes <= 0)[0])
-            raise ValueError(
-                f"{where}frame {k} has {sizes[k]} atoms; every frame needs at least one"
+            raise fail(
+                f"frame {k} has {sizes[k]} atoms; every frame needs at least one",
+                field="offsets",
+                frame=k,
+                value=int(sizes[k]),
+                accepted="at least one atom per frame",
             )
         n_atoms, n_frames = int(off[-1]), len(off) - 1
         if n_frames == 0:
-            raise ValueError(f"{where}the dataset has no frames")
+            raise fail("the dataset has no frames", field="offsets", accepted="at least one frame")
 
         def shape_check(name: str, expected: tuple) -> None:
             value = getattr(self, name)
             if value is not None and value.shape != expected:
-                raise ValueError(
-                    f"{where}{name} has shape {value.shape}, expected {expected} for "
-                    f"{n_frames} frame(s) with {n_atoms} atoms in total"
+                raise fail(
+                    f"{name} has shape {value.shape}, expected {expected} for "
+                    f"{n_frames} frame(s) with {n_atoms} atoms in total",
+                    field=name,
+                    value=value.shape,
+                    accepted=str(expected),
                 )
 
+        for label in LABELS:
+            if getattr(self, label) is None and getattr(self, f"{label}_mask") is not None:
+                raise fail(
+                    f"{label}_mask is given but {label} is not; accepted: both or neither",
+                    field=label,
+                )
         shape_check("numbers", (n_atoms,))
         shape_check("positions", (n_atoms, 3))
         for name, shape in (
@@ -334,15 +390,26 @@ class AtomsDataset(torch.utils.data.Dataset):
             ("stress_mask", (n_frames,)),
         ):
             shape_check(name, shape)
-        try:
-            check_atomic_numbers(self.numbers)
-        except ValueError:
-            bad = int(np.flatnonzero((self.numbers < 1) | (self.numbers > 118))[0])
+        if self.numbers.dtype.kind not in "iu":
+            raise fail(
+                f"atomic numbers have dtype {self.numbers.dtype}; accepted: integers 1 (H) to "
+                f"{MAX_Z} (Og)",
+                field="numbers",
+                value=str(self.numbers.dtype),
+                accepted="integers",
+            )
+        bad_z = np.flatnonzero((self.numbers < 1) | (self.numbers > MAX_Z))
+        if bad_z.size:
+            bad = int(bad_z[0])
             frame, atom = _frame_of_atom(off, bad)
-            raise ValueError(
-                f"{where}frame {frame}, atom {atom}: atomic number {self.numbers[bad]} is not an "
-                f"element; accepted: 1 (H) to 118 (Og)"
-            ) from None
+            raise fail(
+                f"frame {frame}, atom {atom}: atomic number {self.numbers[bad]} is not an "
+                f"element; accepted: 1 (H) to {MAX_Z} (Og)",
+                field="numbers",
+                frame=frame,
+                value=int(self.numbers[bad]),
+                accepted=f"1 (H) to {MAX_Z} (Og)",
+            )
 
         def finite_check(name: str, per_atom: bool) -> None:
             value = getattr(self, name)
@@ -360,9 +427,13 @@ class AtomsDataset(torch.utils.data.Dataset):
                     frame, atom = _frame_of_atom(off, row)
                     at = f"frame {frame}, atom {atom}"
                 else:
-                    at = f"frame {row}"
-                raise ValueError(
-                    f"{where}{at}: {name} contains {bad_value}; only finite numbers are accepted"
+                    frame, at = row, f"frame {row}"
+                raise fail(
+                    f"{at}: {name} contains {bad_value}; only finite numbers are accepted",
+                    field=name,
+                    frame=frame,
+                    value=float(bad_value),
+                    accepted="finite numbers",
                 )
 
         for name, per_atom in (
@@ -380,8 +451,12 @@ class AtomsDataset(torch.utils.data.Dataset):
             singular = self.pbc.any(axis=1) & (volume < 1e-8)
             if singular.any():
                 k = int(np.flatnonzero(singular)[0])
-                raise ValueError(
-                    f"{where}frame {k} is periodic (pbc={self.pbc[k].tolist()}) but its cell has "
+                raise fail(
+                    f"frame {k} is periodic (pbc={self.pbc[k].tolist()}) but its cell has "
                     f"volume {volume[k]:.3g} Å³; a periodic frame needs three independent "
-                    f"lattice vectors"
+                    f"lattice vectors",
+                    field="cell",
+                    frame=k,
+                    value=float(volume[k]),
+                    accepted="a cell of non-zero volume",
                 )

@@ -9,6 +9,7 @@ import os
 
 import numpy as np
 
+from noether.core.errors import DataError
 from noether.core.io import atomic_path
 
 __all__ = ["SPLIT_KEYS", "load_splits", "make_splits", "save_splits"]
@@ -67,23 +68,53 @@ def save_splits(path: str | os.PathLike, splits: dict[str, np.ndarray]) -> None:
 
 
 def load_splits(path: str | os.PathLike, n_frames: int | None = None) -> dict[str, np.ndarray]:
-    """Read a splits npz; check the keys, that indices lie in ``[0, n_frames)`` and are disjoint."""
+    """Read a splits npz; check the keys, that indices lie in ``[0, n_frames)`` and are disjoint.
+
+    Anything wrong raises a :class:`~noether.core.errors.DataError` naming the file."""
     try:
-        data = np.load(path)
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{path}: not a readable npz splits file ({err})") from err
-    missing = [k for k in SPLIT_KEYS if k not in data.files]
-    if missing:
-        raise KeyError(f"{path}: splits file misses {missing}; it has {data.files}")
-    splits = {k: np.asarray(data[k], dtype=np.int64).reshape(-1) for k in SPLIT_KEYS}
+        with np.load(path, allow_pickle=False) as data:
+            files = list(data.files)
+            missing = [k for k in SPLIT_KEYS if k not in files]
+            if missing:
+                raise DataError(
+                    f"{path}: splits file misses {missing}; it has {files}",
+                    file=path,
+                    field=missing[0],
+                    accepted=", ".join(SPLIT_KEYS),
+                )
+            raw = {k: data[k] for k in SPLIT_KEYS}
+    except DataError:
+        raise
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # zipfile, zlib and numpy's header parser raise many types
+        raise DataError(
+            f"{path}: not a readable npz splits file ({type(err).__name__}: {err})", file=path
+        ) from err
+    splits = {}
+    for k, idx in raw.items():
+        if idx.dtype.kind not in "iu" or idx.ndim > 1:
+            raise DataError(
+                f"{path}: {k} is {idx.dtype} of shape {idx.shape}; accepted: a 1-D array of "
+                f"integer frame indices",
+                file=path,
+                field=k,
+            )
+        splits[k] = idx.astype(np.int64).reshape(-1)
     if n_frames is not None:
         for k, idx in splits.items():
             if idx.size and (idx.min() < 0 or idx.max() >= n_frames):
-                raise ValueError(
+                raise DataError(
                     f"{path}: {k} holds index {idx.max() if idx.max() >= n_frames else idx.min()} "
-                    f"but the dataset has {n_frames} frames (valid: 0..{n_frames - 1})"
+                    f"but the dataset has {n_frames} frames (valid: 0..{n_frames - 1})",
+                    file=path,
+                    field=k,
+                    accepted=f"0..{n_frames - 1}",
                 )
     seen = np.concatenate(list(splits.values()))
     if np.unique(seen).size != seen.size:
-        raise ValueError(f"{path}: the splits overlap; a frame may be in only one of {SPLIT_KEYS}")
+        raise DataError(
+            f"{path}: the splits overlap; a frame may be in only one of {SPLIT_KEYS}",
+            file=path,
+        )
     return splits

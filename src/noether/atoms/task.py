@@ -26,6 +26,7 @@ from noether.atoms.potential import Potential
 from noether.atoms.priors import fit_atomref
 from noether.atoms.splits import load_splits, make_splits
 from noether.atoms.standardize import SCALES, energy_statistics
+from noether.core.errors import DataError
 from noether.core.registry import register_task
 from noether.core.task import DataPath, Splits, Task
 from noether.train.trained import load_trained_model
@@ -146,16 +147,46 @@ class AtomisticTask(Task):
                 ]
                 if all(isinstance(s, float) for s in sizes) and abs(sum(sizes) - 1.0) < 1e-9:
                     sizes[2] = None  # the test split takes what rounding leaves
-                indices = make_splits(len(data), *sizes, seed=self.split_seed)
+                try:
+                    indices = make_splits(len(data), *sizes, seed=self.split_seed)
+                except ValueError as err:  # sizes that need more frames than the file has
+                    raise DataError(
+                        f"{self.path}: task.split {self.split}: {err}",
+                        file=self.path,
+                        field="task.split",
+                    ) from None
+            self._check_splits(len(data), indices)
             self._data, self._indices = data, indices
         return self._data, self._indices
+
+    def _check_splits(self, n_frames: int, indices: dict[str, np.ndarray]) -> None:
+        """Training and validation need frames; an empty test split is allowed."""
+        for key, position, name in (("idx_train", 0, "training"), ("idx_val", 1, "validation")):
+            if len(indices[key]):
+                continue
+            if self.splits_path is not None:
+                raise DataError(
+                    f"{self.splits_path}: the {name} split ({key}) is empty; accepted: a splits "
+                    f"file whose {key} holds at least one of the {n_frames} frames of {self.path}",
+                    file=self.splits_path,
+                    field=key,
+                )
+            size = self.split[position]
+            raise DataError(
+                f"{self.path}: the {name} split of {n_frames} frames with fraction {size} is "
+                f"empty; accepted: task.split[{position}] a fraction >= {1 / n_frames:.3g} "
+                f"(one frame) or a count >= 1",
+                file=self.path,
+                field=f"task.split[{position}]",
+                value=size,
+            )
 
     def datasets(self) -> Splits:
         data, idx = self._load()
         return Splits(
             train=data.subset(idx["idx_train"]),
             val=data.subset(idx["idx_val"]),
-            test=data.subset(idx["idx_test"]),
+            test=data.subset(idx["idx_test"]) if len(idx["idx_test"]) else None,
         )
 
     def model_defaults(self) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from noether.core.errors import DataError
 from noether.core.io import atomic_path
 
 __all__ = [
@@ -72,9 +73,11 @@ def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
     try:
         with h5py.File(path, "r") as f:
             attrs = dict(f.attrs)
-    except OSError as error:
-        raise ValueError(
-            f"{path}: not a readable noether HDF5 shard ({error}); regenerate it"
+    except Exception as error:  # OSError, or KeyError/RuntimeError from a damaged header
+        raise DataError(
+            f"{path}: not a readable noether HDF5 shard ({type(error).__name__}: {error}); "
+            f"regenerate it",
+            file=path,
         ) from error
     for key, value in attrs.items():
         if isinstance(value, str) and value[:1] in ("{", "["):
@@ -237,6 +240,46 @@ def _resolve(paths: str | os.PathLike | Sequence[str | os.PathLike], pattern: st
     return out
 
 
+def _unreadable(path: Path, error: BaseException, column: str | None = None) -> DataError:
+    what = f"column {column!r} of " if column else ""
+    return DataError(
+        f"{path}: {what}the HDF5 shard does not read back ({type(error).__name__}: {error}); "
+        f"the file is damaged, regenerate it",
+        file=path,
+        field=column,
+    )
+
+
+def _layout(path: Path, static: set[str], rows: int) -> tuple[dict[str, bool], dict[str, str]]:
+    """``{column: ragged}`` of a shard, and what is wrong with the columns whose rows disagree
+    with its row count (a fixed column needs ``rows`` rows, a ragged one a ``name.ptr`` of
+    ``rows + 1`` integers): ``{column: message}``, raised only for the columns that are read."""
+    try:
+        with h5py.File(path, "r") as file:
+            shapes = {k: file[k].shape for k in file if isinstance(file[k], h5py.Dataset)}
+            kinds = {k: file[k].dtype.kind for k in shapes}
+    except Exception as error:  # a damaged object header or group index
+        raise _unreadable(path, error) from error
+    layout, problems = {}, {}
+    for name in sorted(shapes):
+        if name.endswith(PTR) or name in static:
+            continue
+        ragged = name + PTR in shapes
+        layout[name] = ragged
+        ptr = name + PTR
+        if ragged and (shapes[ptr] != (rows + 1,) or kinds[ptr] not in "iu"):
+            problems[name] = (
+                f"{path}: {ptr} has shape {shapes[ptr]} (kind {kinds[ptr]!r}); expected "
+                f"({rows + 1},) integers for {rows} rows"
+            )
+        elif not ragged and (not shapes[name] or shapes[name][0] != rows):
+            problems[name] = (
+                f"{path}: column {name!r} has shape {shapes[name]}; expected {rows} rows "
+                f"(the shard's row count)"
+            )
+    return layout, problems
+
+
 class ShardedColumns:
     """Rows of a sharded column store, read lazily: ``store.read(i)`` is ``{column: array}``.
 
@@ -264,37 +307,50 @@ class ShardedColumns:
     ) -> None:
         self.paths = _resolve(paths, pattern)
         self.attrs: list[dict[str, Any]] = []
-        sizes, layout = [], None
+        sizes, layout, problems = [], None, []
         for path in self.paths:
             attrs = read_attrs(path)
             rows = next((attrs[a] for a in rows_attrs if a in attrs), None)
             if rows is None:
-                raise ValueError(
+                raise DataError(
                     f"{path}: not a noether HDF5 shard (no row count: attribute "
-                    f"{' or '.join(rows_attrs)} is missing)"
+                    f"{' or '.join(rows_attrs)} is missing)",
+                    file=path,
+                    field=rows_attrs[0],
+                )
+            if not isinstance(rows, int) or isinstance(rows, bool) or rows < 0:
+                raise DataError(
+                    f"{path}: row count {rows!r} is not an integer >= 0; regenerate the shard",
+                    file=path,
+                    field=rows_attrs[0],
+                    value=rows,
                 )
             shard_static = set(attrs.get(STATIC, ()) if static is None else static)
-            with h5py.File(path, "r") as file:
-                names = sorted(
-                    k
-                    for k in file
-                    if isinstance(file[k], h5py.Dataset)
-                    and not k.endswith(PTR)
-                    and k not in shard_static
-                )
-                this = {k: (k + PTR) in file for k in names}
+            this, shard_problems = _layout(path, shard_static, rows)
+            problems.append((path, shard_problems))
             if layout is None:
                 layout = this
             elif this != layout:
-                raise ValueError(f"{path}: columns {this} differ from the first shard's {layout}")
-            sizes.append(int(rows))
+                raise DataError(
+                    f"{path}: columns {this} differ from the first shard's {layout}", file=path
+                )
+            sizes.append(rows)
             self.attrs.append(attrs)
         assert layout is not None
         if columns is None:
             columns = list(layout)
         missing = [c for c in columns if c not in layout]
         if missing:
-            raise ValueError(f"columns {missing} are not in the shards; available: {list(layout)}")
+            raise DataError(
+                f"{self.paths[0]}: columns {missing} are not in the shards; available: "
+                f"{list(layout)}",
+                file=self.paths[0],
+                field=missing[0],
+            )
+        for path, shard_problems in problems:
+            for column in columns:
+                if column in shard_problems:
+                    raise DataError(shard_problems[column], file=path, field=column)
         self.columns = list(columns)
         self.ragged = {c: layout[c] for c in self.columns}
         self.static_names = list(self.attrs[0].get(STATIC, ()) if static is None else static)
@@ -323,9 +379,13 @@ class ShardedColumns:
         if self._pid != os.getpid():  # first use in this process (a forked worker, say)
             self._files, self._datasets, self._static, self._pid = {}, {}, {}, os.getpid()
         if shard not in self._datasets:
-            file = self._files[shard] = h5py.File(self.paths[shard], "r")
-            names = [*self.columns, *(c + PTR for c in self.columns if self.ragged[c])]
-            self._datasets[shard] = {name: file[name] for name in names}
+            path = self.paths[shard]
+            try:
+                file = self._files[shard] = h5py.File(path, "r")
+                names = [*self.columns, *(c + PTR for c in self.columns if self.ragged[c])]
+                self._datasets[shard] = {name: file[name] for name in names}
+            except Exception as error:  # the file changed or is damaged since it was listed
+                raise _unreadable(path, error) from error
         return self._datasets[shard]
 
     def static(self, shard: int) -> dict[str, np.ndarray]:
@@ -341,12 +401,25 @@ class ShardedColumns:
         shard, local = self.locate(index)
         datasets = self.datasets(shard)
         out = {}
-        for column in self.columns:
-            if self.ragged[column]:
-                lo, hi = datasets[column + PTR][local : local + 2]
-                out[column] = np.asarray(datasets[column][lo:hi])
-            else:
-                out[column] = np.asarray(datasets[column][local])
+        try:
+            for column in self.columns:
+                if self.ragged[column]:
+                    lo, hi = (int(v) for v in datasets[column + PTR][local : local + 2])
+                    if not 0 <= lo <= hi <= len(datasets[column]):
+                        raise DataError(
+                            f"{self.paths[shard]}: {column}{PTR} gives row {local} the range "
+                            f"{lo}:{hi} of {len(datasets[column])}; the shard is damaged",
+                            file=self.paths[shard],
+                            field=column + PTR,
+                            frame=local,
+                        )
+                    out[column] = np.asarray(datasets[column][lo:hi])
+                else:
+                    out[column] = np.asarray(datasets[column][local])
+        except DataError:
+            raise
+        except Exception as error:  # h5py: OSError, KeyError, RuntimeError... on damaged data
+            raise _unreadable(self.paths[shard], error, column) from error
         return out
 
     def open_shards(self) -> int:

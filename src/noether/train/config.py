@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 
 from noether.core import registry
+from noether.core.errors import DataError
 from noether.core.validation import (
     ConfigError,
     check_mapping,
@@ -302,7 +303,11 @@ def load_config(
     }
     task = _component("task", raw.get("task"), {})
     task_obj = build(task, "task")
-    model = _component("model", raw.get("model"), task_obj.model_defaults())
+    try:
+        defaults = task_obj.model_defaults()  # reads the task's data
+    except DataError as error:
+        raise ConfigError(f"task {task.name!r}: {error}") from error
+    model = _component("model", raw.get("model"), defaults)
     config = Config(model=model, task=task, seed=seed, imports=imports, source=origin, **sections)
     check_consistency(config)
     return config

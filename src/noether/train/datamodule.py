@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from noether.core.errors import DataError
 from noether.core.io import atomic_write_bytes
 from noether.core.task import Splits, Task
 from noether.train.config import DEFAULT_SPLIT, DataConfig
@@ -43,8 +44,28 @@ def save_splits(path: Path, splits: dict[str, np.ndarray], mode: str) -> None:
 
 
 def load_splits(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path) as data:
-        return {k: data[f"idx_{k}"] for k in SPLIT_NAMES}
+    """The indices of a run's ``splits.npz``; a damaged file raises a
+    :class:`~noether.core.errors.DataError` naming it."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            splits = {k: data[f"idx_{k}"] for k in SPLIT_NAMES}
+    except FileNotFoundError:
+        raise
+    except Exception as error:  # zipfile, zlib, numpy's header parser; KeyError: a missing split
+        raise DataError(
+            f"{path}: not a readable splits file ({type(error).__name__}: {error}); accepted: "
+            f"an npz with integer arrays {', '.join(f'idx_{k}' for k in SPLIT_NAMES)}",
+            file=path,
+        ) from error
+    for name, idx in splits.items():
+        if idx.dtype.kind not in "iu" or idx.ndim != 1:
+            raise DataError(
+                f"{path}: idx_{name} is {idx.dtype} of shape {idx.shape}; accepted: a 1-D array "
+                f"of integer indices",
+                file=path,
+                field=f"idx_{name}",
+            )
+    return splits
 
 
 def make_datamodule(
@@ -105,9 +126,17 @@ class TaskDataModule(L.LightningDataModule):
                 )
         self.parts = parts
         if len(self.splits["val"]) == 0:
+            if self.mode == "fractions":
+                split = list(config.split or DEFAULT_SPLIT)
+                n, fraction = len(data), split[1]
+                raise ValueError(
+                    f"the validation split of {n} samples with fraction {fraction} is empty "
+                    f"(data.split={split}); accepted: data.split[1] >= "
+                    f"{1 / max(n, 1):.3g} (one sample)"
+                )
             raise ValueError(
-                f"the validation split is empty (data.split={list(config.split or DEFAULT_SPLIT)}); "
-                f"give it a fraction that holds at least one sample"
+                f"the validation split is empty: {type(task).__name__}.datasets() gave no "
+                f"validation samples; the task's own split options set its size"
             )
 
     @property

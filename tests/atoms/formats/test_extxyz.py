@@ -5,6 +5,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import write
 
 from noether.atoms.formats import read_dataset, read_extxyz, write_dataset
+from noether.core.errors import DataError
 
 
 def test_round_trip_mixed_set_with_masks_cell_and_stress(tmp_path, mixed):
@@ -28,7 +29,7 @@ def test_round_trip_mixed_set_with_masks_cell_and_stress(tmp_path, mixed):
 
 def test_missing_label_is_an_error_naming_frame_and_key(tmp_path, mixed):
     write_dataset(tmp_path / "m.xyz", mixed)
-    with pytest.raises(KeyError, match=r"m.xyz: frame 1 has no energy under key 'REF_energy'"):
+    with pytest.raises(DataError, match=r"m.xyz: frame 1 has no energy under key 'REF_energy'"):
         read_extxyz(tmp_path / "m.xyz")
 
 
@@ -53,7 +54,10 @@ def test_empty_and_corrupt_files(tmp_path):
     (tmp_path / "empty.xyz").write_text("")
     with pytest.raises(ValueError, match=r"empty.xyz: the file is empty"):
         read_extxyz(tmp_path / "empty.xyz")
-    (tmp_path / "bad.xyz").write_text("3\nProperties=species:S:1:pos:R:3\nH 0 0\n")
+    (tmp_path / "short.xyz").write_text("3\nProperties=species:S:1:pos:R:3\nH 0 0\n")
+    with pytest.raises(ValueError, match=r"short.xyz: frame 0 announces 3 atoms but the file ends"):
+        read_extxyz(tmp_path / "short.xyz")
+    (tmp_path / "bad.xyz").write_text("1\nProperties=species:S:1:pos:R:3\nH 0 0\n")
     with pytest.raises(ValueError, match=r"bad.xyz: frame 0: not readable as extended XYZ"):
         read_extxyz(tmp_path / "bad.xyz")
     good = "2\nProperties=species:S:1:pos:R:3 REF_energy=1.0\nH 0 0 0\nH 1 0 0\n"
@@ -66,3 +70,15 @@ def test_empty_and_corrupt_files(tmp_path):
     )
     with pytest.raises(ValueError, match=r"nan.xyz: frame 0, atom 1: positions contains nan"):
         read_extxyz(tmp_path / "nan.xyz", forces_key=None)
+
+
+@pytest.mark.parametrize("count, problem", [(10, "is the count too large"), (8, "too small")])
+def test_a_wrong_atom_count_is_reported_at_its_frame(tmp_path, ethanol_like, count, problem):
+    """ASE indexes the whole file before parsing, so its error came at frame 0 for any frame."""
+    write_dataset(tmp_path / "e.xyz", ethanol_like)  # 5 frames of 9 atoms: 11 lines each
+    lines = (tmp_path / "e.xyz").read_text().splitlines()
+    assert lines[22] == "9"
+    lines[22] = str(count)  # frame 2's atom count
+    (tmp_path / "e.xyz").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=rf"e.xyz: frame 2 announces {count} atoms.*{problem}"):
+        read_extxyz(tmp_path / "e.xyz")

@@ -6,6 +6,7 @@ from torch.utils.data import DataLoader
 
 from noether.atoms.batch import AtomsBatch, collate_atoms
 from noether.atoms.formats import HDF5Dataset, HDF5Writer, read_dataset, read_hdf5, write_dataset
+from noether.core.errors import DataError
 
 
 def test_round_trip_is_exact(tmp_path, mixed):
@@ -65,7 +66,7 @@ def test_bad_files_and_nothing_half_written(tmp_path, ethanol_like):
     write_dataset(tmp_path / "nokey.h5", ethanol_like)
     with h5py.File(tmp_path / "nokey.h5", "r+") as f:
         del f["positions"]
-    with pytest.raises(KeyError, match=r"nokey.h5: the HDF5 file has no 'positions' dataset"):
+    with pytest.raises(DataError, match=r"nokey.h5: the HDF5 file has no 'positions' dataset"):
         read_hdf5(tmp_path / "nokey.h5")
     (tmp_path / "nokey.h5").unlink()
     with pytest.raises(RuntimeError, match=r"boom"), HDF5Writer(tmp_path / "partial.h5") as writer:
@@ -105,3 +106,32 @@ def test_frame_info_errors(tmp_path, ethanol_like):
     with pytest.raises(ValueError, match="without '/'"):
         with HDF5Writer(tmp_path / "c.h5") as writer:
             writer.append(ethanol_like.subset([0]), {"a/b": ["pe"]})
+
+
+def test_a_corrupt_dataset_names_the_file(tmp_path, ethanol_like):
+    """A damaged chunk of positions (h5py's bare OSError) is a DataError naming file and dataset,
+    both when the file is read whole and frame by frame."""
+    path = tmp_path / "bad.h5"
+    write_dataset(path, ethanol_like)
+    with h5py.File(path, "r") as f:
+        chunk = f["positions"].id.get_chunk_info(0)
+    data = bytearray(path.read_bytes())
+    start = chunk.byte_offset + chunk.size // 2
+    data[start : start + 16] = bytes(16)  # zeros in the middle of the gzip stream
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"bad.h5: dataset 'positions' .* the file is corrupt"):
+        read_hdf5(path)
+    lazy = HDF5Dataset(path)
+    with pytest.raises(DataError, match=r"bad.h5: dataset 'positions'"):
+        lazy[0]
+
+
+def test_offsets_that_disagree_with_the_atoms_name_the_file(tmp_path, ethanol_like):
+    path = tmp_path / "off.h5"
+    write_dataset(path, ethanol_like)
+    with h5py.File(path, "r+") as f:
+        f["offsets"][-1] = 44  # the file has 45 atoms
+    with pytest.raises(DataError, match=r"off.h5: 'offsets' .* rising strictly from 0 to 45"):
+        HDF5Dataset(path)
+    with pytest.raises(DataError, match=r"off.h5: numbers has shape \(45,\), expected \(44,\)"):
+        read_hdf5(path)

@@ -4,6 +4,7 @@ from ase import units
 
 from noether.atoms.formats import read_dataset, read_rmd17, read_sgdml, write_dataset
 from noether.atoms.formats.npz import write_rmd17, write_sgdml
+from noether.core.errors import DataError
 
 KCAL = units.kcal / units.mol
 
@@ -47,7 +48,7 @@ def test_rmd17_round_trip_and_layout(tmp_path, ethanol_like):
 
 def test_missing_key_empty_and_corrupt_files(tmp_path):
     np.savez(tmp_path / "nokey.npz", nuclear_charges=[1, 1], coords=np.zeros((1, 2, 3)))
-    with pytest.raises(KeyError, match=r"rMD17 file has no 'energies' array"):
+    with pytest.raises(DataError, match=r"nokey.npz: the rMD17 file has no 'energies' array"):
         read_rmd17(tmp_path / "nokey.npz")
     (tmp_path / "empty.npz").write_bytes(b"")
     with pytest.raises(ValueError, match=r"empty.npz: the file is empty"):

@@ -91,3 +91,23 @@ def test_property_task_with_equiformer(tmp_path):
     assert set(compared) == {"gap", "mu"} and task.units == {"gap": "eV", "mu": "D"}
     with pytest.raises(ValueError, match="no target"):
         PropertyTask(str(path), targets=["U0"]).datasets()
+
+
+def test_property_task_data_errors_name_the_file(tmp_path):
+    """Raised while the config is checked, they must be DataErrors (the one-line config error);
+    split sizes larger than the file were make_splits' bare ValueError, without the file."""
+    from noether.core.errors import DataError
+
+    data = PropertyDataset(
+        [8, 1, 1, 6, 1, 1, 1, 1],
+        np.arange(24.0).reshape(8, 3),
+        [0, 3, 8],
+        {"gap": [1.0, 2.0]},
+        {"gap": "eV"},
+        ["O", "C"],
+    )
+    path = data.save(tmp_path / "p.npz")
+    with pytest.raises(DataError, match=r"p.npz has no target\(s\) \['U0'\]"):
+        PropertyTask(str(path), targets=["U0"]).model_defaults()
+    with pytest.raises(DataError, match=r"p.npz: task.split \[5, 1, 1\]: .*need 7 frames"):
+        PropertyTask(str(path), targets=["gap"], split=[5, 1, 1]).model_defaults()

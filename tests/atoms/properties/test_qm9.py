@@ -9,6 +9,7 @@ import pytest
 
 from noether.atoms.properties import QM9_TARGETS, read_qm9, read_qm9_xyz
 from noether.atoms.properties.qm9 import HARTREE
+from noether.core.errors import DataError
 
 # Water and methane in the layout of dsgdb9nsd_*.xyz (values of the published records).
 WATER = """3
@@ -77,14 +78,32 @@ def test_folder_and_archive_in_file_order(tmp_path):
         ("3\ngdb 3 1 2\n", "announced"),
         (WATER.replace("gdb 3", "xyz 3"), "17 fields"),
         (WATER.replace("-0.0343604951", "abc"), "'abc' is not a number"),
-        (WATER.replace("O\t-0.03", "Xx\t-0.03"), "Xx"),
+        (WATER.replace("O\t-0.03", "Xx\t-0.03"), r"bad.xyz line 3: unknown element 'Xx'"),
+        (WATER.replace("-0.0343604951", "nan"), r"bad.xyz line 3: 'nan' is not a finite number"),
     ],
 )
 def test_bad_files_name_the_problem(tmp_path, text, message):
     path = tmp_path / "bad.xyz"
     path.write_text(text)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(DataError, match=message):
         read_qm9_xyz(path)
+
+
+def test_a_damaged_archive_or_text_names_the_file(tmp_path):
+    """tarfile, bz2 and the UTF-8 decoder raised their own errors, without the file."""
+    folder = tmp_path / "xyz"
+    folder.mkdir()
+    (folder / "dsgdb9nsd_000003.xyz").write_text(WATER)
+    archive = tmp_path / "qm9.tar.bz2"
+    with tarfile.open(archive, "w:bz2") as tar:
+        tar.add(folder / "dsgdb9nsd_000003.xyz", arcname="dsgdb9nsd_000003.xyz")
+    data = archive.read_bytes()
+    archive.write_bytes(data[: len(data) - 40])
+    with pytest.raises(DataError, match=r"qm9.tar.bz2: "):
+        read_qm9(archive)
+    (tmp_path / "latin.xyz").write_bytes(WATER.encode().replace(b"gdb 3", b"gdb \xe9"))
+    with pytest.raises(DataError, match=r"latin.xyz: .*utf-8"):
+        read_qm9_xyz(tmp_path / "latin.xyz")
 
 
 def test_missing_path(tmp_path):

@@ -21,6 +21,7 @@ from noether.atoms.formats.hdf5 import (
     write_hdf5,
 )
 from noether.atoms.formats.npz import read_rmd17, read_sgdml, write_rmd17, write_sgdml
+from noether.core.errors import DataError
 
 __all__ = [
     "FORMATS",
@@ -60,13 +61,16 @@ def guess_format(path: str | os.PathLike, *, for_writing: bool = False) -> str:
             return "sgdml"
         if {"coords", "nuclear_charges"} <= keys:
             return "rmd17"
-        raise ValueError(
+        raise DataError(
             f"{path}: an npz with keys {sorted(keys)} is neither sGDML (z, R, E, F) nor rMD17 "
-            f"(nuclear_charges, coords, energies, forces)"
+            f"(nuclear_charges, coords, energies, forces)",
+            file=path,
         )
-    raise ValueError(
+    raise DataError(
         f"{path}: cannot tell the format from the extension {suffix!r}; accepted: .xyz, .extxyz, "
-        f".h5, .hdf5, .npz, or pass format= one of {FORMATS}"
+        f".h5, .hdf5, .npz, or pass format= one of {FORMATS}",
+        file=path,
+        accepted=".xyz, .extxyz, .h5, .hdf5, .npz",
     )
 
 

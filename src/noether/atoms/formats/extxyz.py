@@ -14,6 +14,7 @@ import numpy as np
 
 from noether.atoms.dataset import AtomsDataset
 from noether.atoms.formats._common import check_file, from_native_units, to_native_units
+from noether.core.errors import DataError
 from noether.core.io import atomic_path
 
 __all__ = ["read_extxyz", "write_extxyz"]
@@ -38,7 +39,79 @@ def _stress_3x3(value: np.ndarray, where: str) -> np.ndarray:
     if value.size == 6:
         xx, yy, zz, yz, xz, xy = value
         return np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
-    raise ValueError(f"{where}: stress has {value.size} numbers; expected 9 or 6 (Voigt)")
+    raise DataError(
+        f"{where}: stress has {value.size} numbers; expected 9 or 6 (Voigt)",
+        field="stress",
+        accepted="9 numbers, or 6 in Voigt order",
+    )
+
+
+def _check_frame_layout(path) -> None:
+    """Walk the frames of ``path`` by their atom counts and raise a :class:`DataError` at the
+    first frame whose count disagrees with its lines: ASE indexes the whole file before it parses
+    a frame, so without this a wrong count in frame 2 is reported at frame 0."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            lines = file.read().splitlines()
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"{path}: not a text file ({err}); expected extended XYZ", file=path
+        ) from err
+    while lines and not lines[-1].strip():
+        lines.pop()
+    i, frame, columns, previous = 0, 0, None, 0  # columns, previous: the last frame's
+    while i < len(lines):
+        head = lines[i].strip()
+        try:
+            n = int(head)
+        except ValueError:
+            if frame and columns == len(head.split()):
+                raise DataError(
+                    f"{path}: frame {frame - 1} announces {previous} atoms but line {i + 1} after "
+                    f"them is an atom line too; the count is too small",
+                    file=path,
+                    frame=frame - 1,
+                    field="atom count",
+                    value=previous,
+                ) from None
+            raise DataError(
+                f"{path}: frame {frame}, line {i + 1}: expected the atom count, got {head[:40]!r}",
+                file=path,
+                frame=frame,
+                field="atom count",
+                accepted="an integer >= 1",
+            ) from None
+        if n < 1:
+            raise DataError(
+                f"{path}: frame {frame}, line {i + 1}: atom count {n}; accepted: an integer >= 1",
+                file=path,
+                frame=frame,
+                field="atom count",
+                value=n,
+            )
+        atoms = lines[i + 2 : i + 2 + n]
+        if i + 1 >= len(lines) or len(atoms) < n:
+            raise DataError(
+                f"{path}: frame {frame} announces {n} atoms but the file ends after "
+                f"{len(atoms)} atom lines",
+                file=path,
+                frame=frame,
+                field="atom count",
+                value=n,
+            )
+        columns = len(atoms[0].split())
+        for k, line in enumerate(atoms):
+            if len(line.split()) != columns:
+                raise DataError(
+                    f"{path}: frame {frame} announces {n} atoms but its atom {k} (line "
+                    f"{i + 3 + k}) has {len(line.split())} columns where atom 0 has {columns}; "
+                    f"is the count too large?",
+                    file=path,
+                    frame=frame,
+                    field="atom count",
+                    value=n,
+                )
+        i, frame, previous = i + 2 + n, frame + 1, n
 
 
 def _read_frames(path, index: str | int | slice) -> list:
@@ -46,6 +119,7 @@ def _read_frames(path, index: str | int | slice) -> list:
     (an unknown element symbol raises ASE's bare ``KeyError: 'Xx'``)."""
     from ase.io import iread
 
+    _check_frame_layout(path)
     frames: list = []
     try:
         for atoms in iread(path, index=index, format="extxyz"):
@@ -54,8 +128,10 @@ def _read_frames(path, index: str | int | slice) -> list:
         what = f"{type(err).__name__}: {err}"
         if isinstance(err, KeyError) and err.args and isinstance(err.args[0], str):
             what = f"unknown element symbol {err.args[0]!r} in the species column"
-        raise ValueError(
-            f"{path}: frame {len(frames)}: not readable as extended XYZ ({what})"
+        raise DataError(
+            f"{path}: frame {len(frames)}: not readable as extended XYZ ({what})",
+            file=path,
+            frame=len(frames),
         ) from err
     return frames
 
@@ -86,7 +162,7 @@ def read_extxyz(
     path = check_file(path, "extended XYZ frames")
     frames = _read_frames(path, index)
     if not frames:
-        raise ValueError(f"{path}: the file holds no frames")
+        raise DataError(f"{path}: the file holds no frames", file=path)
 
     numbers, positions, sizes, cells, pbcs = [], [], [], [], []
     labels: dict[str, list] = {"energy": [], "forces": [], "stress": [], "charges": []}
@@ -104,32 +180,53 @@ def read_extxyz(
             ("stress", stress_key, False, (3, 3)),
             ("charges", charges_key, True, (n,)),
         ):
-            value = _get(atoms, key, per_atom)
             where = f"{path}: frame {k}"
+            try:
+                value = _get(atoms, key, per_atom)
+            except (TypeError, ValueError) as err:  # a label that is not numbers
+                raise DataError(
+                    f"{where}: {name} '{key}' is not numbers ({err})",
+                    file=path,
+                    field=key,
+                    frame=k,
+                    accepted="numbers",
+                ) from None
             if value is None:
                 if key is not None and (
                     (name in ("energy", "forces") and missing == "error") or name == "charges"
                 ):
                     have = sorted(atoms.arrays if per_atom else atoms.info)
-                    raise KeyError(
+                    raise DataError(
                         f"{where} has no {name} under key '{key}' (it has {have}); pass "
-                        f"{name}_key=... for another key, or missing='mask' to accept it"
+                        f"{name}_key=... for another key, or missing='mask' to accept it",
+                        file=path,
+                        field=key,
+                        frame=k,
                     )
                 labels[name].append(np.zeros(shape))
                 if name in masks:
                     masks[name].append(False)
                 continue
             if name == "stress":
-                value = _stress_3x3(value, where)
+                try:
+                    value = _stress_3x3(value, where)
+                except DataError as err:
+                    raise DataError(str(err), file=path, field=key, frame=k) from None
             elif name == "energy":
                 if value.size != 1:
-                    raise ValueError(
-                        f"{where}: energy '{key}' has {value.size} numbers, expected 1"
+                    raise DataError(
+                        f"{where}: energy '{key}' has {value.size} numbers, expected 1",
+                        file=path,
+                        field=key,
+                        frame=k,
                     )
                 value = value.reshape(())
             elif value.shape != shape:
-                raise ValueError(
-                    f"{where}: {name} '{key}' has shape {value.shape}, expected {shape}"
+                raise DataError(
+                    f"{where}: {name} '{key}' has shape {value.shape}, expected {shape}",
+                    file=path,
+                    field=key,
+                    frame=k,
                 )
             labels[name].append(value)
             if name in masks:
@@ -154,6 +251,7 @@ def read_extxyz(
         length_unit,
         stress=joined("stress", False),
         cell=cell,
+        source=path,
     )
     return AtomsDataset(
         numbers=np.concatenate(numbers),

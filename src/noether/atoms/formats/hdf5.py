@@ -43,6 +43,7 @@ import torch
 
 from noether.atoms.dataset import AtomsDataset, AtomsSample
 from noether.atoms.formats._common import check_file, to_native_units
+from noether.core.errors import DataError
 from noether.core.io import atomic_path
 
 __all__ = ["HDF5Dataset", "HDF5Writer", "read_frame_info", "read_hdf5", "write_hdf5"]
@@ -74,20 +75,87 @@ def _open(path: str | os.PathLike) -> h5py.File:
     try:
         f = h5py.File(path, "r")
     except OSError as err:
-        raise ValueError(f"{path}: not a readable HDF5 file ({err})") from err
-    fmt = f.attrs.get("format")
-    if fmt != FORMAT:
+        raise DataError(f"{path}: not a readable HDF5 file ({err})", file=path) from err
+    try:
+        fmt = f.attrs.get("format")
+        if isinstance(fmt, bytes):
+            fmt = fmt.decode("utf-8", "replace")
+        if fmt != FORMAT:
+            raise DataError(
+                f"{path}: HDF5 attribute 'format' is {fmt!r}; expected {FORMAT!r} "
+                f"(the layout written by noether.atoms.write_hdf5)",
+                file=path,
+                field="format",
+                accepted=FORMAT,
+            )
+        for key in ("numbers", "positions", "offsets"):
+            if not isinstance(f.get(key), h5py.Dataset):
+                raise DataError(
+                    f"{path}: the HDF5 file has no '{key}' dataset; it has {sorted(f)}",
+                    file=path,
+                    field=key,
+                )
+    except BaseException as err:
         f.close()
-        raise ValueError(
-            f"{path}: HDF5 attribute 'format' is {fmt!r}; expected {FORMAT!r} "
-            f"(the layout written by noether.atoms.write_hdf5)"
-        )
-    for key in ("numbers", "positions", "offsets"):
-        if key not in f:
-            have = sorted(f)
-            f.close()
-            raise KeyError(f"{path}: the HDF5 file has no '{key}' dataset; it has {have}")
+        if isinstance(err, DataError):
+            raise
+        raise _unreadable(path, err) from err
     return f
+
+
+def _unreadable(path, err: BaseException) -> DataError:
+    """The error of an HDF5 file that opened but whose metadata or data do not read back (a
+    flipped byte in a header, a truncated chunk): h5py raises OSError, KeyError, RuntimeError..."""
+    return DataError(
+        f"{path}: a corrupt HDF5 file ({type(err).__name__}: {err}); write it again",
+        file=path,
+    )
+
+
+def _read(f: h5py.File, path, keys, rows: slice | None = None) -> dict[str, np.ndarray]:
+    """The datasets ``keys`` of ``f`` (their ``rows`` if given); a corrupt dataset or one that
+    is a group raises a :class:`DataError` naming the file and the dataset."""
+    out = {}
+    for key in keys:
+        try:
+            dset = f[key]
+            if not isinstance(dset, h5py.Dataset):
+                raise DataError(
+                    f"{path}: '{key}' is an HDF5 group; expected a dataset", file=path, field=key
+                )
+            out[key] = dset[()] if rows is None or dset.ndim == 0 else dset[rows]
+        except DataError:
+            raise
+        except Exception as err:  # h5py raises OSError, KeyError, RuntimeError, ... on corruption
+            raise DataError(
+                f"{path}: dataset '{key}' of the HDF5 file does not read back "
+                f"({type(err).__name__}: {err}); the file is corrupt",
+                file=path,
+                field=key,
+            ) from err
+    return out
+
+
+def _check_offsets(offsets: np.ndarray, n_atoms: int, path) -> np.ndarray:
+    """``offsets`` checked against the layout: ``(F + 1,)`` integers from 0 rising strictly to
+    the number of atoms."""
+    offsets = np.asarray(offsets)
+    accepted = f"(frames + 1,) integers rising strictly from 0 to {n_atoms} (the atoms)"
+    if (
+        offsets.ndim != 1
+        or offsets.size < 2
+        or offsets.dtype.kind not in "iu"
+        or offsets[0] != 0
+        or offsets[-1] != n_atoms
+        or (np.diff(offsets) <= 0).any()
+    ):
+        raise DataError(
+            f"{path}: 'offsets' ({offsets.dtype}, shape {offsets.shape}) is not {accepted}",
+            file=path,
+            field="offsets",
+            accepted=accepted,
+        )
+    return offsets.astype(np.int64)
 
 
 class HDF5Writer:
@@ -245,39 +313,59 @@ def read_frame_info(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """The ``frame_info`` columns of a file, each ``(F,)``: strings as ``str`` arrays, numbers
     as int64 or float64; ``{}`` when the file has none."""
     with _open(path) as f:
-        if INFO not in f:
-            return {}
-        out = {}
-        for name, dset in f[INFO].items():
-            if h5py.check_string_dtype(dset.dtype) is not None:
-                out[name] = dset.asstr()[()].astype(str)
-            else:
-                out[name] = dset[()]
-        return out
+        try:
+            if INFO not in f:
+                return {}
+            group = f[INFO]
+            out = {}
+            for name in group:
+                dset = group[name]
+                if h5py.check_string_dtype(dset.dtype) is not None:
+                    out[name] = dset.asstr()[()].astype(str)
+                else:
+                    out[name] = dset[()]
+            return out
+        except Exception as err:  # h5py raises many types on a corrupt file
+            raise _unreadable(path, err) from err
 
 
-def _convert(f: h5py.File, arrays: dict) -> dict:
-    energy_unit = str(f.attrs.get("energy_unit", "eV"))
-    length_unit = str(f.attrs.get("length_unit", "Ang"))
-    if (energy_unit, length_unit) == ("eV", "Ang"):
+def _convert(f: h5py.File, arrays: dict, path) -> dict:
+    units = {}
+    for key, default in (("energy_unit", "eV"), ("length_unit", "Ang")):
+        value = f.attrs.get(key, default)
+        units[key] = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    if (units["energy_unit"], units["length_unit"]) == ("eV", "Ang"):
         return arrays
     pos, e, frc, st, cell = to_native_units(
         arrays["positions"],
         arrays.get("energy"),
         arrays.get("forces"),
-        energy_unit,
-        length_unit,
+        units["energy_unit"],
+        units["length_unit"],
         stress=arrays.get("stress"),
         cell=arrays.get("cell"),
+        source=path,
     )
     return {**arrays, "positions": pos, "energy": e, "forces": frc, "stress": st, "cell": cell}
+
+
+def _keys(f: h5py.File, path) -> list[str]:
+    try:
+        return [k for k in f if k in _PER_ATOM or k in _PER_FRAME]
+    except Exception as err:  # a corrupt group index
+        raise _unreadable(path, err) from err
 
 
 def read_hdf5(path: str | os.PathLike) -> AtomsDataset:
     """Read a whole HDF5 file into memory as an :class:`AtomsDataset` in eV and Å."""
     with _open(path) as f:
-        arrays = {k: f[k][()] for k in f if k in _PER_ATOM or k in _PER_FRAME or k == "offsets"}
-        arrays = _convert(f, arrays)
+        arrays = _read(f, path, ["offsets", *_keys(f, path)])
+        try:
+            arrays = _convert(f, arrays, path)
+        except DataError:
+            raise
+        except Exception as err:  # a corrupt attribute, or arrays that are not numbers
+            raise _unreadable(path, err) from err
     return AtomsDataset(**arrays, source=str(path))
 
 
@@ -291,8 +379,11 @@ class HDF5Dataset(torch.utils.data.Dataset):
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         with _open(self.path) as f:
-            self.offsets = f["offsets"][()]
-            self.keys = [k for k in f if k in _PER_ATOM or k in _PER_FRAME]
+            self.keys = _keys(f, self.path)
+            offsets = _read(f, self.path, ["offsets"])["offsets"]
+            shape = f["numbers"].shape  # a Dataset (checked by _open)
+            n_atoms = shape[0] if len(shape) == 1 else -1
+            self.offsets = _check_offsets(offsets, n_atoms, self.path)
         self._file: h5py.File | None = None
         self._pid: int | None = None
 
@@ -313,8 +404,14 @@ class HDF5Dataset(torch.utils.data.Dataset):
         a, b = int(self.offsets[k]), int(self.offsets[k + 1])
         arrays = {}
         for key in self.keys:
-            arrays[key] = f[key][a:b] if key in _PER_ATOM else f[key][k : k + 1]
-        arrays = _convert(f, arrays)
+            rows = slice(a, b) if key in _PER_ATOM else slice(k, k + 1)
+            arrays.update(_read(f, self.path, [key], rows))
+        try:
+            arrays = _convert(f, arrays, self.path)
+        except DataError:
+            raise
+        except Exception as err:  # a corrupt attribute, or arrays that are not numbers
+            raise _unreadable(self.path, err) from err
         return AtomsDataset(**arrays, offsets=np.array([0, b - a]), source=f"{self.path} frame {k}")
 
     def __getitem__(self, k: int) -> AtomsSample:

@@ -18,22 +18,29 @@ from noether.atoms.formats._common import (
     fixed_composition,
     from_native_units,
     load_npz,
+    numeric,
     require_all_labels,
     require_key,
     to_native_units,
 )
+from noether.core.errors import DataError
 from noether.core.io import atomic_path
 
 __all__ = ["read_rmd17", "read_sgdml", "write_rmd17", "write_sgdml"]
 
 
-def _build(path, z, r, e, f, energy_unit, length_unit) -> AtomsDataset:
-    r = np.asarray(r, dtype=np.float64)
+def _build(path, keys, z, r, e, f, energy_unit, length_unit) -> AtomsDataset:
+    """The dataset of one npz; ``keys`` name its arrays (z, R, E, F) in the file's terms."""
+    r, e, f = (numeric(v, k, path) for v, k in zip((r, e, f), keys[1:]))
     if r.ndim != 3 or r.shape[-1] != 3:
-        raise ValueError(f"{path}: coordinates have shape {r.shape}; expected (frames, atoms, 3)")
-    e = None if e is None else np.asarray(e, dtype=np.float64)
-    f = None if f is None else np.asarray(f, dtype=np.float64)
-    r, e, f, _, _ = to_native_units(r, e, f, energy_unit, length_unit)
+        raise DataError(
+            f"{path}: '{keys[1]}' has shape {r.shape}; expected (frames, atoms, 3)",
+            file=path,
+            field=keys[1],
+            value=r.shape,
+            accepted="(frames, atoms, 3)",
+        )
+    r, e, f, _, _ = to_native_units(r, e, f, energy_unit, length_unit, source=path)
     return AtomsDataset.from_arrays(np.asarray(z), r, e, f, source=str(path))
 
 
@@ -50,7 +57,9 @@ def read_sgdml(
     r = require_key(data, "R", path, "sGDML")
     energy_unit = energy_unit or _scalar_str(data.get("e_unit")) or "kcal/mol"
     length_unit = length_unit or _scalar_str(data.get("r_unit")) or "Ang"
-    return _build(path, z, r, data.get("E"), data.get("F"), energy_unit, length_unit)
+    return _build(
+        path, ("z", "R", "E", "F"), z, r, data.get("E"), data.get("F"), energy_unit, length_unit
+    )
 
 
 def read_rmd17(
@@ -62,7 +71,8 @@ def read_rmd17(
     r = require_key(data, "coords", path, "rMD17")
     e = require_key(data, "energies", path, "rMD17")
     f = require_key(data, "forces", path, "rMD17")
-    return _build(path, z, r, e, f, energy_unit, length_unit)
+    keys = ("nuclear_charges", "coords", "energies", "forces")
+    return _build(path, keys, z, r, e, f, energy_unit, length_unit)
 
 
 def _arrays(ds: AtomsDataset, fmt: str, energy_unit: str, length_unit: str):

@@ -20,12 +20,14 @@ from __future__ import annotations
 import os
 import tarfile
 from collections.abc import Iterable
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from noether.atoms.elements import atomic_number
 from noether.atoms.properties.dataset import PropertyDataset
+from noether.core.errors import DataError
 
 __all__ = ["QM9_TARGETS", "read_qm9", "read_qm9_xyz"]
 
@@ -53,9 +55,12 @@ QM9_TARGETS: dict[str, tuple[str, float]] = {
 
 def _float(token: str, where: str) -> float:
     try:
-        return float(token.replace("*^", "e"))
+        value = float(token.replace("*^", "e"))
     except ValueError:
         raise ValueError(f"{where}: {token!r} is not a number") from None
+    if not np.isfinite(value):
+        raise ValueError(f"{where}: {token!r} is not a finite number")
+    return value
 
 
 def _parse(text: str, source: str) -> tuple[np.ndarray, np.ndarray, dict[str, float], str]:
@@ -84,7 +89,10 @@ def _parse(text: str, source: str) -> tuple[np.ndarray, np.ndarray, dict[str, fl
         where = f"{source} line {3 + k}"
         if len(fields) < 4:
             raise ValueError(f"{where}: expected 'element x y z charge', got {lines[2 + k]!r}")
-        numbers.append(atomic_number(fields[0]))
+        try:
+            numbers.append(atomic_number(fields[0]))
+        except ValueError as err:
+            raise ValueError(f"{where}: {err}") from None
         positions.append([_float(t, where) for t in fields[1:4]])
     smiles = lines[n + 3].split()[-1] if len(lines) > n + 3 and lines[n + 3].split() else head[1]
     return np.array(numbers), np.array(positions), props, smiles
@@ -93,7 +101,8 @@ def _parse(text: str, source: str) -> tuple[np.ndarray, np.ndarray, dict[str, fl
 def read_qm9_xyz(path: str | os.PathLike) -> PropertyDataset:
     """One QM9 ``.xyz`` file as a one-molecule :class:`PropertyDataset`."""
     path = Path(path)
-    return _collect([(path.read_text(), str(path))])
+    with _named(path):
+        return _collect([(path.read_text(), str(path))])
 
 
 def _texts(path: Path) -> Iterable[tuple[str, str]]:
@@ -148,7 +157,22 @@ def read_qm9(path: str | os.PathLike, limit: int | None = None) -> PropertyDatas
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
-    texts = _texts(path)
-    if limit is not None:
-        texts = (t for _, t in zip(range(limit), texts))
-    return _collect(texts)
+    with _named(path):
+        texts = _texts(path)
+        if limit is not None:
+            texts = (t for _, t in zip(range(limit), texts))
+        return _collect(texts)
+
+
+@contextmanager
+def _named(path: Path):
+    """Any error of a damaged file or archive as a :class:`DataError` naming ``path``: tarfile,
+    bz2 and the text decoder raise their own types, without the file."""
+    try:
+        yield
+    except DataError:
+        raise
+    except FileNotFoundError:
+        raise
+    except (ValueError, OSError, EOFError, tarfile.TarError) as err:
+        raise DataError(str(err), file=path) from err

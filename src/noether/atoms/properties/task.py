@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from noether.atoms.properties.dataset import PropertyDataset
 from noether.atoms.properties.qm9 import read_qm9
 from noether.atoms.splits import make_splits
+from noether.core.errors import DataError
 from noether.core.registry import register_task
 from noether.core.task import DataPath, Splits, Task
 
@@ -91,20 +92,31 @@ class PropertyTask(Task):
             data = load_properties(self.path)
             missing = [t for t in self.targets if t not in data.targets]
             if missing:
-                raise ValueError(
-                    f"{self.path} has no target(s) {missing}; accepted: {', '.join(data.targets)}"
+                raise DataError(
+                    f"{self.path} has no target(s) {missing}; accepted: {', '.join(data.targets)}",
+                    file=self.path,
+                    field="task.targets",
                 )
             sizes: list[int | float | None] = [
                 int(s) if float(s).is_integer() and s >= 1 else float(s) for s in self.split
             ]
             if all(isinstance(s, float) for s in sizes) and abs(sum(sizes) - 1.0) < 1e-9:
                 sizes[2] = None
-            if self.split_by == "molecule" and data.names:
-                groups, inverse = np.unique(np.array(data.names), return_inverse=True)
-                picked = make_splits(len(groups), *sizes, seed=self.split_seed)
-                self._indices = {k: np.flatnonzero(np.isin(inverse, v)) for k, v in picked.items()}
-            else:
-                self._indices = make_splits(len(data), *sizes, seed=self.split_seed)
+            try:
+                if self.split_by == "molecule" and data.names:
+                    groups, inverse = np.unique(np.array(data.names), return_inverse=True)
+                    picked = make_splits(len(groups), *sizes, seed=self.split_seed)
+                    self._indices = {
+                        k: np.flatnonzero(np.isin(inverse, v)) for k, v in picked.items()
+                    }
+                else:
+                    self._indices = make_splits(len(data), *sizes, seed=self.split_seed)
+            except ValueError as err:  # sizes that need more molecules than the file has
+                raise DataError(
+                    f"{self.path}: task.split {self.split}: {err}",
+                    file=self.path,
+                    field="task.split",
+                ) from None
             self._data = data
             self.units = {t: data.units.get(t, "") for t in self.targets}
         return self._data, self._indices
