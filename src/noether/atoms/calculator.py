@@ -21,6 +21,7 @@ from ase.stress import full_3x3_to_voigt_6_stress
 from noether.atoms.checkpoint import load_potential
 from noether.atoms.export import ExportedPotential, load_exported
 from noether.atoms.potential import Potential
+from noether.core.checkpoints import load_trained_model
 
 __all__ = ["NoetherCalculator", "load_model"]
 
@@ -42,12 +43,7 @@ def load_model(source: Potential | torch.nn.Module | str | os.PathLike, device: 
         return source
     path = Path(source)
     if path.is_dir() or path.suffix == ".ckpt":
-        # The one import of noether inside a function outside cli.py (tests/test_layers.py):
-        # a training run is rebuilt by the trainer, which imports Lightning (seconds); a
-        # calculator of a .pt or .pt2 file must not pay that.
-        from noether.atoms.task import load_trained_potential
-
-        model = load_trained_potential(str(path), map_location=device)
+        model = load_trained_model(path, map_location=device)
         if not isinstance(model, POTENTIALS):
             raise ValueError(
                 f"{path}: the run's model is a {type(model).__name__}, not an atomistic "

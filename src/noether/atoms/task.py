@@ -26,10 +26,10 @@ from noether.atoms.potential import Potential
 from noether.atoms.priors import fit_atomref
 from noether.atoms.splits import load_splits, make_splits
 from noether.atoms.standardize import SCALES, energy_statistics
+from noether.core.checkpoints import load_trained_model
 from noether.core.errors import DataError
 from noether.core.registry import register_task
 from noether.core.task import DataPath, Splits, Task
-from noether.train.trained import load_trained_model
 
 __all__ = ["ENERGY_LOSSES", "REFITS", "AtomisticTask", "load_trained_potential"]
 
@@ -303,4 +303,4 @@ def load_trained_potential(path: str, map_location: str = "cpu") -> nn.Module:
     Rebuilt from the run's config through the training registry, in float64 if the run trained in
     float64; with EMA the checkpoint holds the averaged weights.
     """
-    return load_trained_model(path).to(map_location)
+    return load_trained_model(path, map_location=map_location)
