@@ -85,3 +85,33 @@ def test_nan_targets_and_float_numbers_are_refused_naming_the_file(tmp_path):
     np.savez(tmp_path / "z.npz", **{**arrays, "numbers": arrays["numbers"] + 0.5})
     with pytest.raises(DataError, match=r"z.npz: .*integer atomic numbers"):
         PropertyDataset.load(tmp_path / "z.npz")
+
+
+def test_round_trip_and_subset(tmp_path):
+    data = PropertyDataset(
+        [8, 1, 1, 6, 1, 1, 1, 1],
+        np.arange(24.0).reshape(8, 3),
+        [0, 3, 8],
+        {"gap": [1.0, 2.0], "mu": [0.5, 0.0]},
+        {"gap": "eV", "mu": "D"},
+        ["O", "C"],
+    )
+    path = data.save(tmp_path / "p.npz")
+    back = PropertyDataset.load(path)
+    assert np.array_equal(back.positions, data.positions) and back.names == ["O", "C"]
+    assert back.units == {"gap": "eV", "mu": "D"}
+    sub = back.subset([1])
+    assert sub.numbers.tolist() == [6, 1, 1, 1, 1] and sub.targets["gap"].tolist() == [2.0]
+    assert sub[0]["targets"] == {"gap": 2.0, "mu": 0.0}
+
+
+def test_bad_dataset_inputs(tmp_path):
+    with pytest.raises(ValueError, match="offsets"):
+        PropertyDataset([1, 1], np.zeros((2, 3)), [0, 3], {})
+    with pytest.raises(ValueError, match="shape"):
+        PropertyDataset([1, 1], np.zeros((2, 3)), [0, 2], {"gap": [1.0, 2.0]})
+    with pytest.raises(ValueError, match="finite"):
+        PropertyDataset([1], np.full((1, 3), np.nan), [0, 1], {})
+    (tmp_path / "x.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a noether property dataset"):
+        PropertyDataset.load(tmp_path / "x.npz")
