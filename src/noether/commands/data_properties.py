@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from noether.atoms.properties.xtb import SMALL_MOLECULES, xtb_properties
 from noether.commands.options import add_options, config_from_args
-from noether.core.io import atomic_path
+from noether.core.io import save_figure
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,4 @@ def _plot(data, path: Path) -> None:
     axes[0].set_ylabel("molecules")
     fig.suptitle(f"GFN2-xTB properties of {len(data)} molecules")
     fig.tight_layout()
-    with atomic_path(path, ".png") as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110, tight=False)

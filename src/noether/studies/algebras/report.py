@@ -6,7 +6,6 @@ minimum and maximum of the mean squared error of the final positions per (model,
 
 from __future__ import annotations
 
-import io
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from noether.core.io import atomic_write_bytes, atomic_write_text
+from noether.core.io import atomic_write_text, save_figure
 
 __all__ = ["markdown_table", "plot_study", "summarise", "write_report"]
 
@@ -184,11 +183,7 @@ def plot_study(
     right.set(yscale="log", ylabel="MSE", title=f"generalisation, n={largest} training systems")
     right.grid(True, axis="y", which="both", alpha=0.3)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
+    return save_figure(fig, path, dpi=110, tight=False)
 
 
 def write_report(

@@ -22,7 +22,7 @@ from noether.atoms.structure import (
     covalent_bonds,
     pair_distances,
 )
-from noether.core.io import atomic_write_json
+from noether.core.io import atomic_write_json, save_figure
 from noether.studies.polyget.plan import PolyGETPlan
 
 __all__ = ["summarize", "write_report"]
@@ -169,8 +169,7 @@ def _plot_forces(results: dict[str, Any], path: Path) -> None:
     ax.set_title("ET force error per family: test frames of trained families, held-out, longer")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, tight=False)
 
 
 def _plot_md(results: dict[str, Any], path: Path) -> None:
@@ -203,8 +202,7 @@ def _plot_md(results: dict[str, Any], path: Path) -> None:
         ax.set_title(f"Langevin MD at {t:g} K (hatched: failed; * held out)")
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, tight=False)
 
 
 def _plot_structure(plan: PolyGETPlan, results: dict[str, Any], path: Path) -> None:
@@ -252,8 +250,7 @@ def _plot_structure(plan: PolyGETPlan, results: dict[str, Any], path: Path) -> N
             ax.set_title(f"{f}{' (held out)' if f in plan.held_out else ''}, {t:g} K")
         row[0].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, tight=False)
 
 
 def write_report(plan: PolyGETPlan, results: dict[str, Any]) -> dict[str, Path]:
