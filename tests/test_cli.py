@@ -147,3 +147,10 @@ def test_a_full_disk_names_the_file(tmp_path):
     assert out.returncode == 2, out.stderr
     line = _one_error_line(out.stderr, "data properties")
     assert line == f"noether data properties: error: no space left on device: {full}/p.npz"
+
+
+def test_a_closed_pipe_is_not_an_error():
+    env = {**os.environ, "PYTHONPATH": str(Path(noether.__file__).parents[1])}
+    script = f"{sys.executable} -m noether.cli keys task atoms | head -1"
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=env)
+    assert out.stdout.startswith("| key |") and "error" not in out.stderr

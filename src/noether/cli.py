@@ -32,6 +32,7 @@ from noether import __version__
 COMMANDS: dict[str, tuple] = {
     "run": ("noether.commands.run", "run the main job on its built-in default"),
     "train": ("noether.commands.train", "train a model on a task from a YAML config"),
+    "keys": ("noether.commands.keys", "the config keys of a task or model: type, default, unit"),
     "evaluate": ("noether.commands.evaluate", "test metrics and parity plots of a trained run"),
     "scaling": (
         "noether.commands.scaling",
@@ -178,12 +179,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in path:
             sub_action = next(a for a in leaf._actions if isinstance(a, argparse._SubParsersAction))
             leaf = sub_action.choices[name]
+        leaf.set_defaults(_config_parser=leaf)  # options.fail reports through it (exit 2)
         module.add_arguments(leaf)
         args = parser.parse_args(argv)
         try:
             return int(module.main(args) or 0)
         except SystemExit as exit:  # parser.error of a value the command refused: status 2
             return exit.code if isinstance(exit.code, int) else 1
+        except BrokenPipeError:  # `noether keys task atoms | head`: the reader left, no error
+            sys.stdout = open(os.devnull, "w")  # nothing more may reach the closed pipe
+            return 141
         except USER_ERRORS as error:
             if _debug_requested(argv):
                 traceback.print_exc()

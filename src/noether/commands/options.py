@@ -236,14 +236,15 @@ def fail(args: argparse.Namespace, message: str) -> typing.NoReturn:
     raise SystemExit(2)
 
 
-def attribute_docs(cls: type) -> dict[str, str]:
-    """Field documentation of a class: its docstring's ``Attributes:`` section (``name: text``
-    or ``a, b: text``, continued on more-indented lines), and string literals under fields."""
+def attribute_docs(cls: type, section: str = "Attributes:") -> dict[str, str]:
+    """Field documentation of a class: its docstring's ``Attributes:`` section (or another
+    ``section``, e.g. ``"Args:"``: ``name: text`` or ``a, b: text``, continued on more-indented
+    lines), and string literals under fields."""
     docs: dict[str, str] = {}
     lines = inspect.cleandoc(cls.__doc__ or "").splitlines()
     inside, current, indent = False, [], 0
     for line in lines:
-        if line.strip() == "Attributes:":
+        if line.strip() == section:
             inside = True
             continue
         if not inside:
