@@ -17,7 +17,7 @@ def test_tiny_config_resolves_every_default():
         "activation": "silu",
         "dropout": 0.0,
     }
-    assert config.task.options["shards"] is None
+    assert config.task.options["path"] is None
     assert config.data.split == (0.75, 0.125, 0.125)
     again = load_config(config.to_dict())
     assert again.to_dict() == config.to_dict()
@@ -85,8 +85,8 @@ def test_parse_overrides_forms():
         ({"model.name": "nope"}, r"model\.name: unknown model 'nope'; available: .*toy-mlp"),
         ({"task.n_samples": 0}, r"task 'toy-regression': n_samples must be >= 1"),
         (
-            {"task.shards": "/no/such/folder"},
-            r"task\.shards: no such file or folder '/no/such/folder'; accepted: the path of an existing",
+            {"task.path": "/no/such/folder"},
+            r"task\.path: no such file or folder '/no/such/folder'; accepted: the path of an existing",
         ),
         ({"imports": ["no_such_module_xyz"]}, r"imports\[0\]: cannot import 'no_such_module_xyz'"),
     ],
@@ -112,7 +112,7 @@ def test_cli_refuses_to_start_on_a_bad_config(tmp_path, capsys):
     code = cli_main(["train", str(path), f"--run.dir={tmp_path / 'run'}"])
     assert code == 2
     err = capsys.readouterr().err
-    assert "task.shards: no such file or folder 'missing_dir'" in err
+    assert "task.path: no such file or folder 'missing_dir'" in err
     assert not (tmp_path / "run").exists()
     code = cli_main(["train", str(path), "--task.shards=null", "--optim.momentun=0.5"])
     assert code == 2
@@ -134,7 +134,7 @@ def test_data_problems_stop_the_run_before_it_starts(tmp_path):
     config = load_config(
         tiny_config(task={"shards": str(wrong_size)}, run={"dir": str(tmp_path / "b")})
     )
-    with pytest.raises(ConfigError, match=r"task.shards holds 50 samples but task.n_samples=128"):
+    with pytest.raises(ConfigError, match=r"task.path holds 50 samples but task.n_samples=128"):
         train(config)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
