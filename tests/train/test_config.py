@@ -211,3 +211,14 @@ def test_an_old_key_in_a_yaml_file_and_on_the_command_line(tmp_path):
 def test_the_shipped_configs_use_task_path(name):
     task = yaml.safe_load((ROOT / "configs" / name).read_text())["task"]
     assert "path" in task and not {"data", "shards"} & set(task)
+
+
+def test_unknown_keys_are_reported_before_the_data_path(tmp_path):
+    missing = str(tmp_path / "missing.xyz")
+    task = {"name": "atoms", "path": missing}
+    with pytest.raises(ConfigError, match=r"unknown key task\.energy_unitt; accepted keys: path"):
+        load_config({"model": {"name": "morse"}, "task": {**task, "energy_unitt": "meV"}})
+    with pytest.raises(ConfigError, match=r"unknown key model\.epsilonn; accepted keys: "):
+        load_config({"model": {"name": "morse", "epsilonn": 1.0}, "task": task})
+    with pytest.raises(ConfigError, match=r"task\.path: no such file or folder"):
+        load_config({"model": {"name": "morse"}, "task": task})

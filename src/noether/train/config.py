@@ -288,6 +288,23 @@ def _current_task_keys(
     return raw, renamed
 
 
+def _check_model_keys(raw: Any) -> None:
+    """An unknown key of the ``model:`` section, reported before the task is built."""
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str):
+        return  # _component reports it
+    try:
+        target = registry.lookup("model", raw["name"])
+    except KeyError as error:
+        raise ConfigError(f"model.name: {error.args[0]}") from None
+    fields, open_ended = signature_fields(target)
+    accepted = [f.name for f in fields]
+    unknown = [k for k in raw if k != "name" and k not in accepted]
+    if unknown and not open_ended:
+        raise ConfigError(
+            f"unknown key model.{unknown[0]}; accepted keys: {', '.join(accepted) or '(none)'}"
+        )
+
+
 def model_component(raw: Any, imports: Sequence[str] = ()) -> Component:
     """The validated ``model:`` section of a resolved config (a checkpoint's), alone.
 
@@ -334,6 +351,7 @@ def load_config(
         name: check_mapping(name, raw.get(name), dataclass_fields(cls), cls=cls)
         for name, cls in _SECTIONS.items()
     }
+    _check_model_keys(raw.get("model"))  # a typo is reported before the task reads its data
     task = _component("task", raw.get("task"), {})
     task_obj = build(task, "task")
     model = _component("model", raw.get("model"), task_obj.model_defaults())
