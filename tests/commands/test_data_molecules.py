@@ -67,3 +67,34 @@ def test_workers_do_not_change_the_data(tmp_path):
         a = read_dataset(tmp_path / "1" / f"{name}.xyz")
         b = read_dataset(tmp_path / "2" / f"{name}.xyz")
         np.testing.assert_array_equal(a.energy, b.energy)
+
+
+def _run(*argv: str):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import noether
+
+    env = {**os.environ, "PYTHONPATH": str(Path(noether.__file__).parents[1])}
+    command = [sys.executable, "-m", "noether.cli", "data", "molecules", *argv]
+    return subprocess.run(command, capture_output=True, text=True, env=env)
+
+
+def test_data_molecules_progress_lines_and_no_silent_overwrite(tmp_path):
+    out = tmp_path / "mols"
+    argv = ["--molecules", "water:O", *ARGS, "--workers", "1", "--out", str(out)]
+    first = _run(*argv)
+    assert first.returncode == 0, first.stderr
+    assert "\r" not in first.stderr  # a pipe gets plain lines, not a redrawn bar
+    assert any(line.startswith("water 8/8 (100%) ") for line in first.stderr.splitlines())
+    before = (out / "water.xyz").read_bytes()
+    refused = _run(*argv, "--seed", "1")
+    assert refused.returncode == 2
+    assert "already exists; pass --overwrite" in refused.stderr
+    assert (out / "water.xyz").read_bytes() == before
+    again = _run(*argv, "--seed", "1", "--overwrite", "--no-progress")
+    assert again.returncode == 0, again.stderr
+    assert "water 8/8" not in again.stderr
+    assert (out / "water.xyz").read_bytes() != before

@@ -20,4 +20,4 @@ def test_export_command_writes_a_file_the_calculator_loads(tmp_path, capsys):
 
 def test_export_command_reports_a_missing_model(tmp_path, capsys):
     assert main(["export", str(tmp_path / "none.pt"), str(tmp_path / "x.pt2")]) == 2
-    assert "none.pt: no such file" in capsys.readouterr().out
+    assert "noether export: error: " in capsys.readouterr().err

@@ -1,7 +1,12 @@
+from pathlib import Path
+
 import pytest
+import yaml
 
 from noether.cli import main as cli_main
-from noether.train.config import Config, ConfigError, load_config, parse_overrides
+from noether.core.validation import config_yaml
+from noether.train.checkpoints import load_checkpoint
+from noether.train.config import Config, ConfigError, _component, load_config, parse_overrides
 
 from .conftest import tiny_config
 
@@ -17,7 +22,7 @@ def test_tiny_config_resolves_every_default():
         "activation": "silu",
         "dropout": 0.0,
     }
-    assert config.task.options["shards"] is None
+    assert config.task.options["path"] is None
     assert config.data.split == (0.75, 0.125, 0.125)
     again = load_config(config.to_dict())
     assert again.to_dict() == config.to_dict()
@@ -85,8 +90,8 @@ def test_parse_overrides_forms():
         ({"model.name": "nope"}, r"model\.name: unknown model 'nope'; available: .*toy-mlp"),
         ({"task.n_samples": 0}, r"task 'toy-regression': n_samples must be >= 1"),
         (
-            {"task.shards": "/no/such/folder"},
-            r"task\.shards: no such file or folder '/no/such/folder'; accepted: the path of an existing",
+            {"task.path": "/no/such/folder"},
+            r"task\.path: no such file or folder '/no/such/folder'; accepted: the path of an existing",
         ),
         ({"imports": ["no_such_module_xyz"]}, r"imports\[0\]: cannot import 'no_such_module_xyz'"),
     ],
@@ -112,7 +117,7 @@ def test_cli_refuses_to_start_on_a_bad_config(tmp_path, capsys):
     code = cli_main(["train", str(path), f"--run.dir={tmp_path / 'run'}"])
     assert code == 2
     err = capsys.readouterr().err
-    assert "task.shards: no such file or folder 'missing_dir'" in err
+    assert "task.path: no such file or folder 'missing_dir'" in err
     assert not (tmp_path / "run").exists()
     code = cli_main(["train", str(path), "--task.shards=null", "--optim.momentun=0.5"])
     assert code == 2
@@ -134,7 +139,7 @@ def test_data_problems_stop_the_run_before_it_starts(tmp_path):
     config = load_config(
         tiny_config(task={"shards": str(wrong_size)}, run={"dir": str(tmp_path / "b")})
     )
-    with pytest.raises(ConfigError, match=r"task.shards holds 50 samples but task.n_samples=128"):
+    with pytest.raises(ConfigError, match=r"task.path holds 50 samples but task.n_samples=128"):
         train(config)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
@@ -159,3 +164,61 @@ def test_torch_dtype_options_read_and_write_as_names():
     assert load_config(config.to_dict()).model.options["dtype"] is torch.float64
     with pytest.raises(ConfigError, match=r"model.dtype: got 'int8'.*float32, float64"):
         load_config(raw, {"model.dtype": "int8"})
+
+
+# --- one name for the data a task reads: task.path (old keys: rigid's task.data, toy's
+# task.shards) still load from a YAML file, an override or an old checkpoint, saved as task.path
+
+ROOT = Path(__file__).parents[2]
+LEGACY = ROOT / "tests" / "data" / "legacy" / "train"
+
+
+def _task_section(config) -> dict:
+    """The task's keys as the run folder's config.yaml holds them."""
+    section = yaml.safe_load(config_yaml(config))["task"]
+    return section.get("options", section)
+
+
+def test_an_old_toy_checkpoint_config_loads_and_saves_under_task_path():
+    raw = load_checkpoint(LEGACY / "toy-mlp.ckpt")["noether"]["config"]
+    assert "shards" in raw["task"] and "path" not in raw["task"]
+    task = _task_section(load_config(raw))
+    assert "path" in task and "shards" not in task
+
+
+def test_an_old_rigid_checkpoint_task_section_reads_under_task_path(tmp_path):
+    # The rigid task reads its data to build (model defaults): check the section alone.
+    raw = load_checkpoint(LEGACY / "rigid-gatr.ckpt")["noether"]["config"]["task"]
+    assert "data" in raw and "path" not in raw
+    component = _component("task", {**raw, "data": str(tmp_path)}, {})
+    assert component.options["path"] == str(tmp_path) and "data" not in component.options
+
+
+def test_an_old_key_in_a_yaml_file_and_on_the_command_line(tmp_path):
+    path = tmp_path / "old.yaml"
+    path.write_text(
+        f"model: {{name: toy-mlp}}\ntask: {{name: toy-regression, shards: {tmp_path}}}\n"
+    )
+    assert load_config(path).task.options["path"] == str(tmp_path)
+    config = load_config(ROOT / "configs" / "toy-mlp.yaml", [f"--task.shards={tmp_path}"])
+    with pytest.raises(ConfigError, match=r"task.shards and task.path are the same key"):
+        load_config({**yaml.safe_load(path.read_text()), "task": {
+            "name": "toy-regression", "shards": str(tmp_path), "path": str(tmp_path)}})  # fmt: skip
+    assert _task_section(config)["path"] == str(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["rigid-gatr.yaml", "rigid-transformer.yaml", "toy-mlp.yaml"])
+def test_the_shipped_configs_use_task_path(name):
+    task = yaml.safe_load((ROOT / "configs" / name).read_text())["task"]
+    assert "path" in task and not {"data", "shards"} & set(task)
+
+
+def test_unknown_keys_are_reported_before_the_data_path(tmp_path):
+    missing = str(tmp_path / "missing.xyz")
+    task = {"name": "atoms", "path": missing}
+    with pytest.raises(ConfigError, match=r"unknown key task\.energy_unitt; accepted keys: path"):
+        load_config({"model": {"name": "morse"}, "task": {**task, "energy_unitt": "meV"}})
+    with pytest.raises(ConfigError, match=r"unknown key model\.epsilonn; accepted keys: "):
+        load_config({"model": {"name": "morse", "epsilonn": 1.0}, "task": task})
+    with pytest.raises(ConfigError, match=r"task\.path: no such file or folder"):
+        load_config({"model": {"name": "morse"}, "task": task})

@@ -22,7 +22,7 @@ from noether.train.lock import LOCK, RunFolderBusy, RunLock
 from noether.train.run import train
 
 from .conftest import subprocess_env, tiny_config
-from .test_resume import assert_same_run
+from .test_run_resume import assert_same_run
 
 SECTIONS = {"trainer": {"max_epochs": 2}, "model": {"dropout": 0.1}}
 

@@ -15,7 +15,7 @@ from noether.train.csv_log import read_metrics
 from noether.train.run import train
 
 from .conftest import subprocess_env, tiny_config
-from .test_resume import assert_same_run
+from .test_run_resume import assert_same_run
 
 # 1024 training samples in batches of 4: 256 steps per epoch, long enough to signal mid-epoch.
 LONG = {

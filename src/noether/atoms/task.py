@@ -46,6 +46,9 @@ class AtomisticTask(Task):
         path: the data (extxyz, HDF5, sGDML or rMD17 npz; see :mod:`noether.atoms.formats`).
         splits: an npz with ``idx_train``, ``idx_val``, ``idx_test``; else ``split`` fractions
             (or counts) drawn with ``split_seed``.
+        split: train, validation and test fractions (or frame counts) when there is no
+            ``splits`` file (null: 0.8, 0.1, 0.1).
+        split_seed: random seed of the ``split`` draw.
         energy_weight, forces_weight: weights of the two MSEs (in eV²/atom² or eV², and eV²/Å²).
         energy_key, forces_key: extxyz keys of the labels.
         energy_unit, length_unit: units of the file (None: the format's own).

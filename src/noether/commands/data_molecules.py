@@ -21,15 +21,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from tqdm import tqdm
-
 from noether.atoms.formats import read_dataset, write_dataset
 from noether.atoms.molecules import RMD17_MOLECULES, build_molecule, parse_spec
 from noether.atoms.plots import plot_dataset_summary
 from noether.atoms.splits import make_splits, save_splits
 from noether.atoms.xtb import XTBSampling, sample_molecule
-from noether.commands.options import add_options, config_from_args, fail
+from noether.commands.options import (
+    add_common_options,
+    add_options,
+    config_from_args,
+    fail,
+    refuse_overwrite,
+)
 from noether.core.io import atomic_path
+from noether.core.progress import Progress
 
 XTB_HELP = {
     "frames": "frames per molecule, split evenly over the temperatures",
@@ -71,6 +76,16 @@ class MoleculesJob:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_options(parser, MoleculesJob)
     add_options(parser, XTBSampling, help=XTB_HELP)
+    add_common_options(parser)
+
+
+SUFFIX = {"extxyz": ".xyz", "hdf5": ".h5"}
+
+
+def outputs(out: Path, names: list[str], fmt: str) -> list[Path]:
+    """The files a run of ``names`` writes in ``out``."""
+    files = [out / f"{n}{SUFFIX[fmt]}" for n in names] + [out / f"{n}_splits.npz" for n in names]
+    return [*files, out / "summary.json", out / "summary.png"]
 
 
 def _molecule_seed(seed: int, name: str) -> int:
@@ -92,13 +107,9 @@ def _make_one(
     settings = XTBSampling(**settings_dict)
     name, atoms = build_molecule(spec, seed=seed)
     mol_seed = _molecule_seed(seed, name)
-    bar = None
-    if show_progress:
-        bar = tqdm(total=settings.frames, unit="frame", desc=name)
-    ds = sample_molecule(atoms, settings, seed=mol_seed, progress=bar.update if bar else None)
-    if bar is not None:
-        bar.close()
-    suffix = ".xyz" if fmt == "extxyz" else ".h5"
+    with Progress(settings.frames, desc=name, unit="frame", enabled=show_progress) as bar:
+        ds = sample_molecule(atoms, settings, seed=mol_seed, progress=bar.update)
+    suffix = SUFFIX[fmt]
     path = Path(out) / f"{name}{suffix}"
     write_dataset(path, ds, format=fmt)
     splits = make_splits(len(ds), None, val, test, seed=mol_seed)
@@ -133,6 +144,7 @@ def main(args: argparse.Namespace) -> int:
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = "1"
     out = Path(job.out)
+    refuse_overwrite(args, *outputs(out, names, job.format))
     out.mkdir(parents=True, exist_ok=True)
     print(
         f"xTB ({settings.method}) Langevin MD at {settings.temperatures} K: {len(specs)} molecule(s) x "
@@ -146,8 +158,11 @@ def main(args: argparse.Namespace) -> int:
     context = multiprocessing.get_context("spawn")
     alone = job.workers <= 1
     with ProcessPoolExecutor(max(job.workers, 1), mp_context=context) as pool:
-        futures = {pool.submit(_make_one, spec, *shared, alone): spec for spec in specs}
-        with tqdm(total=len(specs), unit="molecule", disable=alone) as bar:
+        futures = {
+            pool.submit(_make_one, spec, *shared, alone and args.progress): spec for spec in specs
+        }
+        enabled = args.progress and not alone  # one worker: its molecule's own progress
+        with Progress(len(specs), desc="molecules", unit="molecule", enabled=enabled) as bar:
             for future in as_completed(futures):
                 r = future.result()
                 results.append(r)

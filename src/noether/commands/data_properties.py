@@ -14,11 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from noether.atoms.properties.xtb import SMALL_MOLECULES, xtb_properties
-from noether.commands.options import add_options, config_from_args
+from noether.commands.options import (
+    add_common_options,
+    add_options,
+    config_from_args,
+    refuse_overwrite,
+)
 from noether.core.io import save_figure
+from noether.core.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class PropertiesJob:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_options(parser, PropertiesJob)
+    add_common_options(parser)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -56,19 +62,18 @@ def main(args: argparse.Namespace) -> int:
     os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
     job = config_from_args(args, PropertiesJob)
+    png = Path(job.out).with_suffix(".png")
+    refuse_overwrite(args, job.out, png)
     smiles = list(job.smiles) if job.smiles else SMALL_MOLECULES
     start = time.perf_counter()
-    with tqdm(total=len(smiles) * job.conformers, unit="mol", desc="xTB") as bar:
-        try:
-            data = xtb_properties(
-                smiles, job.conformers, jitter=job.jitter, seed=job.seed,
-                method=job.method, progress=bar.update,
-            )  # fmt: skip
-        except ValueError as err:
-            print(f"noether data properties: {err}")
-            return 2
+    total = len(smiles) * job.conformers
+    with Progress(total, desc="xTB", unit="mol", enabled=args.progress) as bar:
+        # A SMILES RDKit or xTB refuses is a ValueError: one line and status 2 (noether.cli).
+        data = xtb_properties(
+            smiles, job.conformers, jitter=job.jitter, seed=job.seed,
+            method=job.method, progress=bar.update,
+        )  # fmt: skip
     out = data.save(job.out)
-    png = Path(out).with_suffix(".png")
     _plot(data, png)
     print(
         f"{len(data)} molecules ({len(smiles)} SMILES x {job.conformers}) in "

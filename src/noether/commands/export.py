@@ -15,6 +15,7 @@ from noether.atoms.calculator import load_model
 from noether.atoms.export import export_potential, load_exported
 from noether.atoms.molecules import build_molecule
 from noether.atoms.potential import Potential
+from noether.commands.options import add_common_options, refuse_overwrite
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,29 +26,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a periodic structure (any file ASE reads) whose cell the model will run on; "
         "omit for molecules",
     )
-    parser.add_argument("--molecule", default="ethanol", help="test molecule when not periodic")
+    parser.add_argument(
+        "--molecule", default="ethanol", help="test molecule when not periodic (default: ethanol)"
+    )
+    add_common_options(parser, progress=False)
 
 
 def main(args: argparse.Namespace) -> int:
-    try:
-        model = load_model(args.model)
-        if args.structure:
-            from ase.io import read
+    # Errors a user can cause (a missing or corrupt file, a bad molecule) are ValueError or
+    # OSError: noether.cli prints them as one line with status 2.
+    out = Path(args.out).with_suffix(".pt2")
+    refuse_overwrite(args, out)
+    model = load_model(args.model)
+    if args.structure:
+        from ase.io import read
 
-            atoms = read(args.structure, index=0)
-        else:
-            atoms = build_molecule(args.molecule)[1]
-    except (ValueError, FileNotFoundError, KeyError) as err:
-        print(f"noether export: {err}")
-        return 2
+        atoms = read(args.structure, index=0)
+    else:
+        atoms = build_molecule(args.molecule)[1]
     if not isinstance(model, Potential):
-        print(f"noether export: {args.model} is not a noether Potential")
-        return 2
+        raise ValueError(f"{args.model} is not a noether Potential")
     periodic = bool(atoms.pbc.any())
     dtype = model.dtype
     cell = torch.tensor(atoms.cell[:], dtype=dtype) if periodic else None
     pbc = torch.tensor(atoms.pbc) if periodic else None
-    out = Path(args.out).with_suffix(".pt2")
     export_potential(model, out, cell=cell, pbc=pbc)
     exported = load_exported(out)
     numbers = torch.tensor(atoms.numbers)

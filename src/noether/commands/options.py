@@ -44,7 +44,18 @@ from typing import Any, Literal, TypeVar
 
 C = TypeVar("C")
 
-__all__ = ["add_options", "attribute_docs", "config_from_args", "fail", "flag_of", "option_values"]
+__all__ = [
+    "CommonOptions",
+    "add_common_options",
+    "add_deprecated_alias",
+    "add_options",
+    "attribute_docs",
+    "config_from_args",
+    "fail",
+    "flag_of",
+    "option_values",
+    "refuse_overwrite",
+]
 
 _REGISTRY = "_config_options"  # namespace attribute: {class: {field: flag}}
 _PARSER = "_config_parser"  # namespace attribute: the parser that reports errors
@@ -111,6 +122,73 @@ def add_options(
     parser.set_defaults(**{_REGISTRY: registry, _PARSER: parser, _OVERRIDES: overridden})
 
 
+@dataclasses.dataclass(frozen=True)
+class CommonOptions:
+    """The options every command that writes output or shows progress shares.
+
+    Attributes:
+        overwrite: replace output that is already there; without it a command refuses (exit 2)
+            before it computes or writes anything.
+        progress: show progress: a bar on a terminal, plain lines (step 500/2000 (25%) 12.3 s)
+            when stderr is not a terminal.
+    """
+
+    overwrite: bool = False
+    progress: bool = True
+
+
+def add_common_options(
+    parser: argparse.ArgumentParser, *, overwrite: bool = True, progress: bool = True
+) -> None:
+    """Add ``--overwrite`` and/or ``--progress/--no-progress`` (:class:`CommonOptions`); read
+    them back as ``args.overwrite`` and ``args.progress``."""
+    names = [n for n, wanted in (("overwrite", overwrite), ("progress", progress)) if wanted]
+    add_options(parser, CommonOptions, include=names)
+
+
+def refuse_overwrite(args: argparse.Namespace, *paths: str | Path) -> None:
+    """A command-line error (exit 2, nothing written) if any of ``paths`` exists (a folder only
+    when it is not empty) and ``--overwrite`` was not given."""
+    if getattr(args, "overwrite", False):
+        return
+    there = [
+        str(p) for p in map(Path, paths) if p.exists() and not (p.is_dir() and not any(p.iterdir()))
+    ]
+    if there:
+        fail(args, f"{', '.join(there)} already exists; pass --overwrite to replace it")
+
+
+def add_deprecated_alias(parser: argparse.ArgumentParser, old: str, new: str) -> None:
+    """Keep ``old`` working as a hidden spelling of the option ``new`` (added before): it sets
+    the same value and prints one deprecation line to stderr."""
+    action = parser._option_string_actions[new]
+    parser.add_argument(
+        old,
+        dest=action.dest,
+        type=action.type,
+        nargs=action.nargs,
+        default=argparse.SUPPRESS,
+        help=argparse.SUPPRESS,
+        action=_Deprecated,
+        new=new,
+    )
+
+
+class _Deprecated(argparse.Action):
+    """An old spelling of an option: sets its value and says which spelling to use."""
+
+    def __init__(self, option_strings, dest, new=None, **kwargs):
+        super().__init__(option_strings, dest, **kwargs)
+        self.new = new
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(
+            f"{parser.prog}: warning: {option_string} is deprecated; use {self.new}",
+            file=sys.stderr,
+        )
+        setattr(namespace, self.dest, values)
+
+
 def option_values(args: argparse.Namespace, cls: type) -> dict[str, Any]:
     """The field values the options of ``cls`` hold in ``args`` (of options added with
     ``overrides=True``, only those given)."""
@@ -158,14 +236,15 @@ def fail(args: argparse.Namespace, message: str) -> typing.NoReturn:
     raise SystemExit(2)
 
 
-def attribute_docs(cls: type) -> dict[str, str]:
-    """Field documentation of a class: its docstring's ``Attributes:`` section (``name: text``
-    or ``a, b: text``, continued on more-indented lines), and string literals under fields."""
+def attribute_docs(cls: type, section: str = "Attributes:") -> dict[str, str]:
+    """Field documentation of a class: its docstring's ``Attributes:`` section (or another
+    ``section``, e.g. ``"Args:"``: ``name: text`` or ``a, b: text``, continued on more-indented
+    lines), and string literals under fields."""
     docs: dict[str, str] = {}
     lines = inspect.cleandoc(cls.__doc__ or "").splitlines()
     inside, current, indent = False, [], 0
     for line in lines:
-        if line.strip() == "Attributes:":
+        if line.strip() == section:
             inside = True
             continue
         if not inside:

@@ -6,6 +6,7 @@ Everything is written to a temporary file beside the target and moved onto it wi
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -44,7 +45,12 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or ".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=suffix or ".tmp"
+        )
+    except OSError as error:  # name the folder, which the user chose, not a temporary file
+        raise type(error)(error.errno, error.strerror, str(path.parent)) from error
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -52,9 +58,36 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         if tmp_path.exists():
             os.chmod(tmp_path, new_file_mode())
         os.replace(tmp_path, path)
+    except OSError as error:
+        if error.errno in _FULL:  # name the user's file, not the temporary one
+            if tmp_path.exists():
+                os.truncate(tmp_path, 0)
+            raise OSError(error.errno, os.strerror(error.errno), str(path)) from error
+        raise
+    except RuntimeError as error:
+        # Writers in C++ (torch.save's zip writer: "unexpected pos 47552 vs 47440") report a
+        # full disk as a RuntimeError that names neither the cause nor the file.
+        if _disk_full(path.parent):
+            # Free the space now: such a writer still open retries its last write when it is
+            # destroyed, and a C++ destructor that throws ends the process.
+            os.truncate(tmp_path, 0)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from error
+        raise
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _disk_full(folder: Path) -> bool:
+    """Whether the file system of ``folder`` has no room left for an ordinary user."""
+    try:
+        stats = os.statvfs(folder)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < 64 * 1024
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:

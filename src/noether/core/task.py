@@ -55,6 +55,11 @@ class Task:
     units: ClassVar[dict[str, str]] = {}
     """Unit of each quantity returned by :meth:`compare` (for tables and plot labels)."""
 
+    key_aliases: ClassVar[dict[str, str]] = {}
+    """Old config keys of this task and their current names (``{"data": "path"}``): a config or
+    checkpoint with the old key still loads, and is saved under the new one. The data a task
+    reads is ``task.path`` in every task."""
+
     def datasets(self) -> Dataset | Splits:
         """*Required.* The data: one dataset (the stack splits it) or :class:`Splits`."""
         raise NotImplementedError(f"{type(self).__name__} must implement datasets()")

@@ -276,15 +276,16 @@ def check_mapping(
         raise ConfigError(f"{prefix}: got {values!r}; accepted: a mapping of keys to values")
     by_name = {f.name: f for f in fields}
     accepted = ", ".join(by_name) or "(none)"
+    unknown = [k for k in values if k not in ignore and k not in by_name]
+    if unknown and not open_ended:  # before any value is checked (a data path, say)
+        raise ConfigError(f"unknown key {prefix}.{unknown[0]}; accepted keys: {accepted}")
     out: dict[str, Any] = {}
     for key, value in values.items():
         if key in ignore:
             continue
         if key not in by_name:
-            if open_ended:
-                out[key] = value
-                continue
-            raise ConfigError(f"unknown key {prefix}.{key}; accepted keys: {accepted}")
+            out[key] = value
+            continue
         out[key] = check_value(f"{prefix}.{key}", value, by_name[key].annotation)
     for f in fields:
         if f.name in out:

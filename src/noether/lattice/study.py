@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from noether.core.io import atomic_write
+from noether.core.progress import Progress
 from noether.lattice.attention import EffectiveModel
 from noether.lattice.loop import Dataset
 from noether.lattice.metropolis import ChainRecord, ExactMetropolis
@@ -67,11 +67,14 @@ def reference_chain(
     seed: int,
     desc: str,
     keep: bool = True,
+    progress: bool = True,
 ) -> tuple[ExactMetropolis, ChainRecord]:
     """``chains`` exact Metropolis chains: ``burn`` sweeps of burn-in, then ``sweeps`` recorded
-    (every configuration kept with ``keep``), with a progress bar labelled ``desc``."""
+    (every configuration kept with ``keep``), with a progress labelled ``desc`` (none without
+    ``progress``)."""
     sampler = ExactMetropolis(model, n_chains=chains, seed=seed)
-    with tqdm(total=burn + sweeps, desc=desc, unit="sweep", mininterval=10) as bar:
+    total = burn + sweeps
+    with Progress(total, desc=desc, unit="sweep", enabled=progress, mininterval=10) as bar:
         sampler.burn_in(burn, progress=bar.update)
         record = sampler.run(sweeps, keep_every=1 if keep else 0, progress=bar.update)
     return sampler, record

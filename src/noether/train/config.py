@@ -251,9 +251,64 @@ def _component(kind: Literal["model", "task"], raw: Any, defaults: Mapping[str, 
     fields, open_ended = signature_fields(target)
     accepted = {f.name for f in fields}
     merged = {k: v for k, v in defaults.items() if k in accepted}
-    merged.update({k: v for k, v in raw.items() if k != "name"})
+    merged.update({k: v for k, v in _renamed(kind, target, raw).items() if k != "name"})
     options = check_mapping(kind, merged, fields, open_ended=open_ended)
     return Component(name, options)
+
+
+def _renamed(kind: str, target: Any, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """``raw`` with the target's old keys (``key_aliases``, e.g. ``task.data``) under their
+    current names (``task.path``); both at once is an error."""
+    aliases = getattr(target, "key_aliases", None) or {}
+    out = dict(raw)
+    for old, new in aliases.items():
+        if old in out:
+            if new in out:
+                raise ConfigError(
+                    f"{kind}.{old} and {kind}.{new} are the same key ({old} is its old name); "
+                    f"give only {kind}.{new}"
+                )
+            out[new] = out.pop(old)
+    return out
+
+
+def _current_task_keys(
+    raw: dict[str, Any], overrides: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The file's ``task:`` keys and the ``--task.<key>`` overrides under their current names
+    (``key_aliases``), so ``--task.data=X`` on a config that says ``path:`` replaces it."""
+    task = raw.get("task")
+    name = overrides.get("task.name", task.get("name") if isinstance(task, Mapping) else None)
+    try:
+        aliases = getattr(registry.lookup("task", name), "key_aliases", {}) if name else {}
+    except Exception:  # an unknown or unimportable task: _component reports it
+        aliases = {}
+    if not aliases:
+        return raw, dict(overrides)
+    if isinstance(task, Mapping):
+        raw = {**raw, "task": _renamed("task", type("_", (), {"key_aliases": aliases}), task)}
+    renamed = {}
+    for key, value in overrides.items():
+        section, _, field = key.partition(".")
+        renamed[f"task.{aliases.get(field, field)}" if section == "task" else key] = value
+    return raw, renamed
+
+
+def _check_model_keys(raw: Any) -> None:
+    """An unknown key of the ``model:`` section, reported before the task is built."""
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str):
+        return  # _component reports it
+    try:
+        target = registry.lookup("model", raw["name"])
+    except KeyError as error:
+        raise ConfigError(f"model.name: {error.args[0]}") from None
+    fields, open_ended = signature_fields(target)
+    accepted = [f.name for f in fields]
+    unknown = [k for k in raw if k != "name" and k not in accepted]
+    if unknown and not open_ended:
+        raise ConfigError(
+            f"unknown key model.{unknown[0]}; accepted keys: {', '.join(accepted) or '(none)'}"
+        )
 
 
 def model_component(raw: Any, imports: Sequence[str] = ()) -> Component:
@@ -290,6 +345,7 @@ def load_config(
         raw, origin = read_yaml(source), str(source)
     if not isinstance(overrides, Mapping):
         overrides = parse_overrides(overrides)
+    raw, overrides = _current_task_keys(raw, overrides)
     raw = _apply_overrides(raw, overrides)
     for key in raw:
         if key not in _TOP_KEYS:
@@ -301,6 +357,7 @@ def load_config(
         name: check_mapping(name, raw.get(name), dataclass_fields(cls), cls=cls)
         for name, cls in _SECTIONS.items()
     }
+    _check_model_keys(raw.get("model"))  # a typo is reported before the task reads its data
     task = _component("task", raw.get("task"), {})
     task_obj = build(task, "task")
     try:

@@ -96,17 +96,19 @@ class ToyRegression(Task):
         n_samples: size of the data set (split by ``data.split``).
         data_seed: seed of the inputs and noise (fixed data, independent of the run's seed).
         noise: standard deviation of Gaussian noise added to ``y``.
-        shards: a folder of HDF5 shards to read instead of drawing the data in memory.
+        path: a folder of HDF5 shards to read instead of drawing the data in memory (old name:
+            ``shards``).
     """
 
     units: ClassVar[dict[str, str]] = {"y": ""}
+    key_aliases: ClassVar[dict[str, str]] = {"shards": "path"}
 
     def __init__(
         self,
         n_samples: int = 1024,
         data_seed: int = 0,
         noise: float = 0.0,
-        shards: DataPath | None = None,
+        path: DataPath | None = None,
     ) -> None:
         if n_samples < 1:
             raise ValueError(f"n_samples must be >= 1, got {n_samples}")
@@ -116,7 +118,7 @@ class ToyRegression(Task):
             n_samples,
             data_seed,
             noise,
-            shards,
+            path,
         )
 
     def datasets(self) -> Dataset:
@@ -124,7 +126,7 @@ class ToyRegression(Task):
             dataset = ShardedHDF5Dataset(self.shards, columns=["x", "y"])
             if len(dataset) != self.n_samples:
                 raise ValueError(
-                    f"task.shards holds {len(dataset)} samples but task.n_samples={self.n_samples}"
+                    f"task.path holds {len(dataset)} samples but task.n_samples={self.n_samples}"
                 )
             return dataset
         x, y = toy_data(self.n_samples, self.data_seed, self.noise)

@@ -145,7 +145,7 @@ def test_a_config_value_and_keywords_build_the_same_model(cls, config_cls, optio
 
 @pytest.mark.parametrize("name", ["rigid-gatr.yaml", "rigid-transformer.yaml"])
 def test_the_yaml_recipes_still_build(name, rigid_data):
-    config = load_config(CONFIGS / name, [f"--task.data={rigid_data}"])
+    config = load_config(CONFIGS / name, [f"--task.path={rigid_data}"])
     model = build(config.model, "model")
     assert isinstance(model, RigidGATr if "gatr" in name else RigidTransformer)
     section = {k: v for k, v in read_yaml(CONFIGS / name)["model"].items() if k != "name"}

@@ -8,7 +8,7 @@ from noether.cli import main
 
 def test_slmc_command_writes_table_plots_and_checkpoints(tmp_path):
     threads = torch.get_num_threads()
-    argv = ["slmc", "--L", "3", "--J", "4", "--mu", "-2", "--T", "0.2", "--max-layers", "1",
+    argv = ["slmc", "--L", "3", "--J", "4", "--mu", "-2", "--temperature", "0.2", "--max-layers", "1",
             "--chains", "2", "--ref-sweeps", "6", "--train-steps", "4", "--slmc-steps", "6",
             "--scan-sweeps", "6", "--temperatures", "0.3", "--out", str(tmp_path)]  # fmt: skip
     try:
@@ -36,8 +36,8 @@ def test_slmc_command_writes_table_plots_and_checkpoints(tmp_path):
     ("options", "message"),
     [
         (["--L", "1"], "lattice size L must be an integer >= 2, got 1"),
-        (["--T", "0"], "temperature T must be positive"),
-        (["--T", "-0.1"], "temperature T must be positive"),
+        (["--temperature", "0"], "temperature T must be positive"),
+        (["--temperature", "-0.1"], "temperature T must be positive"),
         (["--temperatures", "0.05,-1"], "--temperatures must all be positive and finite, got -1.0"),
         (["--temperatures", "0.05,x"], "--temperatures must be comma-separated numbers"),
         (["--max-layers", "-1"], "--max-layers must be at least 0"),
@@ -47,5 +47,5 @@ def test_slmc_command_writes_table_plots_and_checkpoints(tmp_path):
 )
 def test_slmc_command_refuses_bad_options_before_sampling(tmp_path, capsys, options, message):
     assert main(["slmc", *options, "--out", str(tmp_path / "out")]) == 2
-    assert f"noether slmc: {message}" in capsys.readouterr().out
+    assert f"noether slmc: error: {message}" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # nothing started, nothing written

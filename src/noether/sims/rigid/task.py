@@ -175,7 +175,7 @@ class RigidTask(Task):
     """Next-frame surface points of colliding rigid bodies (see the module docstring).
 
     Args:
-        data: a folder of shards from ``noether data rigid``.
+        path: a folder of shards from ``noether data rigid`` (old name: ``data``).
         train_scenes, val_scenes, test_scenes: scenes per split (split by scene index).
         augment: move every training sample by a random element of E(3) (whole scene).
         translation_std: standard deviation of the augmentation's translation, m.
@@ -184,10 +184,11 @@ class RigidTask(Task):
     """
 
     units: ClassVar[dict[str, str]] = {"points": "cm"}
+    key_aliases: ClassVar[dict[str, str]] = {"data": "path"}
 
     def __init__(
         self,
-        data: DataPath,
+        path: DataPath,
         train_scenes: int = 1000,
         val_scenes: int = 100,
         test_scenes: int = 200,
@@ -208,7 +209,7 @@ class RigidTask(Task):
                 f"length_scale must be > 0 and translation_std >= 0, got {length_scale} and "
                 f"{translation_std}"
             )
-        self.data = data
+        self.data = path
         self.train_scenes, self.val_scenes, self.test_scenes = train_scenes, val_scenes, test_scenes
         self.augment, self.translation_std = augment, translation_std
         self.test_transform, self.length_scale = test_transform, length_scale

@@ -61,7 +61,7 @@ def point_config(spec: SweepSpec, chain: Chain, data: Path, steps: int) -> dict[
         "model": {"name": family["model"], **spec.sizes(chain.family)[chain.size]},
         "task": {
             "name": "rigid",
-            "data": str(data),
+            "path": str(data),
             "train_scenes": chain.scenes,
             "val_scenes": spec.val_scenes,
             "test_scenes": spec.test_scenes,

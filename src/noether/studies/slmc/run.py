@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
+from noether.core.progress import Progress
 from noether.lattice.attention import EffectiveModel
 from noether.lattice.loop import self_learning
 from noether.lattice.study import reference_chain, save_effective_model, split_data, summarise
@@ -33,8 +33,11 @@ def _scaled(n: int, scale: float) -> int:
     return max(round(n * scale), 2)
 
 
-def run(plan: SLMCPlan, recorded_args: dict[str, str] | None = None) -> str:
+def run(
+    plan: SLMCPlan, recorded_args: dict[str, str] | None = None, *, progress: bool = True
+) -> str:
     """Run the whole study and write its report; returns the text of ``table.md``.
+    ``progress``: show the progress of each chain (:class:`~noether.core.progress.Progress`).
 
     ``recorded_args`` are the options stored in ``results.json`` (the plan's fields as strings
     if None). Raises ``ValueError`` for a bad plan before any sampling (:meth:`SLMCPlan.check`).
@@ -55,8 +58,9 @@ def run(plan: SLMCPlan, recorded_args: dict[str, str] | None = None) -> str:
     print(f"noether slmc: {model}; {plan.chains} chains, models 0..{plan.max_layers} layers")
 
     ref_sampler, ref_record = reference_chain(
-        model, plan.chains, ref_burn, ref_sweeps, plan.seed, f"reference T={model.T:g}"
-    )
+        model, plan.chains, ref_burn, ref_sweeps, plan.seed, f"reference T={model.T:g}",
+        progress=progress,
+    )  # fmt: skip
     reference = summarise(ref_record, n)
     data, score = split_data(ref_record, n, plan.seed)
     print(
@@ -72,7 +76,9 @@ def run(plan: SLMCPlan, recorded_args: dict[str, str] | None = None) -> str:
             effective = models[layers - 1].grown()
         total = plan.rounds * (slmc_burn + train_steps * (layers > 0)) + slmc_steps
         total += (plan.rounds - 1) * (slmc_steps // 3)
-        with tqdm(total=total, desc=f"{layers} layers", unit="step", mininterval=10) as bar:
+        with Progress(
+            total, desc=f"{layers} layers", unit="step", enabled=progress, mininterval=10
+        ) as bar:
             loop = self_learning(
                 model, effective, data, ref_sampler.spins, rounds=plan.rounds,
                 train_steps=train_steps, slmc_steps=slmc_steps, explore_steps=slmc_steps // 3,
@@ -116,13 +122,16 @@ def run(plan: SLMCPlan, recorded_args: dict[str, str] | None = None) -> str:
         at_t = model.with_temperature(T)
         sampler, record = reference_chain(
             at_t, plan.chains, _scaled(plan.scan_sweeps // 3, s), _scaled(plan.scan_sweeps, s),
-            plan.seed + 1000 + i, f"reference T={T:g}",
+            plan.seed + 1000 + i, f"reference T={T:g}", progress=progress,
         )  # fmt: skip
         ref_t = summarise(record, n)
         effective = copy.deepcopy(deepest)
         scan_steps = _scaled(plan.scan_sweeps, s)
-        with tqdm(
-            total=train_steps // 2 + slmc_burn + scan_steps, desc=f"SLMC T={T:g}", mininterval=10
+        with Progress(
+            train_steps // 2 + slmc_burn + scan_steps,
+            desc=f"SLMC T={T:g}",
+            enabled=progress,
+            mininterval=10,
         ) as bar:
             loop = self_learning(
                 at_t, effective, split_data(record, n, plan.seed + i)[0], sampler.spins, rounds=1,
