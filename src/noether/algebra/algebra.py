@@ -326,6 +326,13 @@ class Algebra:
 
 
 # ------------------------------------------------------------------------- layout wrappers
+STACK_MIN = 4096
+"""Products from which :func:`bilinear` transposes to component-major by stacking the columns
+(``torch.stack(x.unbind(1))``, about twice as fast as ``x.t().contiguous()`` for many products);
+below, ``t().contiguous()``: CGA at 1000 products, a third of the forward time went to the stack
+(as before the kernels were unified, whose threshold this is)."""
+
+
 def bilinear(x: Tensor, y: Tensor, table: Table) -> Tensor:
     """``out[..., k] = sum over entries (i, j, k, c) of c * x[..., i] * y[..., j]``.
 
@@ -347,8 +354,11 @@ def bilinear(x: Tensor, y: Tensor, table: Table) -> Tensor:
     y2 = (y if y.dtype == dtype else y.to(dtype)).expand(*batch, dy).reshape(-1, dy)
     if x2.shape[0] == 0:
         return x2.new_zeros(*batch, dout)
-    # stacking the columns transposes twice as fast as t().contiguous()
-    out = kernels.sparse_bilinear(torch.stack(x2.unbind(1)), torch.stack(y2.unbind(1)), table)
+    if x2.shape[0] >= STACK_MIN:  # stacking the columns transposes twice as fast
+        xt, yt = torch.stack(x2.unbind(1)), torch.stack(y2.unbind(1))
+    else:  # for few products, the 2 + 2 dim unbind views and autograd nodes cost more
+        xt, yt = x2.t().contiguous(), y2.t().contiguous()
+    out = kernels.sparse_bilinear(xt, yt, table)
     return out.t().contiguous().view(*batch, dout)
 
 
