@@ -325,3 +325,46 @@ def test_split_sizes_larger_than_the_file_name_it(tmp_path):
     task = AtomisticTask(str(tmp_path / "d.xyz"), split=[30, 5, 5])
     with pytest.raises(DataError, match=r"d.xyz: task.split \[30, 5, 5\]: .*need 40 frames"):
         task.datasets()
+
+
+def test_trainer_units_puts_the_console_lines_in_kcal_per_mol_and_a_resume_may_change_it(
+    tmp_path, capsys
+):
+    from ase import units
+
+    from noether.train.csv_log import read_metrics
+    from noether.train.run import train
+
+    morse_data(tmp_path / "d.xyz", n_frames=24)
+    config = morse_training(tmp_path / "d.xyz", tmp_path / "run")
+    config["trainer"].update(max_epochs=2, units="kcal/mol")
+    (tmp_path / "morse.yaml").write_text(yaml.safe_dump(config))
+    run = train(str(tmp_path / "morse.yaml"))
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch 2/2")]
+    parts = lines[0].split("  ")
+    val = [r for r in read_metrics(run / "metrics.csv") if "val/forces_mae" in r][-1]
+    kcal = 1e-3 * units.mol / units.kcal  # per meV
+    shown = {p.split()[0]: p.split()[1:] for p in parts if p.startswith("val/")}
+    assert shown["val/forces_mae"][1] == "kcal/mol/Å" and shown["val/energy_rmse"][1] == "kcal/mol"
+    assert float(shown["val/forces_mae"][0]) == pytest.approx(
+        val["val/forces_mae"] * kcal, rel=1e-3
+    )
+    assert float(shown["val/loss"][0]) == pytest.approx(val["val/loss"], rel=1e-3)  # no unit
+    # metrics.csv stays in meV, and a resume may change the console's unit
+    assert yaml.safe_load((run / "config.yaml").read_text())["trainer"]["units"] == "kcal/mol"
+    train(None, ["--trainer.units=eV", "--trainer.max_epochs=3"], resume=run)
+    last = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch 3/3")]
+    assert " eV/Å" in last[0] and "kcal" not in last[0]
+
+
+def test_trainer_units_not_accepted_are_refused_before_the_run_folder_is_written(tmp_path):
+    from noether.train.config import ConfigError
+    from noether.train.run import train
+
+    morse_data(tmp_path / "d.xyz", n_frames=24)
+    config = morse_training(tmp_path / "d.xyz", tmp_path / "run")
+    config["trainer"]["units"] = "kcal"
+    (tmp_path / "morse.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(ConfigError, match=r"trainer.units: 'kcal': accepted: meV, eV, kcal/mol"):
+        train(str(tmp_path / "morse.yaml"))
+    assert not (tmp_path / "run").exists()

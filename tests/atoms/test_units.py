@@ -1,7 +1,15 @@
 import pytest
 from ase import units
 
-from noether.atoms.units import energy_factor, force_factor, length_factor, stress_factor
+from noether.atoms.units import (
+    REPORT_FORCE_UNITS,
+    energy_factor,
+    force_factor,
+    length_factor,
+    report_conversions,
+    report_unit,
+    stress_factor,
+)
 
 
 def test_known_factors():
@@ -21,3 +29,14 @@ def test_unknown_unit_names_what_is_accepted():
         energy_factor("kcal")
     with pytest.raises(ValueError, match=r"unknown length unit 'inch'.*Bohr"):
         length_factor("inch")
+
+
+def test_report_conversions_come_from_ase_units():
+    conv = report_conversions("kcal/mol", "kJ/mol/Å")
+    assert conv["energy"] == ("meV", pytest.approx(1e-3 * units.mol / units.kcal), "kcal/mol")
+    assert conv["energy"][1] * 1e3 == pytest.approx(23.0605, rel=1e-5)  # kcal/mol per eV
+    assert conv["forces"] == ("meV/Å", pytest.approx(1e-3 * units.mol / units.kJ), "kJ/mol/Å")
+    assert report_unit("KCAL/MOL/ang", REPORT_FORCE_UNITS) == "kcal/mol/Å"
+    assert report_unit("kcal/mol/nm", REPORT_FORCE_UNITS) is None
+    with pytest.raises(ValueError, match="accepted: meV, eV, kcal/mol, kJ/mol"):
+        report_conversions("Hartree", "eV/Å")

@@ -13,7 +13,7 @@ from noether import __version__
 from noether.cli import main as cli_main
 from noether.core.registry import register_task
 from noether.train.checkpoints import load_checkpoint
-from noether.train.config import load_config
+from noether.train.config import ConfigError, load_config
 from noether.train.csv_log import read_metrics
 from noether.train.evaluate import evaluate
 from noether.train.run import train
@@ -260,3 +260,25 @@ def test_ema_is_the_running_average_and_validation_and_evaluate_use_it(tmp_path)
     for key, value in model.state_dict().items():
         assert value.dtype == torch.float64
         torch.testing.assert_close(value, last["state_dict"]["model." + key], rtol=0, atol=0)
+
+
+def test_evaluate_refuses_energy_units_for_a_run_without_energies(run, tmp_path, capsys):
+    out = tmp_path / "e"
+    assert cli_main(["evaluate", str(run), "--out", str(out), "--energy-unit", "kcal/mol"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "noether evaluate: error: this run's task (toy-regression) reports no energy or forces"
+    )
+    assert err.count("\n") == 1 and not out.exists()
+    with pytest.raises(ValueError, match="reports no forces"):
+        evaluate(run, out=out, units={"forces": ("meV/Å", 1.0, "eV/Å")})
+
+
+def test_trainer_units_are_refused_for_a_task_without_units_to_change(tmp_path):
+    with pytest.raises(ConfigError, match=r"trainer.units: 'kcal/mol': task ToyRegression has no"):
+        train(
+            load_config(
+                tiny_config(trainer={"units": "kcal/mol"}, run={"dir": str(tmp_path / "r")})
+            )
+        )
+    assert not (tmp_path / "r").exists()

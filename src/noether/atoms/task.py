@@ -26,6 +26,7 @@ from noether.atoms.potential import Potential
 from noether.atoms.priors import fit_atomref
 from noether.atoms.splits import load_splits, make_splits
 from noether.atoms.standardize import SCALES, energy_statistics
+from noether.atoms.units import REPORT_ENERGY_UNITS, report_conversions, report_unit
 from noether.core.checkpoints import load_trained_model
 from noether.core.errors import DataError
 from noether.core.registry import register_task
@@ -281,6 +282,13 @@ class AtomisticTask(Task):
             err = pred["forces"] - batch.forces.to(pred["forces"].dtype)
             total = total + self.forces_weight * err[forces_mask].square().mean()
         return total
+
+    def unit_conversions(self, unit: str) -> dict[str, tuple[str, float, str]]:
+        """Energies in ``unit`` (meV, eV, kcal/mol, kJ/mol), forces in ``unit``/Å."""
+        energy = report_unit(unit, REPORT_ENERGY_UNITS)
+        if energy is None:
+            raise ValueError(f"{unit!r}: accepted: {', '.join(REPORT_ENERGY_UNITS)}")
+        return report_conversions(energy, f"{energy}/Å")
 
     def compare(
         self, pred: dict[str, Tensor], batch: AtomsBatch

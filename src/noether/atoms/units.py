@@ -14,9 +14,13 @@ from ase import units as _u
 __all__ = [
     "ENERGY_UNITS",
     "LENGTH_UNITS",
+    "REPORT_ENERGY_UNITS",
+    "REPORT_FORCE_UNITS",
     "energy_factor",
     "force_factor",
     "length_factor",
+    "report_conversions",
+    "report_unit",
     "stress_factor",
 ]
 
@@ -72,3 +76,38 @@ def stress_factor(energy_unit: str, length_unit: str) -> float:
     if isinstance(energy_unit, str) and energy_unit.strip().lower() == "gpa":
         return _u.GPa
     return energy_factor(energy_unit) / length_factor(length_unit) ** 3
+
+
+#: Units the atomistic task's errors can be reported in (``noether evaluate --energy-unit``).
+REPORT_ENERGY_UNITS: tuple[str, ...] = ("meV", "eV", "kcal/mol", "kJ/mol")
+#: ... and its force errors (``--force-unit``); ``/A`` and ``/Ang`` are read as ``/Å``.
+REPORT_FORCE_UNITS: tuple[str, ...] = tuple(f"{u}/Å" for u in REPORT_ENERGY_UNITS)
+
+
+def report_unit(unit: str, accepted: tuple[str, ...]) -> str | None:
+    """The spelling in ``accepted`` of ``unit`` (case-insensitive; ``/A`` or ``/Ang`` for
+    ``/Å``), or None if it is not there."""
+    text = unit.strip().lower()
+    for alias in ("/angstrom", "/ang", "/a"):
+        if text.endswith(alias):
+            text = text[: -len(alias)] + "/å"
+    return next((u for u in accepted if u.lower() == text), None)
+
+
+def report_conversions(energy_unit: str, force_unit: str) -> dict[str, tuple[str, float, str]]:
+    """``{quantity: (from, factor, to)}``: the atomistic task reports ``energy`` in meV and
+    ``forces`` in meV/Å; multiplied by ``factor`` they are in ``energy_unit`` and ``force_unit``
+    (spellings of :data:`REPORT_ENERGY_UNITS` and :data:`REPORT_FORCE_UNITS`).
+
+    >>> report_conversions("kcal/mol", "kcal/mol/Å")["energy"]   # 1 meV = 0.02306 kcal/mol
+    ('meV', 0.0230605..., 'kcal/mol')
+    """
+    if energy_unit not in REPORT_ENERGY_UNITS:
+        raise ValueError(f"energy unit {energy_unit!r}: accepted: {', '.join(REPORT_ENERGY_UNITS)}")
+    if force_unit not in REPORT_FORCE_UNITS:
+        raise ValueError(f"force unit {force_unit!r}: accepted: {', '.join(REPORT_FORCE_UNITS)}")
+    per_energy = force_unit.rsplit("/", 1)[0]
+    return {
+        "energy": ("meV", 1e-3 / energy_factor(energy_unit), energy_unit),
+        "forces": ("meV/Å", 1e-3 / energy_factor(per_energy), force_unit),
+    }

@@ -55,6 +55,17 @@ class Task:
     units: ClassVar[dict[str, str]] = {}
     """Unit of each quantity returned by :meth:`compare` (for tables and plot labels)."""
 
+    def unit_conversions(self, unit: str) -> dict[str, tuple[str, float, str]]:
+        """``{quantity: (from, factor, to)}`` that reports :attr:`units` in ``unit`` (the
+        ``trainer.units`` of the console lines). None here: a task with units to change overrides it.
+
+        Raises:
+            ValueError: the task has no such unit.
+        """
+        raise ValueError(
+            f"{unit!r}: task {type(self).__name__} has no quantity whose unit can be changed"
+        )
+
     key_aliases: ClassVar[dict[str, str]] = {}
     """Old config keys of this task and their current names (``{"data": "path"}``): a config or
     checkpoint with the old key still loads, and is saved under the new one. The data a task

@@ -115,6 +115,9 @@ class TrainerConfig:
     """Ask PyTorch for deterministic kernels (slower on GPU; CPU runs are deterministic anyway)."""
     tensorboard: bool = False
     """Also log to TensorBoard (``<run>/tensorboard``); needs the ``tensorboard`` package."""
+    units: str | None = None
+    """The per-epoch console lines in this unit (the atomistic task: meV, eV, kcal/mol, kJ/mol,
+    forces per Å); null: the task's own. metrics.csv stays in the task's units."""
 
 
 @dataclass

@@ -40,19 +40,30 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _with_unit(value: float, key: str, units: dict[str, str]) -> str:
-    """``12.3 meV`` for ``val/energy_mae`` when the task's ``units`` name one for ``energy``."""
+def _with_unit(
+    value: float,
+    key: str,
+    units: dict[str, str],
+    conversions: dict[str, tuple[str, float, str]] | None = None,
+) -> str:
+    """``12.3 meV`` for ``val/energy_mae`` when the task's ``units`` name one for ``energy``;
+    ``conversions`` (``{quantity: (from, factor, to)}``) reports a quantity in ``to`` instead."""
     name = key.split("/", 1)[-1].rsplit("_", 1)[0] if key.endswith(("_mae", "_rmse")) else ""
     unit = units.get(name, "")
+    if conversions and name in conversions:
+        _, factor, unit = conversions[name]
+        value = value * factor
     return f"{_fmt(value)} {unit}" if unit else _fmt(value)
 
 
 class EpochLines(Callback):
     """One line per epoch on rank 0: the epoch's mean training loss, the validation errors (in
-    the units of the task's ``units``) and the time it took."""
+    the units of the task's ``units``, or of ``unit`` through the task's ``unit_conversions``)
+    and the time it took."""
 
-    def __init__(self, max_epochs: int) -> None:
+    def __init__(self, max_epochs: int, unit: str | None = None) -> None:
         self.max_epochs = max_epochs
+        self.unit = unit
         self._start = time.perf_counter()
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
@@ -67,9 +78,11 @@ class EpochLines(Callback):
             f"epoch {trainer.current_epoch + 1}/{self.max_epochs}",
             f"train/loss {'- (resumed at the end of the epoch)' if train_loss is None else _fmt(train_loss)}",
         ]
-        units = getattr(getattr(pl_module, "task", None), "units", {})
+        task = getattr(pl_module, "task", None)
+        units = getattr(task, "units", {})
+        conversions = task.unit_conversions(self.unit) if self.unit and task is not None else None
         for key in sorted(metrics):
             if key.startswith("val/"):
-                parts.append(f"{key} {_with_unit(float(metrics[key]), key, units)}")
+                parts.append(f"{key} {_with_unit(float(metrics[key]), key, units, conversions)}")
         parts.append(f"({time.perf_counter() - self._start:.1f} s)")
         print("  ".join(parts), flush=True)

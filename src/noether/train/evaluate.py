@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,6 +40,39 @@ def format_table(results: dict[str, float], units: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def convert_results(
+    results: dict[str, Any],
+    units: dict[str, str],
+    conversions: Mapping[str, tuple[str, float, str]],
+    task_name: str,
+) -> tuple[dict[str, Any], dict[str, str], dict[str, float]]:
+    """``results`` and ``units`` with each ``quantity: (from, factor, to)`` of ``conversions``
+    applied (``<q>_mae`` and ``<q>_rmse`` times ``factor``, the unit ``to``), and the factors.
+
+    Raises:
+        ValueError: a quantity the task does not report, or reports in another unit than ``from``.
+    """
+    missing = [q for q in conversions if q not in units]
+    if missing:
+        reported = ", ".join(f"{q} ({u})" if u else q for q, u in units.items()) or "only the loss"
+        raise ValueError(
+            f"this run's task ({task_name}) reports no {' or '.join(missing)}, so it has no unit "
+            f"to change (it reports {reported})"
+        )
+    results, units, factors = dict(results), dict(units), {}
+    for quantity, (source, factor, target) in conversions.items():
+        if units[quantity] != source:
+            raise ValueError(
+                f"this run's task ({task_name}) reports {quantity} in {units[quantity]!r}, "
+                f"not {source!r}: cannot convert it to {target}"
+            )
+        for stat in ("mae", "rmse"):
+            if f"{quantity}_{stat}" in results:
+                results[f"{quantity}_{stat}"] = results[f"{quantity}_{stat}"] * factor
+        units[quantity], factors[quantity] = target, factor
+    return results, units, factors
+
+
 def evaluate(
     target: str | Path,
     *,
@@ -47,16 +81,23 @@ def evaluate(
     out: str | Path | None = None,
     plots: bool = True,
     verbose: bool = True,
+    units: Mapping[str, tuple[str, float, str]] | None = None,
 ) -> dict[str, Any]:
     """Evaluate a run folder (its ``best.ckpt``, else ``last.ckpt``) or a checkpoint file.
 
     Writes ``<out>/<split>_metrics.json`` and, for each quantity the task compares,
     ``<out>/<split>_parity_<quantity>.png``; ``out`` defaults to ``<run folder>/evaluation``.
 
+    ``units`` (``{quantity: (from, factor, to)}``, e.g. from
+    :func:`noether.atoms.units.report_conversions`) reports a quantity in another unit: its
+    errors and parity plots are multiplied by ``factor``; a quantity the task does not report in
+    ``from`` is refused with ``ValueError``.
+
     Returns:
-        ``{"loss", "<q>_mae", "<q>_rmse", "samples", "checkpoint", "epoch", "global_step"}``;
-        ``epoch`` is the epoch the weights come from counted from 1, the number the training
-        console printed for it (``epoch 55/55``).
+        ``{"loss", "<q>_mae", "<q>_rmse", "units", "samples", "checkpoint", "epoch",
+        "global_step"}``; ``units`` maps each quantity to the unit of its errors (``loss`` has
+        none); ``epoch`` is the epoch the weights come from counted from 1, the number the
+        training console printed for it (``epoch 55/55``).
     """
     quiet_lightning()
     path = find_checkpoint(target, prefer=prefer)
@@ -67,6 +108,8 @@ def evaluate(
 
     task = build(config.task, "task")
     model = build(config.model, "model")
+    # refused before any data is read
+    convert_results({}, dict(task.units), units or {}, config.task.name)
     module = TrainingModule(model, task, config)
     splits = load_splits(run_dir / SPLITS) if (run_dir / SPLITS).is_file() else None
     datamodule = make_datamodule(task, config.data, config.seed, splits)
@@ -94,8 +137,12 @@ def evaluate(
         trainer.test(module, datamodule=datamodule, verbose=False)
     else:
         trainer.validate(module, datamodule=datamodule, verbose=False)
-    results: dict[str, Any] = dict(module.results[split])
+    errors, reported, factors = convert_results(
+        module.results[split], dict(task.units), units or {}, config.task.name
+    )
+    results: dict[str, Any] = dict(errors)
     results.update(
+        units={name: reported[name] for name in sorted(reported) if reported[name]},
         samples=module.evaluated_samples,
         checkpoint=str(path),
         epoch=int(checkpoint.get("epoch", -1)) + 1,  # counted from 1, as the training console
@@ -106,11 +153,12 @@ def evaluate(
     figures = []
     if plots:
         for name, pairs in module.parity.items():
-            pred = torch.cat([p.reshape(-1) for p, _ in pairs]).numpy()
-            ref = torch.cat([r.reshape(-1) for _, r in pairs]).numpy()
+            factor = factors.get(name, 1.0)
+            pred = factor * torch.cat([p.reshape(-1) for p, _ in pairs]).numpy()
+            ref = factor * torch.cat([r.reshape(-1) for _, r in pairs]).numpy()
             figures.append(
                 plot_parity(
-                    pred, ref, name, task.units.get(name, ""), out / f"{split}_parity_{name}.png"
+                    pred, ref, name, reported.get(name, ""), out / f"{split}_parity_{name}.png"
                 )
             )
         if (run_dir / METRICS).is_file():
@@ -122,7 +170,7 @@ def evaluate(
             f"{split} split of {run_dir}: {results['samples']} samples, {kind} weights "
             f"(epoch {results['epoch']}, step {results['global_step']})"
         )
-        print(format_table(module.results[split], task.units))
+        print(format_table(errors, reported))
         for figure in figures:
             print(f"parity plot: {figure}")
     return results

@@ -51,6 +51,7 @@ RESUMABLE_CHANGES = (
     "trainer.checkpoint_every_n_steps",
     "trainer.log_every_n_steps",
     "trainer.tensorboard",
+    "trainer.units",
     "trainer.accelerator",
     "trainer.devices",
     "trainer.num_nodes",
@@ -237,7 +238,7 @@ def make_trainer(
         stack.append(EMAWeightAveraging(decay=config.optim.ema_decay))
     stack.append(CurvePlotter(run_dir / METRICS, run_dir / CURVE))
     if not progress:
-        stack.append(EpochLines(t.max_epochs))
+        stack.append(EpochLines(t.max_epochs, t.units))
     return L.Trainer(
         accelerator=t.accelerator,
         devices=devices,
@@ -358,6 +359,11 @@ def _train(
             f"weight averaging (optim.ema_decay: {config.optim.ema_decay}) would undo; accepted: "
             "optim.ema_decay: null, or the task option that re-fits turned off"
         )
+    if config.trainer.units is not None:
+        try:
+            task.unit_conversions(config.trainer.units)
+        except ValueError as error:
+            raise ConfigError(f"trainer.units: {error}") from error
     model = build(config.model, "model")
     if not isinstance(model, nn.Module):
         raise ConfigError(
