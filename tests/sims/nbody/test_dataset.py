@@ -169,6 +169,4 @@ def test_progress_off_a_terminal_is_plain_lines(capsys):
     generate_dataset(NBodyConfig(max_level=4), sizes, seed=1, progress=True)
     err = capsys.readouterr().err
     assert "\r" not in err
-    assert err.splitlines() and all(
-        line.startswith("n-body systems ") for line in err.splitlines()
-    )
+    assert err.splitlines() and all(line.startswith("n-body systems ") for line in err.splitlines())
