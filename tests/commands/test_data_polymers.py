@@ -59,3 +59,47 @@ def test_command_is_deterministic_resumes_and_ignores_workers(tmp_path, capsys):
         main([*args, "--families", "pe,nope", "--out", str(tmp_path / "c")])
     assert exit_info.value.code == 2
     assert "invalid choice 'nope'" in capsys.readouterr().err
+
+
+def _tree(folder):
+    """Every file under ``folder`` with its bytes' hash."""
+    import hashlib
+
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_other_settings_are_refused_unless_overwrite(tmp_path, capsys):
+    out = tmp_path / "poly"
+    args = ["data", "polymers", "--families", "pe", "--lengths", "1", "--frames", "4"]
+    args += ["--temperatures", "300", "--stride", "2", "--equilibration", "2", "--workers", "1"]
+    args += ["--out", str(out), "--no-progress"]
+    assert main(args) == 0
+    before = _tree(out)
+    capsys.readouterr()
+    assert main(args) == 0  # the same settings: resumed, nothing to run
+    assert "0 to run, 1 reused" in capsys.readouterr().out
+    after = _tree(out)
+    assert after["parts/pe_n1.h5"] == before["parts/pe_n1.h5"]
+    before = after
+    assert main([*args, "--seed", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert str(out) in err and "seed 0 -> 1" in err and "--overwrite" in err
+    assert _tree(out) == before
+    assert main([*args, "--seed", "1", "--overwrite"]) == 0
+    assert "1 to run, 0 reused" in capsys.readouterr().out
+    record = json.loads((out / "parts" / "pe_n1.json").read_text())
+    assert record["seed"] == 1
+
+
+def test_progress_off_a_terminal_is_plain_lines(tmp_path, capsys):
+    args = ["data", "polymers", "--families", "pe", "--lengths", "1", "--frames", "4"]
+    args += ["--temperatures", "300", "--stride", "2", "--equilibration", "2", "--workers", "1"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err and "parts 1/1 (100%)" in err
+    assert main([*args, "--out", str(tmp_path / "b"), "--no-progress"]) == 0
+    assert "parts 1/1" not in capsys.readouterr().err

@@ -34,8 +34,9 @@ from noether.atoms.polymers import (
 )
 from noether.atoms.xtb import XTBSampling, frame_temperatures, sample_molecule
 from noether.commands.data_molecules import XTB_HELP, _molecule_seed
-from noether.commands.options import add_options, config_from_args, fail
+from noether.commands.options import add_common_options, add_options, config_from_args, fail
 from noether.core.io import atomic_path
+from noether.core.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         defaults={"temperatures": (300.0, 500.0, 700.0), "equilibration": 100},
         help=XTB_HELP,
     )
+    add_common_options(parser)
 
 
 def part_path(out: str | os.PathLike, family: str, units: int) -> Path:
@@ -116,8 +118,38 @@ def _finished(out: Path, family: str, units: int, settings: dict, cap: str, seed
     if not (path.is_file() and meta.is_file()):
         return {}
     record = json.loads(meta.read_text())
-    same = record.get("settings") == json.loads(json.dumps(settings)) and record.get("cap") == cap
-    return record if same and record.get("seed") == seed else {}
+    return record if _difference(record, settings, cap, seed) is None else {}
+
+
+def _difference(record: dict, settings: dict, cap: str, seed: int) -> str | None:
+    """The first setting a part's record differs in, as ``name old -> new``; None if none."""
+    saved = {**record.get("settings", {}), "cap": record.get("cap"), "seed": record.get("seed")}
+    wanted = {**json.loads(json.dumps(settings)), "cap": cap, "seed": seed}
+    for name, new in wanted.items():
+        if saved.get(name) != new:
+            return f"{name} {saved.get(name)} -> {new}"
+    return None
+
+
+def _check_settings(args, out: Path, jobs, settings: dict, cap: str, seed: int) -> list[Path]:
+    """The parts of ``jobs`` already in ``out`` made with other settings. Without
+    ``--overwrite`` the first is a command-line error (exit 2, nothing written)."""
+    stale = []
+    for family, units in jobs:
+        meta = part_path(out, family, units).with_suffix(".json")
+        if not meta.is_file():
+            continue
+        change = _difference(json.loads(meta.read_text()), settings[units], cap, seed)
+        if change is None:
+            continue
+        if not args.overwrite:
+            fail(
+                args,
+                f"{out} holds {family}_n{units} made with other settings ({change}); pass "
+                f"--overwrite to start it again",
+            )
+        stale += [meta, meta.with_suffix(".h5")]
+    return stale
 
 
 def main(args: argparse.Namespace) -> int:
@@ -140,8 +172,10 @@ def main(args: argparse.Namespace) -> int:
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = "1"  # before tblite loads: no oversubscribed OpenMP threads
     out = Path(job.out)
-    (out / "parts").mkdir(parents=True, exist_ok=True)
     jobs = [(f, n) for f in families for n in lengths]
+    for path in _check_settings(args, out, jobs, settings, job.cap, job.seed):
+        path.unlink(missing_ok=True)
+    (out / "parts").mkdir(parents=True, exist_ok=True)
     records = {}
     for f, n in jobs:
         record = _finished(out, f, n, settings[n], job.cap, job.seed)
@@ -161,7 +195,10 @@ def main(args: argparse.Namespace) -> int:
     )
     start = time.perf_counter()
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max(job.workers, 1), mp_context=context) as pool:
+    with (
+        ProcessPoolExecutor(max(job.workers, 1), mp_context=context) as pool,
+        Progress(len(todo), desc="parts", unit="part", enabled=args.progress) as bar,
+    ):
         futures = {
             pool.submit(_make_part, f, n, settings[n], job.cap, job.seed, str(out)): (f, n)
             for f, n in todo
@@ -169,11 +206,11 @@ def main(args: argparse.Namespace) -> int:
         for future in as_completed(futures):
             r = future.result()
             records[(r["family"], r["n_units"])] = r
-            print(
+            bar.write(
                 f"  {r['name']}: {r['frames']} frames of {r['atoms']} atoms in "
-                f"{r['seconds']:.0f} s ({r['cpu_seconds']:.0f} s CPU)",
-                flush=True,
+                f"{r['seconds']:.0f} s ({r['cpu_seconds']:.0f} s CPU)"
             )
+            bar.update()
     # polymers.h5 holds every finished part of the folder, so runs with other lengths or
     # families (e.g. longer chains of a few families) add to the same file.
     everything = finished_parts(out)

@@ -11,7 +11,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from noether.commands.options import add_options, config_from_args
+from noether.commands.options import add_common_options, add_options, config_from_args
 from noether.studies.polyget import run as polyget_runs
 from noether.studies.polyget.plan import MODELS, PRESETS, PolyGETPlan, preset
 
@@ -61,6 +61,7 @@ class PolyGETRun:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_options(parser, PolyGETRun, choices={"preset": tuple(PRESETS)})
     add_options(parser, PolyGETPlan, help=PLAN_HELP, overrides=True)
+    add_common_options(parser, progress=False)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -75,7 +76,10 @@ def main(args: argparse.Namespace) -> int:
     )
     try:
         out = polyget_runs.study(
-            plan, command or "noether study polyget", log=lambda s: print(s, flush=True)
+            plan,
+            command or "noether study polyget",
+            log=lambda s: print(s, flush=True),
+            overwrite=args.overwrite,
         )
     except (ValueError, FileNotFoundError, KeyError) as error:
         print(f"noether study polyget: error: {error}", file=sys.stderr)

@@ -43,6 +43,7 @@ class Progress:
             items; every ``every`` items when that is given); the last item always gets one.
         every: items between plain lines (overrides ``lines``).
         bar: force the bar (True) or the lines (False); None: the bar on a terminal.
+        initial: items already done (a resumed run).
     """
 
     def __init__(
@@ -56,18 +57,26 @@ class Progress:
         lines: int = 10,
         every: int | None = None,
         bar: bool | None = None,
+        initial: int = 0,
         **tqdm_kwargs: Any,
     ) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.desc, self.enabled = desc, enabled
-        self.n, self._total = 0, total
+        self.n, self._total = initial, total
         self._lines, self._every = max(1, lines), every
         self._start = time.perf_counter()
-        self._last_line = 0
+        self._last_line = initial
         terminal = bool(getattr(self.stream, "isatty", lambda: False)())
         use_bar = terminal if bar is None else bar
         self._bar = (
-            tqdm(total=total, desc=desc, unit=unit, file=self.stream, **tqdm_kwargs)
+            tqdm(
+                total=total,
+                desc=desc,
+                unit=unit,
+                initial=initial,
+                file=self.stream,
+                **tqdm_kwargs,
+            )
             if enabled and use_bar
             else None
         )

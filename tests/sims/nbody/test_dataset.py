@@ -161,3 +161,12 @@ def test_command_refuses_an_existing_folder_before_generating(tmp_path, capsys, 
     monkeypatch.undo()  # refused at the start of generate_dataset
     assert main(["data", "nbody", "--out", str(tmp_path / "x"), "--more-planets", "3"]) == 2
     assert "more_planets must exceed" in capsys.readouterr().err
+
+
+def test_progress_off_a_terminal_is_plain_lines(capsys):
+    """stderr is not a terminal here: plain ``n-body systems n/total`` lines, no redrawn bar."""
+    sizes = NBodySizes(train=8, val=2, test=2, more_bodies=2, more_planets=5)
+    generate_dataset(NBodyConfig(max_level=4), sizes, seed=1, progress=True)
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    assert err.splitlines() and all(line.startswith("n-body systems ") for line in err.splitlines())

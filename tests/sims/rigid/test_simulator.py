@@ -147,3 +147,12 @@ def test_reader_refuses_bad_frames_and_mixed_datasets(serial, tmp_path):
     with pytest.raises(ValueError, match="another config or seed"):
         RigidShards(tmp_path)
     assert RigidConfig.from_dict(RigidShards(serial).config) == SHORT
+
+
+def test_progress_off_a_terminal_is_plain_lines(tmp_path, capsys):
+    """stderr is not a terminal here: plain ``rigid scenes n/total`` lines, no redrawn bar."""
+    config = RigidConfig(min_bodies=2, max_bodies=4, points_per_body=6, n_frames=4)
+    generate(tmp_path, config, 4, seed=1, scenes_per_shard=4, progress=True)
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    assert "rigid scenes 4/4 (100%)" in err

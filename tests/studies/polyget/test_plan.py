@@ -77,7 +77,7 @@ def test_md_compile_reaches_the_plan_from_the_command_line(monkeypatch, capsys):
 
     plans = []
 
-    def fake_study(plan, command, log):
+    def fake_study(plan, command, log, overwrite=False):
         plans.append(plan)
         raise ValueError("stop here")
 

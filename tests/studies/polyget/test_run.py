@@ -32,3 +32,21 @@ def test_quick_study_end_to_end_on_tiny_xtb_data(tmp_path, capsys):
     assert main(study) == 0  # a rerun reuses the trainings and MD runs
     assert "trained force-only" in capsys.readouterr().out
     assert main([*study[:-2], "--held-out", "nope"]) == 2
+    # other settings on the same folder: refused, nothing changed; --overwrite trains again
+    tree = _tree(out)
+    assert main([*study, "--steps", "3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"{out}/runs/force-only was trained with other settings (" in err and " -> " in err
+    assert _tree(out) == tree
+    assert main([*study, "--steps", "3", "--overwrite"]) == 0
+
+
+def _tree(folder):
+    """Every file under ``folder`` with its bytes' hash."""
+    import hashlib
+
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }

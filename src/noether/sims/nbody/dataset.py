@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from noether.core.progress import Progress
 from noether.sims.nbody.gravity import momentum
 from noether.sims.nbody.simulator import (
     NBodyConfig,
@@ -90,7 +90,7 @@ def _candidates(missing: int) -> int:
 
 
 def generate_systems(
-    n_systems: int, config: NBodyConfig, rng: np.random.Generator, progress: tqdm | None = None
+    n_systems: int, config: NBodyConfig, rng: np.random.Generator, progress: Progress | None = None
 ) -> tuple[dict[str, np.ndarray], int]:
     """Sample and simulate until ``n_systems`` are accepted; returns the arrays and the rejections.
 
@@ -122,7 +122,7 @@ def transform_splits(
     config: NBodyConfig,
     rotations: list[np.ndarray],
     translations: list[np.ndarray],
-    progress: tqdm | None = None,
+    progress: Progress | None = None,
 ) -> list[tuple[dict[str, np.ndarray], float]]:
     """Copies of ``split`` with every initial state moved by ``x -> R x + t``, ``v -> R v`` and
     re-simulated with the same step counts (all copies in one integration).
@@ -182,7 +182,7 @@ def generate_dataset(
     n_base = sizes.train + sizes.val + sizes.test
     total = _candidates(n_base) + _candidates(sizes.more_bodies) + 2 * sizes.test
     start = time.perf_counter()
-    with tqdm(total=total, desc="n-body systems", unit="sys", disable=not progress) as bar:
+    with Progress(total, desc="n-body systems", unit="sys", enabled=progress) as bar:
         base, rejected_base = generate_systems(n_base, config, _rng(seed, "base"), bar)
         bounds = np.cumsum([0, sizes.train, sizes.val, sizes.test])
         splits = {

@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from noether.core.io import atomic_write_json
+from noether.core.progress import Progress
 from noether.sims.rigid.scenes import RigidConfig, sample_scene, simulate_scene
 from noether.sims.rigid.shards import (
     FORMAT_VERSION,
@@ -181,9 +181,7 @@ def generate(
     writer = None
     queue = list(todo)
     try:
-        with tqdm(
-            total=todo_scenes, desc="rigid scenes", unit="scene", disable=not progress
-        ) as bar:
+        with Progress(todo_scenes, desc="rigid scenes", unit="scene", enabled=progress) as bar:
             for block in _results(tasks, workers):
                 if writer is None:
                     k = queue.pop(0)

@@ -26,6 +26,7 @@ from lightning.pytorch.callbacks import Callback
 
 from noether.core.cost import count_flops, count_parameters, time_per_call
 from noether.core.io import atomic_write_json
+from noether.core.progress import Progress
 from noether.sims.nbody.dataset import NBodySizes, generate_dataset, load_meta, write_dataset
 from noether.sims.nbody.eval import baseline_errors, evaluate_sets
 from noether.sims.nbody.simulator import NBodyConfig
@@ -281,15 +282,13 @@ def study(plan: StudyPlan, command: str, *, progress: bool = True) -> dict[str, 
     Returns ``{"paths": {...}, "results": [...], "costs": {...}, "failed": [...]}``; raises
     ``RuntimeError`` when every run failed.
     """
-    from tqdm.auto import tqdm
-
     if ensure_data(plan, progress=progress):
         print(f"generated the n-body dataset in {plan.data}")
     jobs = plan.jobs()
     reused = sum(_finished(plan, *job) for job in jobs)
     if reused:
         print(f"reusing {reused} finished runs of {len(jobs)} in {plan.out} (delete it to retrain)")
-    with tqdm(total=len(jobs), desc="runs", unit="run", disable=not progress) as bar:
+    with Progress(len(jobs), desc="runs", unit="run", enabled=progress) as bar:
 
         def report(result: dict[str, Any], done: int, total: int) -> None:
             where = f"{result['model']:>16} n={result['size']:<6} seed {result['seed']}"

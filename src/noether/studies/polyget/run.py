@@ -75,16 +75,48 @@ def _worker_init() -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")
 
 
-def train_model(plan: PolyGETPlan, model: str) -> dict[str, Any]:
-    """Train one model (or reuse its finished run with the same config)."""
+def _first_change(old: Any, new: Any, name: str = "") -> str | None:
+    """The first key where two JSON values differ, as ``key old -> new``; None if equal."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in [*new, *(k for k in old if k not in new)]:
+            change = _first_change(old.get(key), new.get(key), f"{name}.{key}" if name else key)
+            if change:
+                return change
+        return None
+    return None if old == new else f"{name} {old} -> {new}"
+
+
+def changed_runs(plan: PolyGETPlan) -> list[tuple[Path, str]]:
+    """The finished training runs of ``plan.out`` made with another config than ``plan``'s:
+    ``(run folder, first differing key as 'key old -> new')``."""
+    changed = []
+    for model in plan.models:
+        done = plan.run_dir(model) / RESULT
+        if done.is_file():
+            old = json.loads(done.read_text()).get("config")
+            change = _first_change(old, json.loads(json.dumps(plan.config(model))))
+            if change:
+                changed.append((plan.run_dir(model), change))
+    return changed
+
+
+def train_model(plan: PolyGETPlan, model: str, overwrite: bool = False) -> dict[str, Any]:
+    """Train one model, or reuse its finished run with the same config. A finished run with
+    another config is a ``ValueError`` unless ``overwrite`` (then it is trained again)."""
 
     run_dir = plan.run_dir(model)
     done = run_dir / RESULT
     config_dict = plan.config(model)
     if done.is_file():
         result = json.loads(done.read_text())
-        if result.get("config") == json.loads(json.dumps(config_dict)):
+        change = _first_change(result.get("config"), json.loads(json.dumps(config_dict)))
+        if change is None:
             return result
+        if not overwrite:
+            raise ValueError(
+                f"{run_dir} was trained with other settings ({change}); pass --overwrite to "
+                f"start it again"
+            )
     if run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -301,12 +333,21 @@ def _map(plan: PolyGETPlan, fn, jobs: list[tuple], on_result=None) -> list:
     return results
 
 
-def study(plan: PolyGETPlan, command: str, *, log=print) -> dict[str, Any]:
+def study(plan: PolyGETPlan, command: str, *, log=print, overwrite: bool = False) -> dict[str, Any]:
     """The whole study: splits, the two trainings, force errors, MD, then the report.
 
+    A finished training in ``plan.out`` made with other settings is refused (``ValueError``,
+    before anything is written) unless ``overwrite``, which trains it again.
     Returns ``{"paths": {...}, "results": {...}}``.
     """
 
+    changed = changed_runs(plan)
+    if changed and not overwrite:
+        folder, change = changed[0]
+        raise ValueError(
+            f"{folder} was trained with other settings ({change}); pass --overwrite to start "
+            f"it again"
+        )
     sets = prepare(plan)
     _, info = _read(plan)
     log(
@@ -317,7 +358,7 @@ def study(plan: PolyGETPlan, command: str, *, log=print) -> dict[str, Any]:
     trainings = _map(
         plan,
         train_model,
-        [(m,) for m in plan.models],
+        [(m, overwrite) for m in plan.models],
         lambda r: log(f"trained {r['model']} in {r['train_seconds']:.0f} s"),
     )
     sets = prepare(plan)  # again: longer chains may have been added to the data meanwhile

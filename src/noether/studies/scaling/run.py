@@ -16,9 +16,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from noether.core.io import atomic_write_json
+from noether.core.progress import Progress
 from noether.core.registry import lookup
 from noether.gatr.flops import training_flops
 from noether.sims.rigid.scenes import RigidConfig
@@ -183,12 +182,12 @@ def run_chains(
         PYTHONUNBUFFERED="1",
     )
     failed: list[str] = []
-    bar = tqdm(
-        total=total,
+    bar = Progress(
+        total,
         initial=total - sum(len(c.points) - _done(sweep, c) for c in todo),
         desc="sweep points",
         unit="run",
-        disable=not progress,
+        enabled=progress,
     )
 
     def run(chain: Chain) -> None:
