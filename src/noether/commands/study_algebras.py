@@ -42,11 +42,14 @@ class AlgebrasRun:
             `noether run` job. The defaults shown below are the default preset's.
         seeds: seeds per model and size, 0 to N-1; none: the preset's.
         progress: show the progress bar.
+        overwrite: train again runs in the output folder made with other settings (without it
+            they are refused; runs of the same settings are reused or resumed).
     """
 
     preset: str = "default"
     seeds: int | None = None
     progress: bool = True
+    overwrite: bool = False
 
     def __post_init__(self) -> None:
         if self.seeds is not None and self.seeds < 1:
@@ -91,7 +94,9 @@ def main(args: argparse.Namespace) -> int:
         f"{len(plan.seeds)} seeds = {len(plan.jobs())} runs of {plan.steps} steps, "
         f"{plan.workers} at a time; output in {plan.out}"
     )
-    out = study(plan, command or "noether study algebras", progress=run.progress)
+    out = study(
+        plan, command or "noether study algebras", progress=run.progress, overwrite=run.overwrite
+    )
     print()
     print(out["paths"]["table"].read_text())
     print(f"table: {out['paths']['table']}")

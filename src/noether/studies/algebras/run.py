@@ -276,12 +276,49 @@ def ensure_data(plan: StudyPlan, *, progress: bool = True) -> bool:
     return True
 
 
-def study(plan: StudyPlan, command: str, *, progress: bool = True) -> dict[str, Any]:
+def _other_settings(plan: StudyPlan, model: str, size: int, seed: int) -> str | None:
+    """What differs (``"key: old -> new"``) when the run's folder holds a run made with other
+    settings, one that running the plan would delete; else None."""
+    run_dir = plan.run_dir(model, size, seed)
+    saved = run_dir / "config.yaml"
+    if not saved.is_file() or _finished(plan, model, size, seed):
+        return None
+    config = load_config(_stamp(plan, model, size, seed)["config"])
+    if not (run_dir / "checkpoints" / LAST).is_file():
+        return None  # killed before its first checkpoint: nothing to keep, it starts again
+    try:
+        check_resume_changes(load_config(saved), config)
+    except (ConfigError, OSError, ValueError) as error:
+        return str(error).split(": ", 1)[-1]
+    return None  # the same settings (a run with older tokens is trained again, as a code change)
+
+
+def check_existing(plan: StudyPlan, overwrite: bool = False) -> None:
+    """Refuse (``ValueError``, nothing written) to replace runs in ``plan.out`` made with other
+    settings, unless ``overwrite``; finished runs of these settings are reused, unfinished ones
+    resumed."""
+    if overwrite:
+        return
+    for job in plan.jobs():
+        differs = _other_settings(plan, *job)
+        if differs is not None:
+            raise ValueError(
+                f"{plan.run_dir(*job)} was trained with other settings ({differs}); pass "
+                f"--overwrite to train it again, or choose another --out"
+            )
+
+
+def study(
+    plan: StudyPlan, command: str, *, progress: bool = True, overwrite: bool = False
+) -> dict[str, Any]:
     """Run the whole study: data (if missing), every run, costs, then the table and the plot.
 
+    Runs already in ``plan.out`` are reused (finished, same settings) or resumed; one made with
+    other settings is refused before anything is written unless ``overwrite``.
     Returns ``{"paths": {...}, "results": [...], "costs": {...}, "failed": [...]}``; raises
     ``RuntimeError`` when every run failed.
     """
+    check_existing(plan, overwrite)
     if ensure_data(plan, progress=progress):
         print(f"generated the n-body dataset in {plan.data}")
     jobs = plan.jobs()

@@ -1,0 +1,54 @@
+"""Runs already in a study's folder: reused or resumed with the same settings; made with other
+settings, refused before anything is written unless --overwrite."""
+
+import hashlib
+
+import pytest
+import yaml
+
+from noether.studies.algebras.plan import ModelSpec, StudyPlan
+from noether.studies.algebras.run import check_existing, study
+
+SPECS = {
+    "geo": ModelSpec("tiny PGA", {"name": "test-tiny-geometric", "algebra": "pga", "hidden": 4}),
+}
+
+
+def _plan(nbody_dir, out, **kw) -> StudyPlan:
+    settings = {
+        "data": nbody_dir,
+        "out": str(out),
+        "models": ("geo",),
+        "sizes": (8,),
+        "seeds": (0,),
+        "steps": 4,
+        "batch_size": 4,
+        "eval_every": 2,
+        "n_val": 8,
+        "workers": 0,
+        "specs": SPECS,
+    }
+    return StudyPlan(**{**settings, **kw})
+
+
+def _hash(folder):
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_runs_of_other_settings_are_refused_unless_overwrite(nbody_dir, tmp_path, tiny_geometric):
+    out = tmp_path / "study"
+    study(_plan(nbody_dir, out), "first", progress=False)
+    check_existing(_plan(nbody_dir, out))  # the same settings: reused, nothing to refuse
+    other = _plan(nbody_dir, out, batch_size=2)  # another computation (more steps would resume)
+    before = _hash(out)
+    with pytest.raises(
+        ValueError, match=r"geo-n8-s0 was trained with other settings .*--overwrite"
+    ):
+        study(other, "second", progress=False)
+    assert _hash(out) == before
+    study(other, "third", progress=False, overwrite=True)
+    saved = yaml.safe_load((out / "runs" / "geo-n8-s0" / "config.yaml").read_text())
+    assert saved["data"]["batch_size"] == 2
