@@ -61,7 +61,7 @@ class PolyGETRun:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_options(parser, PolyGETRun, choices={"preset": tuple(PRESETS)})
     add_options(parser, PolyGETPlan, help=PLAN_HELP, overrides=True)
-    add_common_options(parser, progress=False)
+    add_common_options(parser)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -80,6 +80,7 @@ def main(args: argparse.Namespace) -> int:
             command or "noether study polyget",
             log=lambda s: print(s, flush=True),
             overwrite=args.overwrite,
+            progress=args.progress,
         )
     except (ValueError, FileNotFoundError, KeyError) as error:
         print(f"noether study polyget: error: {error}", file=sys.stderr)

@@ -75,13 +75,15 @@ def test_md_compile_reaches_the_plan_from_the_command_line(monkeypatch, capsys):
     from noether.cli import main
     from noether.studies.polyget import run as polyget_runs
 
-    plans = []
+    plans, shown = [], []
 
-    def fake_study(plan, command, log, overwrite=False):
+    def fake_study(plan, command, log, overwrite=False, progress=True):
         plans.append(plan)
+        shown.append(progress)
         raise ValueError("stop here")
 
     monkeypatch.setattr(polyget_runs, "study", fake_study)
     assert main(["study", "polyget", "--preset", "quick", "--md-compile"]) == 2
-    assert main(["study", "polyget", "--preset", "quick"]) == 2
+    assert main(["study", "polyget", "--preset", "quick", "--no-progress"]) == 2
     assert [p.md_compile for p in plans] == [True, False]
+    assert shown == [True, False]  # --no-progress reaches the study (the MD bars)

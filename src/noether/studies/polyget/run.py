@@ -216,7 +216,7 @@ def _structure(pos: np.ndarray, ref: np.ndarray, bonds: np.ndarray, n: int) -> d
     return out
 
 
-def md_model(plan: PolyGETPlan, model: str) -> list[dict[str, Any]]:
+def md_model(plan: PolyGETPlan, model: str, progress: bool = True) -> list[dict[str, Any]]:
     """Langevin MD of ``model`` on every family at every ``md_temperatures``, all in one batch
     (:func:`noether.atoms.batched_md.langevin_batch`), each run from the first xTB frame of the
     family, with its stability verdict, time to failure and structural fidelity against the xTB
@@ -254,7 +254,7 @@ def md_model(plan: PolyGETPlan, model: str) -> list[dict[str, Any]]:
         friction=plan.md_friction,
         seed=plan.seed,
         log_every=plan.md_log_every,
-        progress=f"MD {model}",
+        progress=f"MD {model}" if progress else None,
         progress_position=plan.models.index(model) if plan.workers else 0,
     )
     seconds, cpu = time.perf_counter() - begin, time.process_time() - cpu
@@ -333,7 +333,9 @@ def _map(plan: PolyGETPlan, fn, jobs: list[tuple], on_result=None) -> list:
     return results
 
 
-def study(plan: PolyGETPlan, command: str, *, log=print, overwrite: bool = False) -> dict[str, Any]:
+def study(
+    plan: PolyGETPlan, command: str, *, log=print, overwrite: bool = False, progress: bool = True
+) -> dict[str, Any]:
     """The whole study: splits, the two trainings, force errors, MD, then the report.
 
     A finished training in ``plan.out`` made with other settings is refused (``ValueError``,
@@ -370,7 +372,9 @@ def study(plan: PolyGETPlan, command: str, *, log=print, overwrite: bool = False
             state = "stable" if r["stable"] else f"failed at {r['failure_time_ps']:.3f} ps"
             log(f"MD {r['model']:>10} {r['family']:>7} {r['temperature']:.0f} K: {state}")
 
-    md = [r for runs in _map(plan, md_model, [(m,) for m in plan.models], said) for r in runs]
+    md = [
+        r for runs in _map(plan, md_model, [(m, progress) for m in plan.models], said) for r in runs
+    ]
     results = {
         "plan": plan.to_dict(),
         "command": command,
