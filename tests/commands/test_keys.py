@@ -53,3 +53,22 @@ def test_the_table_in_the_docs_is_the_command_output(kind, name):
     assert documented == key_table(kind, name) + "\n", (
         f"docs/training.md is stale: paste the output of `noether keys {kind} {name}`"
     )
+
+
+KEYS = Path(__file__).parents[2] / "docs" / "keys.md"
+
+
+@pytest.mark.parametrize("kind", ["task", "model"])
+def test_docs_keys_lists_every_shipped_name_as_the_command_prints_it(kind):
+    """docs/keys.md holds one generated table per task and model of the package."""
+    from noether.core import registry
+
+    text = KEYS.read_text()
+    for name in registry.available(kind, package_only=True):
+        start = f"<!-- noether keys {kind} {name} -->\n"
+        end = f"<!-- end of noether keys {kind} {name} -->"
+        assert start in text and end in text, f"docs/keys.md has no table of {kind} {name}"
+        documented = text.split(start, 1)[1].split(end, 1)[0]
+        assert documented == key_table(kind, name) + "\n", (
+            f"docs/keys.md is stale: paste the output of `noether keys {kind} {name}`"
+        )

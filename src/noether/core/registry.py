@@ -115,8 +115,11 @@ def _entry_points(kind: Kind) -> dict[str, metadata.EntryPoint]:
     return {ep.name: ep for ep in metadata.entry_points(group=_ENTRY_POINT_GROUPS[kind])}
 
 
-def available(kind: Kind) -> list[str]:
-    """Every name of this kind that :func:`lookup` can resolve, registered or not yet imported."""
+def available(kind: Kind, *, package_only: bool = False) -> list[str]:
+    """Every name of this kind that :func:`lookup` can resolve, registered or not yet imported;
+    with ``package_only``, only those registered in noether's own source files."""
+    if package_only:
+        return sorted(_scan_package()[kind])
     names = set(_REGISTRY[kind]) | set(_scan_package()[kind]) | set(_entry_points(kind))
     return sorted(names)
 
