@@ -16,7 +16,13 @@ import torch
 TESTS = Path(__file__).parent
 sys.path.insert(0, str(TESTS / "sims"))
 
-from sims_testkit import nbody_dir, rigid_data, tiny_geometric, tiny_raw  # noqa: E402, F401
+from sims_testkit import (  # noqa: E402, F401
+    nbody_dir,
+    placed_nbody_dir,
+    rigid_data,
+    tiny_geometric,
+    tiny_raw,
+)
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 torch.set_num_threads(min(2, torch.get_num_threads()))

@@ -124,3 +124,13 @@ def tiny_geometric() -> type[TinyGeometric]:
 @pytest.fixture
 def tiny_raw() -> type[TinyRaw]:
     return TinyRaw
+
+
+@pytest.fixture(scope="session")
+def placed_nbody_dir(tmp_path_factory) -> str:
+    """As :func:`nbody_dir`, every system randomly rotated and translated (scale 1), as the
+    algebra study's data."""
+    config = NBodyConfig(max_level=4, placement="random", shift_std=1.0)
+    splits, meta = generate_dataset(config, TINY_SIZES, seed=5, progress=False)
+    out = tmp_path_factory.mktemp("nbody-placed") / "data"
+    return str(write_dataset(out, splits, meta))

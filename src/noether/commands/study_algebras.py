@@ -23,6 +23,8 @@ PLAN_HELP = {
     "steps": "optimiser steps per run",
     "batch_size": "systems per step",
     "lr": "peak learning rate of AdamW",
+    "shift": "placement of the data's systems: Haar rotation and Gaussian translation of this "
+    "scale (the dataset is generated with it; augmentation draws from the same distribution)",
     "eval_every": "steps between validations",
     "n_val": "validation systems",
     "n_test": "systems of each test set",
@@ -37,9 +39,9 @@ class AlgebrasRun:
     :class:`~noether.studies.algebras.StudyPlan`.
 
     Attributes:
-        preset: the plan whose fields the other options replace. default: about 30 minutes on 2
-            idle cores (estimated, docs/nbody.md); large: closer to the paper (hours); quick: the
-            `noether run` job. The defaults shown below are the default preset's.
+        preset: the plan whose fields the other options replace. default: about 70 minutes on
+            the 2-core machine (docs/nbody.md); large: closer to the paper (a GPU or a day of
+            CPU); quick: the `noether run` job. The defaults shown below are the default preset's.
         seeds: seeds per model and size, 0 to N-1; none: the preset's.
         progress: show the progress bar.
         overwrite: train again runs in the output folder made with other settings (without it

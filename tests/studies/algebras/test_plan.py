@@ -12,9 +12,9 @@ SPECS = {
 }
 
 
-def _plan(nbody_dir, out, **kw) -> StudyPlan:
+def _plan(placed_nbody_dir, out, **kw) -> StudyPlan:
     settings = {
-        "data": nbody_dir,
+        "data": placed_nbody_dir,
         "out": str(out),
         "models": tuple(SPECS),
         "sizes": (8, 32),
@@ -29,8 +29,10 @@ def _plan(nbody_dir, out, **kw) -> StudyPlan:
     return StudyPlan(**{**settings, **kw})
 
 
-def test_a_tiny_study_trains_evaluates_and_reports(nbody_dir, tmp_path, tiny_geometric, capsys):
-    plan = _plan(nbody_dir, tmp_path / "study")
+def test_a_tiny_study_trains_evaluates_and_reports(
+    placed_nbody_dir, tmp_path, tiny_geometric, capsys
+):
+    plan = _plan(placed_nbody_dir, tmp_path / "study")
     out = study(plan, "noether study algebras --test", progress=False)
     results = out["results"]
     assert len(results) == 8
@@ -46,10 +48,16 @@ def test_a_tiny_study_trains_evaluates_and_reports(nbody_dir, tmp_path, tiny_geo
     assert costs["geo"]["parameters"] == sum(p.numel() for p in tiny_geometric().parameters())
     assert costs["geo"]["flops_per_token"] > 0 and costs["raw-aug"]["step_seconds"] > 0
     table = out["paths"]["table"].read_text()
-    assert "| tiny PGA |" in table and "test MSE, n=32" in table and "± " in table
+    assert "| tiny PGA |" in table and "test MSE, n=32" in table
+    geo32 = sorted(r["test"]["test"]["mse"] for r in geo if r["size"] == 32)
+    assert f"{geo32[0]:.1e}–{geo32[1]:.1e}" in table  # median (lowest–highest) of the seeds
+    assert "## Every seed" in table and "| tiny PGA | 32 |" in table
     assert out["paths"]["plot"].stat().st_size > 10_000
     document = json.loads(out["paths"]["json"].read_text())
     assert document["summary"]["geo"]["32"]["test"]["seeds"] == 2
+    assert document["summary"]["geo"]["32"]["test"]["values"] == [
+        r["test"]["test"]["mse"] for r in sorted(geo, key=lambda r: r["seed"]) if r["size"] == 32
+    ]
 
     # a second call reuses every finished run whose config and tokens are the current ones
     stale = tmp_path / "study" / "runs" / "geo-n8-s1" / "result.json"
@@ -66,9 +74,11 @@ def test_a_tiny_study_trains_evaluates_and_reports(nbody_dir, tmp_path, tiny_geo
     assert again[("geo", 8, 1)]["tokens_version"] == record["tokens_version"]
 
 
-def test_a_failing_run_is_reported_and_the_others_go_on(nbody_dir, tmp_path):
+def test_a_failing_run_is_reported_and_the_others_go_on(placed_nbody_dir, tmp_path):
     specs = {**SPECS, "broken": ModelSpec("broken", {"name": "test-tiny-geometric", "hidden": -1})}
-    plan = _plan(nbody_dir, tmp_path, models=("geo", "broken"), sizes=(8,), seeds=(0,), specs=specs)
+    plan = _plan(
+        placed_nbody_dir, tmp_path, models=("geo", "broken"), sizes=(8,), seeds=(0,), specs=specs
+    )
     out = study(plan, "test", progress=False)
     assert [r["model"] for r in out["results"]] == ["geo"]
     (failed,) = out["failed"]
@@ -86,7 +96,7 @@ def test_plans_refuse_bad_settings_and_presets_scale(tmp_path):
     default, large = preset("default"), preset("large")
     assert default.models == MODELS and len(default.seeds) >= 3
     assert len(large.jobs()) > len(default.jobs()) and large.steps > default.steps
-    assert preset("default", width="base").specs["ipga"].model["hidden_mv_channels"] == 16
+    assert preset("default", width="base").spec("ipga").model["hidden_mv_channels"] == 16
     config = default.config("transformer-aug", 100, 2)
     assert config["task"]["augment"] is True and config["seed"] == 2
     assert config["task"]["n_train"] == 100 and config["trainer"]["max_steps"] == default.steps
@@ -97,9 +107,9 @@ def test_the_command_refuses_unknown_models(capsys):
     assert "unknown models" in capsys.readouterr().err
 
 
-def test_sizes_beyond_the_data_are_refused_before_any_run(nbody_dir, tmp_path, capsys):
+def test_sizes_beyond_the_data_are_refused_before_any_run(placed_nbody_dir, tmp_path, capsys):
     out = tmp_path / "study"
-    argv = ["--data", nbody_dir, "--out", str(out), "--no-progress"]
+    argv = ["--data", placed_nbody_dir, "--out", str(out), "--no-progress"]
     assert main(["study", "algebras", *argv, "--sizes", "8,1000"]) == 2
     assert "holds 64 training systems" in capsys.readouterr().err
     assert main(["run", *argv, "--size", "65"]) == 2

@@ -14,9 +14,9 @@ SPECS = {
 }
 
 
-def _plan(nbody_dir, out, **kw) -> StudyPlan:
+def _plan(placed_nbody_dir, out, **kw) -> StudyPlan:
     settings = {
-        "data": nbody_dir,
+        "data": placed_nbody_dir,
         "out": str(out),
         "models": ("geo",),
         "sizes": (8,),
@@ -38,11 +38,15 @@ def _hash(folder):
     return digest.hexdigest()
 
 
-def test_runs_of_other_settings_are_refused_unless_overwrite(nbody_dir, tmp_path, tiny_geometric):
+def test_runs_of_other_settings_are_refused_unless_overwrite(
+    placed_nbody_dir, tmp_path, tiny_geometric
+):
     out = tmp_path / "study"
-    study(_plan(nbody_dir, out), "first", progress=False)
-    check_existing(_plan(nbody_dir, out))  # the same settings: reused, nothing to refuse
-    other = _plan(nbody_dir, out, batch_size=2)  # another computation (more steps would resume)
+    study(_plan(placed_nbody_dir, out), "first", progress=False)
+    check_existing(_plan(placed_nbody_dir, out))  # the same settings: reused, nothing to refuse
+    other = _plan(
+        placed_nbody_dir, out, batch_size=2
+    )  # another computation (more steps would resume)
     before = _hash(out)
     with pytest.raises(
         ValueError, match=r"geo-n8-s0 was trained with other settings .*--overwrite"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from noether.gatr.layers.linear import EquiLinear
@@ -34,6 +35,21 @@ class GeometricBilinear(nn.Module):
             raise ValueError(f"GeometricBilinear: out_mv must be >= 2 with a join, got {out_mv}")
         self.factors = EquiLinear(algebra, in_mv, 2 * (self.n_gp + self.n_join), in_s, 0)
         self.out = EquiLinear(algebra, out_mv, out_mv, in_s, out_s)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Left factors at the default scale; right factors ``1 + y`` with ``y`` at half the
+        default scale (the reference GATr's ``almost_unit_scalar``), so every geometric product
+        starts as its left factor plus a perturbation, ``x (1 + y) = x + x y``."""
+        self.factors.reset_parameters()
+        g, j = self.n_gp, self.n_join
+        with torch.no_grad():
+            for right in (slice(g, 2 * g), slice(2 * g + j, 2 * (g + j))):
+                # EquiLinear's "unit_scalar" on these output channels only
+                self.factors.weight[right] *= 0.5
+                if self.factors.s_to_mv is not None:
+                    self.factors.s_to_mv[right] *= 0.5
+                self.factors.bias[right] = 1.0
 
     def forward(
         self, x: Tensor, s: Tensor | None = None, pseudoscalar: Tensor | None = None

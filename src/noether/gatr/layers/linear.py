@@ -10,7 +10,9 @@ from torch import Tensor, nn
 from noether.algebra import Algebra
 from noether.gatr.primitives.linear import equi_linear
 
-__all__ = ["EquiLinear"]
+__all__ = ["INITS", "EquiLinear"]
+
+INITS = ("default", "unit_scalar")
 
 
 class EquiLinear(nn.Module):
@@ -26,8 +28,8 @@ class EquiLinear(nn.Module):
     ``(dim, n, out_mv)`` and ``(n, out_s)`` (``None`` when ``out_s == 0``).
 
     Args:
-        gain: scales the initial weights (the variance of each output component is about
-            ``gain**2`` for unit-variance inputs).
+        gain: scales the initial weights.
+        init: ``"default"`` or ``"unit_scalar"`` (see :meth:`reset_parameters`).
     """
 
     def __init__(
@@ -40,6 +42,7 @@ class EquiLinear(nn.Module):
         *,
         bias: bool = True,
         gain: float = 1.0,
+        init: str = "default",
     ) -> None:
         super().__init__()
         for name, value, low in (
@@ -59,22 +62,43 @@ class EquiLinear(nn.Module):
         self.mv_to_s = nn.Parameter(torch.empty(out_s, in_mv)) if out_s else None
         self.s_to_s = nn.Parameter(torch.empty(out_s, in_s)) if in_s and out_s else None
         self.bias_s = nn.Parameter(torch.zeros(out_s)) if out_s and bias else None
-        self.reset_parameters(gain)
+        self.reset_parameters(gain, init)
 
-    def reset_parameters(self, gain: float = 1.0) -> None:
-        """Uniform weights scaled so each output component has variance about ``gain**2``."""
+    def reset_parameters(self, gain: float = 1.0, init: str = "default") -> None:
+        """Uniform weights, following the reference GATr's scheme (Brehmer et al. 2023).
+
+        ``"default"``: each output component has variance about ``gain**2 / 3`` for
+        unit-variance inputs: He-style ``fan_in`` scaling times the reference's extra factor
+        ``1/sqrt(3)`` (that of PyTorch's default initialisation). A component reached by a
+        grade-changing map as well as a grade projection splits its variance between the two.
+        ``"unit_scalar"``: multivector outputs near the unit scalar, ``1 + y`` with ``y`` of half
+        the default scale (the right factor of a geometric product then starts near the
+        identity; the reference's ``almost_unit_scalar``). Needs ``bias``.
+
+        With the variance-preserving scale of earlier versions (three times the variance per
+        layer), the residual stream grew about 40-fold in two blocks at initialisation and
+        n-body GATr runs stalled on a plateau seed by seed (docs/nbody.md, "Why runs stalled").
+        """
+        if init not in INITS:
+            raise ValueError(f"EquiLinear: init must be one of {INITS}, got {init!r}")
+        if init == "unit_scalar" and self.bias is None:
+            raise ValueError("EquiLinear: init='unit_scalar' needs bias=True")
+        scale = gain * (0.5 if init == "unit_scalar" else 1.0)
         grades = self.algebra.linear_basis.grades
         with torch.no_grad():
             for a, (g_in, g_out) in enumerate(grades):
-                # components reached by a grade-changing map also get a grade projection
                 share = 1.0 if g_in == g_out else 0.5
-                bound = gain * math.sqrt(3.0 * share / self.in_mv)
+                bound = scale * math.sqrt(share / self.in_mv)
                 self.weight[:, :, a].uniform_(-bound, bound)
             fan_s = self.in_mv + self.in_s
             for p in (self.s_to_mv, self.mv_to_s, self.s_to_s):
                 if p is not None:
-                    bound = gain * math.sqrt(3.0 / fan_s)
+                    bound = gain * math.sqrt(1.0 / fan_s)
                     p.uniform_(-bound, bound)
+            if init == "unit_scalar":
+                if self.s_to_mv is not None:
+                    self.s_to_mv.mul_(0.5)
+                self.bias.fill_(1.0)
 
     def forward(self, x: Tensor, s: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         if self.in_s and s is None:

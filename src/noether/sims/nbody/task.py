@@ -34,16 +34,30 @@ from noether.sims.nbody.tokens import (
 
 __all__ = [
     "INPUTS",
+    "MODEL_CHANNELS",
     "NBodySystems",
     "NBodyTask",
     "RepeatedDataset",
     "horizon_of",
     "load_systems",
+    "placement_of",
     "predict",
 ]
 
 INPUTS = ("masses", "x_initial", "v_initial", "x_final")
 TEST_SETS = tuple(s for s in SPLITS if s.startswith("test"))
+MODEL_CHANNELS = {  # what the task gives multivector models (GATr) and raw 3D models (Transformer)
+    "in_mv_channels": GeometricTokens.mv_channels,
+    "out_mv_channels": 1,
+    "in_s_channels": GeometricTokens.s_channels,
+    "out_s_channels": 1,
+    "in_points": 1,
+    "in_vectors": 1,
+    "in_scalars": 1,
+    "out_points": 0,
+    "out_vectors": 1,
+    "out_scalars": 0,
+}
 
 
 def load_systems(
@@ -101,6 +115,21 @@ def horizon_of(path: str | Path) -> float:
     return horizon
 
 
+def placement_of(path: str | Path) -> tuple[bool, float]:
+    """``(randomly placed?, translation scale)`` of a dataset's systems, from its ``meta.json``:
+    ``(True, shift_std)`` for ``placement="random"``, else ``(False, 20.0)`` (the GATr paper's
+    scale, which canonical data's augmentation has always used)."""
+    config = load_meta(path).get("config", {})
+    if config.get("placement") == "random":
+        shift = float(config.get("shift_std", 20.0))
+        if not (math.isfinite(shift) and shift >= 0):
+            raise ValueError(
+                f"{Path(path) / 'meta.json'}: config.shift_std must be >= 0, got {shift}"
+            )
+        return True, shift
+    return False, 20.0
+
+
 class NBodySystems(Dataset):
     """Systems of one split; item ``i`` is a dict of :data:`INPUTS` (``(b,)`` and ``(b, 3)``)."""
 
@@ -140,10 +169,19 @@ class NBodyTask(Task):
             runs on small and large training sets validate at the same step counts.
         test_set: the split ``noether evaluate`` reports: ``test``, ``test_rotated``,
             ``test_translated`` or ``test_more_bodies``.
-        augment: during training, move every system by a random orthogonal map (rotation or
-            reflection) and a Gaussian translation of ``augment_shift`` per axis; the prediction is
-            mapped back, so the loss is that of the moved system (the map is an isometry).
-        augment_shift: standard deviation of the augmentation's translation.
+        augment: during training, move every system by a random orthogonal map and a Gaussian
+            translation of ``augment_shift`` per axis; the prediction is mapped back, so the loss
+            is that of the moved system (the map is an isometry).
+        augment_shift: standard deviation of the augmentation's translation; ``None``: the
+            dataset's own placement (its ``shift_std`` when it was generated with
+            ``placement="random"``, else 20, the GATr paper's scale).
+        augment_reflections: draw the augmentation's orthogonal map from all of O(3) (rotations
+            and reflections) rather than SO(3); ``None``: like the dataset's placement (random
+            placement rotates only, so no reflections; canonical data: reflections too).
+
+    With the defaults, augmentation draws from the same distribution as the data's placement:
+    a randomly placed dataset is augmented with the rotations and translations it was placed
+    with, never more.
     """
 
     units: ClassVar[dict[str, str]] = {"x_final": "length"}
@@ -156,19 +194,25 @@ class NBodyTask(Task):
         epoch_size: int | None = None,
         test_set: str = "test",
         augment: bool = False,
-        augment_shift: float = 20.0,
+        augment_shift: float | None = None,
+        augment_reflections: bool | None = None,
     ) -> None:
         for key, value in (("n_train", n_train), ("n_val", n_val), ("epoch_size", epoch_size)):
             if value is not None and value < 1:
                 raise ValueError(f"{key} must be >= 1 or null, got {value}")
         if test_set not in TEST_SETS:
             raise ValueError(f"test_set must be one of {', '.join(TEST_SETS)}, got {test_set!r}")
-        if not math.isfinite(augment_shift) or augment_shift < 0:
+        if augment_shift is not None and (not math.isfinite(augment_shift) or augment_shift < 0):
             raise ValueError(f"augment_shift must be finite and >= 0, got {augment_shift!r}")
         self.path, self.n_train, self.n_val = path, n_train, n_val
         self.epoch_size, self.test_set = epoch_size, test_set
-        self.augment, self.augment_shift = augment, augment_shift
         self.horizon = horizon_of(path)
+        placed, shift = placement_of(path)
+        self.augment = augment
+        self.augment_shift = shift if augment_shift is None else augment_shift
+        self.augment_reflections = (
+            not placed if augment_reflections is None else augment_reflections
+        )
 
     def datasets(self) -> Splits:
         train: Dataset = NBodySystems(load_systems(self.path, "train", self.n_train))
@@ -186,6 +230,7 @@ class NBodyTask(Task):
         rotation, shift = random_euclidean(
             x.shape[0],
             shift=self.augment_shift,
+            reflections=self.augment_reflections,
             determinant="coin",
             dtype=x.dtype,
             device=x.device,
@@ -201,15 +246,4 @@ class NBodyTask(Task):
         return {"x_final": (pred, batch["x_final"])}
 
     def model_defaults(self) -> dict[str, int]:
-        return {  # multivector models (GATr) and raw 3D models (Transformer)
-            "in_mv_channels": GeometricTokens.mv_channels,
-            "out_mv_channels": 1,
-            "in_s_channels": GeometricTokens.s_channels,
-            "out_s_channels": 1,
-            "in_points": 1,
-            "in_vectors": 1,
-            "in_scalars": 1,
-            "out_points": 0,
-            "out_vectors": 1,
-            "out_scalars": 0,
-        }
+        return dict(MODEL_CHANNELS)

@@ -13,13 +13,33 @@ the table and the plot.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from torch import nn
+
+from noether.core import registry
+from noether.core.config import config_class
+from noether.core.cost import count_parameters
+from noether.gatr.flops import training_flops
+from noether.sims.nbody.task import MODEL_CHANNELS
 from noether.studies.recipe import cpu_run_sections
 
-__all__ = ["MODELS", "PRESETS", "WIDTHS", "ModelSpec", "StudyPlan", "model_specs", "preset"]
+__all__ = [
+    "MODELS",
+    "PRESETS",
+    "WIDTHS",
+    "ModelSpec",
+    "StudyPlan",
+    "matched_width",
+    "model_cost",
+    "model_specs",
+    "preset",
+]
 
 
 @dataclass(frozen=True)
@@ -54,45 +74,104 @@ def _transformer(width: int, blocks: int, heads: int) -> dict[str, Any]:
 
 WIDTHS = {
     "tiny": {"mv": 2, "s": 4, "blocks": 1, "heads": 1},  # for tests of the pipeline
-    # GATr: multivector channels, scalar channels; Transformer: 16 mv + s real channels, as in
-    # the GATr paper's n-body baseline (16 mv + 128 s <-> 384).
+    # GATr: multivector channels, scalar channels, blocks, heads; the Transformers' widths are
+    # matched to the iPGA-GATr (model_specs)
     "small": {"mv": 8, "s": 32, "blocks": 2, "heads": 4},
     "base": {"mv": 16, "s": 64, "blocks": 4, "heads": 8},
     "paper": {"mv": 16, "s": 128, "blocks": 10, "heads": 8},
 }
 
 
-def model_specs(width: str = "small") -> dict[str, ModelSpec]:
-    """The models of the study at one of the :data:`WIDTHS`."""
+TRANSFORMER_HEADS = 4
+"""Heads of the baseline Transformers (their width is a multiple of it)."""
+
+
+def model_cost(model: dict[str, Any], tokens: int = 4) -> dict[str, float]:
+    """``{"parameters", "flops_per_token"}`` of a ``model:`` section on n-body tokens: trainable
+    parameters and the structured (intrinsic) FLOPs of one training step per token
+    (:func:`noether.gatr.flops.training_flops`, forward and backward)."""
+    net = _build(model)
+    flops = training_flops(net, 1, tokens, "intrinsic").total / tokens
+    return {"parameters": count_parameters(net), "flops_per_token": flops}
+
+
+def _build(model: dict[str, Any]) -> nn.Module:
+    """The model of a ``model:`` section with the n-body task's channels (those it accepts)."""
+    cls = registry.lookup("model", model["name"])
+    fields = {f.name for f in dataclasses.fields(config_class(cls))}
+    channels = {k: v for k, v in MODEL_CHANNELS.items() if k in fields}
+    return cls(**{k: v for k, v in model.items() if k != "name"}, **channels)
+
+
+@functools.lru_cache(maxsize=32)
+def matched_width(target: float, measure: str, blocks: int, heads: int) -> int:
+    """The Transformer width (a multiple of ``heads``, ``blocks`` blocks) whose ``measure``
+    (``"parameters"`` or ``"flops_per_token"``) is closest to ``target``."""
+    best, best_gap = heads, math.inf
+    width = heads
+    while True:
+        value = model_cost(_transformer(width, blocks, heads))[measure]
+        gap = abs(math.log(value / target))
+        if gap < best_gap:
+            best, best_gap = width, gap
+        if value > target:
+            return best
+        width += heads
+
+
+@functools.lru_cache(maxsize=8)
+def model_specs(width: str = "small", match: str = "ipga") -> dict[str, ModelSpec]:
+    """The models of the study at one of the :data:`WIDTHS`.
+
+    The Transformers are matched to the ``match`` GATr: ``transformer`` and ``transformer-aug``
+    at equal parameters, ``transformer-flops`` at equal training FLOPs per token (structured
+    count); the tiny width keeps one fixed small Transformer (pipeline tests)."""
     w = WIDTHS[width]
     gatr = {k: w[k] for k in ("mv", "s", "blocks", "heads")}
-    t = _transformer(16 * w["mv"] + w["s"], w["blocks"], w["heads"])
-    return {
+    specs = {
         "ega": ModelSpec("EGA-GATr", _gatr("ega", **gatr)),
         "pga": ModelSpec("PGA-GATr", _gatr("pga", **gatr)),
         "ipga": ModelSpec("iPGA-GATr", _gatr("ipga", **gatr)),
         "cga": ModelSpec("CGA-GATr", _gatr("cga", **gatr)),
-        "transformer": ModelSpec("Transformer", t, equivariant=False),
-        "transformer-aug": ModelSpec("Transformer + aug.", t, augment=True, equivariant=False),
+    }
+    if width == "tiny":
+        by_params = by_flops = 8
+    else:
+        reference = model_cost(specs[match].model)
+        heads = TRANSFORMER_HEADS
+        by_params = matched_width(reference["parameters"], "parameters", w["blocks"], heads)
+        by_flops = matched_width(
+            reference["flops_per_token"], "flops_per_token", w["blocks"], heads
+        )
+    t = _transformer(by_params, w["blocks"], TRANSFORMER_HEADS)
+    tf = _transformer(by_flops, w["blocks"], TRANSFORMER_HEADS)
+    matched = "" if width == "tiny" else f" of {specs[match].label}"
+    return specs | {
+        "transformer": ModelSpec(f"Transformer (params{matched})", t, equivariant=False),
+        "transformer-flops": ModelSpec(f"Transformer (FLOPs{matched})", tf, equivariant=False),
+        "transformer-aug": ModelSpec(
+            f"Transformer + aug. (params{matched})", t, augment=True, equivariant=False
+        ),
     }
 
 
-MODELS = tuple(model_specs())
+MODELS = ("ega", "pga", "ipga", "cga", "transformer", "transformer-flops", "transformer-aug")
 
 
 @dataclass(frozen=True)
 class StudyPlan:
     """Everything that defines a study (see ``noether study algebras --help``)."""
 
-    data: str = "data/nbody"
+    data: str = "data/nbody-placed"
     out: str = "runs/study-algebras"
     models: tuple[str, ...] = MODELS
     sizes: tuple[int, ...] = (100, 1000, 10000)
-    seeds: tuple[int, ...] = (0, 1, 2)
-    steps: int = 1500
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    steps: int = 3000
     batch_size: int = 32
-    lr: float = 1e-3
-    eval_every: int = 150
+    lr: float = 2e-3
+    eval_every: int = 300
+    shift: float = 1.0
     n_val: int = 250
     n_test: int = 1000
     width: str = "small"
@@ -100,11 +179,10 @@ class StudyPlan:
     specs: dict[str, ModelSpec] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if not self.specs:
-            object.__setattr__(self, "specs", model_specs(self.width))
-        unknown = [m for m in self.models if m not in self.specs]
+        known = tuple(self.specs) or MODELS
+        unknown = [m for m in self.models if m not in known]
         if unknown:
-            raise ValueError(f"unknown models {unknown}; accepted: {', '.join(self.specs)}")
+            raise ValueError(f"unknown models {unknown}; accepted: {', '.join(known)}")
         checks = {
             "sizes": min(self.sizes, default=0),
             "seeds": len(self.seeds),
@@ -119,14 +197,22 @@ class StudyPlan:
                 raise ValueError(f"{name} must be >= 1 (and non-empty), got {getattr(self, name)}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not (math.isfinite(self.shift) and self.shift >= 0):
+            raise ValueError(f"shift must be finite and >= 0, got {self.shift}")
         if self.workers < 0:
             raise ValueError(f"workers must be >= 0, got {self.workers}")
         if self.width not in WIDTHS:
             raise ValueError(f"width must be one of {', '.join(WIDTHS)}, got {self.width!r}")
 
+    def spec(self, model: str) -> ModelSpec:
+        """The model's :class:`ModelSpec`: from ``specs`` when given, else from
+        :func:`model_specs` at the plan's width (built on first use: matching the Transformers'
+        widths builds models)."""
+        return (self.specs or model_specs(self.width))[model]
+
     def jobs(self) -> list[tuple[str, int, int]]:
         """``(model, size, seed)`` of every run, the costliest first (large sets, CGA)."""
-        order = {m: i for i, m in enumerate(("cga", "ipga", "pga", "transformer-aug"))}
+        order = {m: i for i, m in enumerate(("cga", "ipga", "pga", "transformer-flops"))}
         jobs = [(m, n, s) for m in self.models for n in self.sizes for s in self.seeds]
         return sorted(jobs, key=lambda j: (j[2], order.get(j[0], 9), -j[1]))
 
@@ -135,7 +221,7 @@ class StudyPlan:
 
     def config(self, model: str, size: int, seed: int) -> dict[str, Any]:
         """The training config of one run (a mapping for :func:`noether.train.config.load_config`)."""
-        spec = self.specs[model]
+        spec = self.spec(model)
         epochs = -(-self.steps // self.eval_every)
         return {
             "seed": seed,
@@ -155,28 +241,27 @@ class StudyPlan:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out["specs"] = {k: asdict(v) for k, v in self.specs.items() if k in self.models}
+        out["specs"] = {k: asdict(self.spec(k)) for k in self.models}
         return out
 
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # `noether run`: iPGA-GATr against the Transformer, a few minutes.
+    # `noether run`: iPGA-GATr against the Transformer of its parameter count, a few minutes
     "quick": {
         "data": "data/nbody-quick",
         "out": "runs/quickstart",
         "models": ("ipga", "transformer"),
         "sizes": (1000,),
-        "seeds": (0,),
+        "seeds": (0, 1, 2),
         "steps": 1000,
         "eval_every": 200,
         "n_test": 500,
     },
-    # the documented study: about 30 minutes on 2 idle cores (estimated, docs/nbody.md)
+    # the documented study (docs/nbody.md: about 70 minutes on the 2-core machine)
     "default": {},
-    # closer to the paper: more sizes, seeds, steps and a wider model (hours to days on CPU)
+    # closer to the paper: more sizes, steps and a wider model (a GPU or a day of CPU)
     "large": {
         "sizes": (100, 300, 1000, 3000, 10000),
-        "seeds": (0, 1, 2, 3, 4),
         "steps": 20000,
         "eval_every": 1000,
         "n_val": 1000,
@@ -191,6 +276,4 @@ def preset(name: str, **overrides: Any) -> StudyPlan:
         raise ValueError(f"unknown preset {name!r}; accepted: {', '.join(PRESETS)}")
     plan = StudyPlan(**PRESETS[name])
     changes = {k: v for k, v in overrides.items() if v is not None}
-    if "width" in changes:
-        changes["specs"] = model_specs(changes["width"])
     return replace(plan, **changes)

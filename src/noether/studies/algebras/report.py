@@ -1,7 +1,10 @@
 """The algebra study's outputs: a summary per model and size, a markdown table and a PNG.
 
-``summarise`` reduces the per-run results to mean, standard deviation (over seeds, ``ddof=1``),
-minimum and maximum of the mean squared error of the final positions per (model, size, test set).
+``summarise`` reduces the per-run results to the median, mean, standard deviation (over seeds,
+``ddof=1``), minimum, maximum and every seed's value of the mean squared error of the final
+positions per (model, size, test set). Tables and plots show medians with every seed visible:
+the errors of GATr seeds can differ by an order of magnitude, where a mean and standard
+deviation on a log axis mislead.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import numpy as np
 
 from noether.core.io import atomic_write_text, save_figure
 
-__all__ = ["markdown_table", "plot_study", "summarise", "write_report"]
+__all__ = ["markdown_table", "plot_study", "seed_table", "summarise", "write_report"]
 
 SET_LABELS = {
     "test": "test",
@@ -30,7 +33,7 @@ def summarise(results: list[dict[str, Any]], metric: str = "mse") -> dict[str, A
     values: dict[str, dict[int, dict[str, list[float]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(list))
     )
-    for r in results:
+    for r in sorted(results, key=lambda r: r["seed"]):
         for name, errors in r["test"].items():
             values[r["model"]][int(r["size"])][name].append(float(errors[metric]))
     summary: dict[str, Any] = {}
@@ -41,6 +44,8 @@ def summarise(results: list[dict[str, Any]], metric: str = "mse") -> dict[str, A
             for name, xs in sets.items():
                 a = np.asarray(xs)
                 summary[model][size][name] = {
+                    "median": float(np.median(a)),
+                    "values": [float(x) for x in a],
                     "mean": float(a.mean()),
                     "std": float(a.std(ddof=1)) if len(a) > 1 else 0.0,
                     "min": float(a.min()),
@@ -57,12 +62,13 @@ def _si(value: float) -> str:
     return f"{value:.3g}"
 
 
-def _error(cell: dict[str, float] | None) -> str:
+def _error(cell: dict[str, Any] | None) -> str:
+    """``median (min–max)`` over seeds, or the one value."""
     if cell is None:
         return "–"
     if cell.get("seeds", 1) < 2:
-        return f"{cell['mean']:.2e}"
-    return f"{cell['mean']:.2e} ± {cell['std']:.1e}"
+        return f"{cell.get('median', cell['mean']):.2e}"
+    return f"{cell['median']:.2e} ({cell['min']:.1e}–{cell['max']:.1e})"
 
 
 def markdown_table(
@@ -102,7 +108,7 @@ def markdown_table(
         row += [_error({"mean": sets[s]["mse"]}) for s in list(SET_LABELS)[1:]]
         lines.append("| " + " | ".join(row) + " |")
     batch = next((c.get("batch_size") for c in costs.values()), None)
-    spread = f"mean ± standard deviation over {seeds} seeds" if seeds > 1 else "one seed"
+    spread = f"median (lowest–highest) over {seeds} seeds" if seeds > 1 else "one seed"
     note = (
         f"\nMSE of the final positions ({spread}); in italics, two physical baselines. "
         f"FLOPs per token: forward + backward, as executed; ms / step: forward, backward and "
@@ -111,12 +117,35 @@ def markdown_table(
     return "\n".join(lines) + "\n" + note + "\n"
 
 
+def seed_table(summary: dict[str, Any], labels: dict[str, str], test_set: str = "test") -> str:
+    """Every seed's MSE per model and size, the ratio of the worst seed to the best, and how
+    many seeds end within 2x of the best (the reliability target of issue 24)."""
+    seeds = max(
+        (len(c["values"]) for m in summary.values() for s in m.values() for c in s.values()),
+        default=0,
+    )
+    head = ["model", "n", *[f"seed {k}" for k in range(seeds)], "worst / best", "within 2x"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for model, label in labels.items():
+        for size, sets in sorted(summary.get(model, {}).items()):
+            cell = sets.get(test_set)
+            if cell is None:
+                continue
+            xs = cell["values"]
+            row = [label, str(size), *[f"{x:.2e}" for x in xs], *["–"] * (seeds - len(xs))]
+            best = min(xs)
+            row += [f"{max(xs) / best:.1f}", f"{sum(x <= 2 * best for x in xs)}/{len(xs)}"]
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
 _COLORS = {
     "ega": "tab:green",
     "pga": "tab:orange",
     "ipga": "tab:red",
     "cga": "tab:purple",
     "transformer": "tab:gray",
+    "transformer-flops": "tab:brown",
     "transformer-aug": "tab:blue",
 }
 
@@ -127,9 +156,9 @@ def plot_study(
     path: str | Path,
     baselines: dict[str, dict[str, dict[str, float]]] | None = None,
 ) -> Path:
-    """Sample efficiency (test MSE against training systems, log-log, mean ± std over seeds) and
-    the MSE on every test set at the largest size, with the physical baselines as dashed lines;
-    written atomically as PNG."""
+    """Sample efficiency (test MSE against training systems, log-log: every seed a point, the
+    median a line) and the MSE on every test set at the largest size (median bars, seeds as
+    points), with the physical baselines as dashed lines; written atomically as PNG."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -139,21 +168,14 @@ def plot_study(
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
     models = [m for m in labels if m in summary]
     sizes = sorted({size for m in models for size in summary[m]})
-    for model in models:
+    for k, model in enumerate(models):
         ns = [n for n in sizes if "test" in summary[model].get(n, {})]
         cells = [summary[model][n]["test"] for n in ns]
-        mean = np.array([c["mean"] for c in cells])
-        std = np.array([c["std"] for c in cells])
-        lower = np.minimum(std, 0.9 * mean)  # keep the bar above zero on the log axis
-        left.errorbar(
-            ns,
-            mean,
-            yerr=[lower, std],
-            marker="o",
-            capsize=3,
-            label=labels[model],
-            color=_COLORS.get(model),
-        )
+        color = _COLORS.get(model)
+        left.plot(ns, [c["median"] for c in cells], marker="o", label=labels[model], color=color)
+        jitter = 1.0 + 0.03 * (k - (len(models) - 1) / 2)
+        for n, c in zip(ns, cells, strict=True):
+            left.scatter([n * jitter] * len(c["values"]), c["values"], s=9, alpha=0.5, color=color)
     for k, (name, sets) in enumerate((baselines or {}).items()):
         style = {"color": "black", "linestyle": ("--", ":")[k % 2], "linewidth": 1}
         left.axhline(sets["test"]["mse"], label=name, **style)
@@ -162,19 +184,22 @@ def plot_study(
         yscale="log",
         xlabel="training systems",
         ylabel="test MSE of final positions",
-        title="sample efficiency (mean ± std over seeds)",
+        title="sample efficiency (line: median; points: seeds)",
     )
     left.grid(True, which="both", alpha=0.3)
-    left.legend(fontsize=8)
+    left.legend(fontsize=7)
 
     largest = sizes[-1] if sizes else 0
     width = 0.8 / max(len(models), 1)
     for k, model in enumerate(models):
         cells = summary[model].get(largest, {})
-        means = [cells.get(s, {}).get("mean", math.nan) for s in SET_LABELS]
-        stds = [cells.get(s, {}).get("std", 0.0) for s in SET_LABELS]
         xs = np.arange(len(SET_LABELS)) + (k - (len(models) - 1) / 2) * width
-        right.bar(xs, means, width, yerr=stds, label=labels[model], color=_COLORS.get(model))
+        medians = [cells.get(s, {}).get("median", math.nan) for s in SET_LABELS]
+        color = _COLORS.get(model)
+        right.bar(xs, medians, width, label=labels[model], color=color, alpha=0.6)
+        for x, s in zip(xs, SET_LABELS, strict=True):
+            values = cells.get(s, {}).get("values", [])
+            right.scatter([x] * len(values), values, s=7, color="black", alpha=0.6, zorder=3)
     for k, sets in enumerate((baselines or {}).values()):
         style = {"color": "black", "linestyle": ("--", ":")[k % 2], "linewidth": 1}
         for i, s in enumerate(SET_LABELS):
@@ -203,7 +228,8 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     summary = summarise(results)
     table = markdown_table(summary, costs, labels, baselines)
-    text = f"# Algebra study\n\n```\n{command}\n```\n\n{table}"
+    seeds = seed_table(summary, labels)
+    text = f"# Algebra study\n\n```\n{command}\n```\n\n{table}\n## Every seed (test MSE)\n\n{seeds}"
     atomic_write_text(out / "results.md", text)
     document = {
         "command": command,

@@ -243,26 +243,37 @@ def run_study(
 
 
 def check_data(plan: StudyPlan) -> None:
-    """Raise ``ValueError`` if ``plan.data`` holds a dataset with fewer training systems than the
-    plan's largest size (so the study is refused before any run, not failed run by run); a
-    missing dataset passes (:func:`ensure_data` makes it)."""
+    """Raise ``ValueError`` if ``plan.data`` holds a dataset the plan cannot use: fewer training
+    systems than its largest size, or systems placed otherwise than the plan's random placement
+    (rotation and translation of scale ``plan.shift``); so the study is refused before any run.
+    A missing dataset passes (:func:`ensure_data` makes it)."""
 
     if not (Path(plan.data) / "meta.json").is_file():
         return
-    held = load_meta(plan.data)["sizes"]["train"]
+    meta = load_meta(plan.data)
+    held = meta["sizes"]["train"]
     if held < max(plan.sizes):
         raise ValueError(
             f"{plan.data} holds {held} training systems but the study trains on up to "
             f"{max(plan.sizes)}; choose sizes up to {held} or another dataset"
         )
+    config = meta.get("config", {})
+    placement, shift = config.get("placement", "canonical"), config.get("shift_std")
+    if placement != "random" or shift != plan.shift:
+        raise ValueError(
+            f"{plan.data}/meta.json: config.placement={placement!r}, shift_std={shift}; the "
+            f"study needs randomly placed systems (placement='random', shift_std={plan.shift}) "
+            f"so that the symmetry varies in the data; choose another --data (it is generated)"
+        )
 
 
 def ensure_data(plan: StudyPlan, *, progress: bool = True) -> bool:
     """Generate the plan's n-body dataset if ``plan.data`` holds none; True if it generated.
-    Raises ``ValueError`` if an existing dataset is too small (:func:`check_data`).
+    Raises ``ValueError`` if an existing dataset cannot serve the plan (:func:`check_data`).
 
     The dataset has ``max(plan.sizes)`` training systems, ``plan.n_val`` validation and
-    ``plan.n_test`` systems in each test set, with the generator's defaults otherwise.
+    ``plan.n_test`` systems in each test set; every system is rotated (Haar) and translated
+    (Gaussian of scale ``plan.shift``), with the generator's defaults otherwise.
     """
 
     if (Path(plan.data) / "train.npz").is_file():
@@ -271,7 +282,8 @@ def ensure_data(plan: StudyPlan, *, progress: bool = True) -> bool:
     sizes = NBodySizes(
         train=max(plan.sizes), val=plan.n_val, test=plan.n_test, more_bodies=plan.n_test
     )
-    splits, meta = generate_dataset(NBodyConfig(), sizes, seed=0, progress=progress)
+    config = NBodyConfig(placement="random", shift_std=plan.shift)
+    splits, meta = generate_dataset(config, sizes, seed=0, progress=progress)
     write_dataset(plan.data, splits, meta)
     return True
 
@@ -344,7 +356,7 @@ def study(
     models = [m for m in plan.models if any(r["model"] == m for r in results)]
     costs = {model: measure_cost(plan, model) for model in models}
 
-    labels = {m: plan.specs[m].label for m in models}
+    labels = {m: plan.spec(m).label for m in models}
     baselines = baseline_errors(plan.data)
     paths = write_report(plan.out, results, costs, labels, plan.to_dict(), command, baselines)
     return {"paths": paths, "results": results, "costs": costs, "failed": failed}
