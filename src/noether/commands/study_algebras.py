@@ -23,6 +23,9 @@ PLAN_HELP = {
     "steps": "optimiser steps per run",
     "batch_size": "systems per step",
     "lr": "peak learning rate of AdamW",
+    "placement": "random: every system rotated and translated, so the symmetry varies in the "
+    "data (the study's design); canonical: star at the origin, orbits near the x-y plane (the "
+    "design before issue 24, for comparisons with it)",
     "shift": "placement of the data's systems: Haar rotation and Gaussian translation of this "
     "scale (the dataset is generated with it; augmentation draws from the same distribution)",
     "eval_every": "steps between validations",
@@ -72,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser,
         StudyPlan,
         exclude=("seeds", "specs"),
-        choices={"width": tuple(WIDTHS)},
+        choices={"width": tuple(WIDTHS), "placement": ("random", "canonical")},
         help=PLAN_HELP,
         overrides=True,
     )

@@ -171,6 +171,7 @@ class StudyPlan:
     batch_size: int = 32
     lr: float = 2e-3
     eval_every: int = 300
+    placement: str = "random"
     shift: float = 1.0
     n_val: int = 250
     n_test: int = 1000
@@ -197,6 +198,8 @@ class StudyPlan:
                 raise ValueError(f"{name} must be >= 1 (and non-empty), got {getattr(self, name)}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.placement not in ("random", "canonical"):
+            raise ValueError(f"placement must be random or canonical, got {self.placement!r}")
         if not (math.isfinite(self.shift) and self.shift >= 0):
             raise ValueError(f"shift must be finite and >= 0, got {self.shift}")
         if self.workers < 0:
@@ -248,7 +251,7 @@ class StudyPlan:
 PRESETS: dict[str, dict[str, Any]] = {
     # `noether run`: iPGA-GATr against the Transformer of its parameter count, a few minutes
     "quick": {
-        "data": "data/nbody-quick",
+        "data": "data/nbody-placed-quick",
         "out": "runs/quickstart",
         "models": ("ipga", "transformer"),
         "sizes": (1000,),

@@ -259,11 +259,13 @@ def check_data(plan: StudyPlan) -> None:
         )
     config = meta.get("config", {})
     placement, shift = config.get("placement", "canonical"), config.get("shift_std")
-    if placement != "random" or shift != plan.shift:
+    if placement != plan.placement or (placement == "random" and shift != plan.shift):
+        wanted = f"placement={plan.placement!r}" + (
+            f", shift_std={plan.shift}" if plan.placement == "random" else ""
+        )
         raise ValueError(
             f"{plan.data}/meta.json: config.placement={placement!r}, shift_std={shift}; the "
-            f"study needs randomly placed systems (placement='random', shift_std={plan.shift}) "
-            f"so that the symmetry varies in the data; choose another --data (it is generated)"
+            f"plan needs {wanted} (--placement, --shift); choose another --data (it is generated)"
         )
 
 
@@ -272,8 +274,9 @@ def ensure_data(plan: StudyPlan, *, progress: bool = True) -> bool:
     Raises ``ValueError`` if an existing dataset cannot serve the plan (:func:`check_data`).
 
     The dataset has ``max(plan.sizes)`` training systems, ``plan.n_val`` validation and
-    ``plan.n_test`` systems in each test set; every system is rotated (Haar) and translated
-    (Gaussian of scale ``plan.shift``), with the generator's defaults otherwise.
+    ``plan.n_test`` systems in each test set; with ``plan.placement="random"`` every system is
+    rotated (Haar) and translated (Gaussian of scale ``plan.shift``); the generator's defaults
+    otherwise.
     """
 
     if (Path(plan.data) / "train.npz").is_file():
@@ -282,7 +285,7 @@ def ensure_data(plan: StudyPlan, *, progress: bool = True) -> bool:
     sizes = NBodySizes(
         train=max(plan.sizes), val=plan.n_val, test=plan.n_test, more_bodies=plan.n_test
     )
-    config = NBodyConfig(placement="random", shift_std=plan.shift)
+    config = NBodyConfig(placement=plan.placement, shift_std=plan.shift)
     splits, meta = generate_dataset(config, sizes, seed=0, progress=progress)
     write_dataset(plan.data, splits, meta)
     return True
