@@ -18,7 +18,14 @@ import numpy as np
 
 from noether.core.io import atomic_write_text, save_figure
 
-__all__ = ["markdown_table", "plot_study", "seed_table", "summarise", "write_report"]
+__all__ = [
+    "markdown_table",
+    "plot_seeds",
+    "plot_study",
+    "seed_table",
+    "summarise",
+    "write_report",
+]
 
 SET_LABELS = {
     "test": "test",
@@ -207,6 +214,43 @@ def plot_study(
     right.set_xticks(np.arange(len(SET_LABELS)), list(SET_LABELS.values()))
     right.set(yscale="log", ylabel="MSE", title=f"generalisation, n={largest} training systems")
     right.grid(True, axis="y", which="both", alpha=0.3)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=110, tight=False)
+
+
+def plot_seeds(studies: dict[str, str | Path], path: str | Path, size: int | None = None) -> Path:
+    """Every seed's test MSE per model, side by side for several studies (``{label:
+    results.json}``, e.g. before and after a change), at training size ``size`` (default: the
+    largest all share); written atomically as PNG."""
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    documents = {k: json.loads(Path(v).read_text()) for k, v in studies.items()}
+    summaries = {k: summarise(d["runs"]) for k, d in documents.items()}  # older files: no values
+    models = [m for m in next(iter(summaries.values())) if all(m in s for s in summaries.values())]
+    shared = set.intersection(
+        *({int(n) for m in s.values() for n in m} for s in summaries.values())
+    )
+    size = max(shared) if size is None else size
+    fig, ax = plt.subplots(figsize=(1.6 + 1.5 * len(models), 4.2))
+    width = 0.7 / max(len(studies), 1)
+    for k, (label, summary) in enumerate(summaries.items()):
+        for i, model in enumerate(models):
+            values = summary[model][size]["test"]["values"] if size in summary[model] else []
+            x = i + (k - (len(studies) - 1) / 2) * width
+            ax.scatter(
+                [x] * len(values), values, s=18, color=f"C{k}", label=label if i == 0 else None
+            )
+            if values:
+                ax.hlines(float(np.median(values)), x - width / 2.5, x + width / 2.5, color=f"C{k}")
+    ax.set_xticks(range(len(models)), models)
+    ax.set(yscale="log", ylabel="test MSE", title=f"every seed, n={size} (bar: median)")
+    ax.grid(True, axis="y", which="both", alpha=0.3)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return save_figure(fig, path, dpi=110, tight=False)
 
