@@ -115,3 +115,28 @@ def test_sizes_beyond_the_data_are_refused_before_any_run(placed_nbody_dir, tmp_
     assert main(["run", *argv, "--size", "65"]) == 2
     assert "up to 65" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_the_transformers_are_matched_to_the_ipga_gatr():
+    """At the study's width: ``transformer`` has the parameter count of iPGA-GATr and
+    ``transformer-flops`` its training FLOPs per token, each the closest a multiple of the heads
+    gets (the next narrower and wider Transformers are further off)."""
+    from noether.studies.algebras.plan import (
+        TRANSFORMER_HEADS,
+        _transformer,
+        model_cost,
+        model_specs,
+    )
+
+    specs = model_specs("small")
+    gatr = model_cost(specs["ipga"].model)
+    for name, measure in (("transformer", "parameters"), ("transformer-flops", "flops_per_token")):
+        model = specs[name].model
+        width, blocks = model["hidden_channels"], model["num_blocks"]
+        gap = abs(model_cost(model)[measure] - gatr[measure])
+        for other in (width - TRANSFORMER_HEADS, width + TRANSFORMER_HEADS):
+            cost = model_cost(_transformer(other, blocks, TRANSFORMER_HEADS))[measure]
+            assert gap <= abs(cost - gatr[measure])
+        assert gap / gatr[measure] < 0.1
+    assert specs["transformer-aug"].model == specs["transformer"].model
+    assert specs["transformer-aug"].augment and not specs["transformer"].augment

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -170,19 +171,29 @@ class Transformer(nn.Module):
     def matching(cls, parameters: int, **kwargs) -> Transformer:
         """The Transformer whose parameter count is closest to ``parameters``, with the other
         arguments as given; ``hidden_channels`` runs over multiples of ``num_heads``."""
+        return cls.matching_cost(
+            parameters, lambda m: sum(p.numel() for p in m.parameters()), **kwargs
+        )
+
+    @classmethod
+    def matching_cost(
+        cls, target: float, cost: Callable[[Transformer], float], **kwargs
+    ) -> Transformer:
+        """The Transformer whose ``cost(model)`` (increasing with the width: parameters, FLOPs
+        per token, ...) is closest to ``target``, with the other arguments as given;
+        ``hidden_channels`` runs over multiples of ``num_heads``."""
         heads = kwargs.get("num_heads", 8)
 
-        def count(channels: int) -> int:
-            model = cls(**{**kwargs, "hidden_channels": channels})
-            return sum(p.numel() for p in model.parameters())
+        def count(channels: int) -> float:
+            return cost(cls(**{**kwargs, "hidden_channels": channels}))
 
         low, high = 1, 1
-        while count(high * heads) < parameters:
+        while count(high * heads) < target:
             low, high = high, high * 2
         while high - low > 1:
             mid = (low + high) // 2
-            low, high = (mid, high) if count(mid * heads) < parameters else (low, mid)
-        best = min((low, high), key=lambda m: abs(count(m * heads) - parameters))
+            low, high = (mid, high) if count(mid * heads) < target else (low, mid)
+        best = min((low, high), key=lambda m: abs(count(m * heads) - target))
         return cls(**{**kwargs, "hidden_channels": best * heads})
 
     def forward(

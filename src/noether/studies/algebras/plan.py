@@ -90,7 +90,10 @@ def model_cost(model: dict[str, Any], tokens: int = 4) -> dict[str, float]:
     """``{"parameters", "flops_per_token"}`` of a ``model:`` section on n-body tokens: trainable
     parameters and the structured (intrinsic) FLOPs of one training step per token
     (:func:`noether.gatr.flops.training_flops`, forward and backward)."""
-    net = _build(model)
+    return _cost(_build(model), tokens)
+
+
+def _cost(net: nn.Module, tokens: int = 4) -> dict[str, float]:
     flops = training_flops(net, 1, tokens, "intrinsic").total / tokens
     return {"parameters": count_parameters(net), "flops_per_token": flops}
 
@@ -103,20 +106,21 @@ def _build(model: dict[str, Any]) -> nn.Module:
     return cls(**{k: v for k, v in model.items() if k != "name"}, **channels)
 
 
-@functools.lru_cache(maxsize=32)
 def matched_width(target: float, measure: str, blocks: int, heads: int) -> int:
-    """The Transformer width (a multiple of ``heads``, ``blocks`` blocks) whose ``measure``
-    (``"parameters"`` or ``"flops_per_token"``) is closest to ``target``."""
-    best, best_gap = heads, math.inf
-    width = heads
-    while True:
-        value = model_cost(_transformer(width, blocks, heads))[measure]
-        gap = abs(math.log(value / target))
-        if gap < best_gap:
-            best, best_gap = width, gap
-        if value > target:
-            return best
-        width += heads
+    """The Transformer width (a multiple of ``heads``, ``blocks`` blocks, the task's channels)
+    whose ``measure`` (``"parameters"`` or ``"flops_per_token"``, see :func:`model_cost`) is
+    closest to ``target``."""
+    cls = registry.lookup("model", "transformer")
+    fields = {f.name for f in dataclasses.fields(config_class(cls))}
+    channels = {k: v for k, v in MODEL_CHANNELS.items() if k in fields}
+    model = cls.matching_cost(
+        target,
+        lambda net: _cost(net)[measure],
+        num_blocks=blocks,
+        num_heads=heads,
+        **channels,
+    )
+    return model.config.hidden_channels
 
 
 @functools.lru_cache(maxsize=8)
@@ -165,7 +169,7 @@ class StudyPlan:
     data: str = "data/nbody-placed"
     out: str = "runs/study-algebras"
     models: tuple[str, ...] = MODELS
-    sizes: tuple[int, ...] = (100, 1000, 10000)
+    sizes: tuple[int, ...] = (100, 10000)
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     steps: int = 3000
     batch_size: int = 32
@@ -260,7 +264,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "eval_every": 200,
         "n_test": 500,
     },
-    # the documented study (docs/nbody.md: about 70 minutes on the 2-core machine)
+    # the documented study (docs/nbody.md has its wall time on the 2-core machine)
     "default": {},
     # closer to the paper: more sizes, steps and a wider model (a GPU or a day of CPU)
     "large": {
