@@ -43,7 +43,15 @@ from noether.atoms.neighbors import neighbor_list
 from noether.atoms.potential import Potential
 from noether.core.io import atomic_path
 
-__all__ = ["LAMMPSPotential", "energy_from_pairs", "load_lammps", "write_lammps"]
+__all__ = [
+    "LAMMPSPotential",
+    "domain_pairs",
+    "energy_from_pairs",
+    "load_lammps",
+    "pair_forces",
+    "pair_virial",
+    "write_lammps",
+]
 
 
 def _forest(n: int, a: np.ndarray, b: np.ndarray):
@@ -140,6 +148,44 @@ def energy_from_pairs(
         float(energy.detach()),
         np.ascontiguousarray(grad.detach().cpu().double().numpy()),
     )
+
+
+def domain_pairs(atoms, cutoff: float):
+    """The pair list LAMMPS would give one domain holding all of ``atoms`` (ASE), built with
+    ASE's neighbour list: every periodic image within ``cutoff`` Å of an atom is a ghost atom.
+
+    Returns ``numbers (n_total,)``, ``local (n,)``, ``pair_i``, ``pair_j (P,)`` and
+    ``rij (P, 3)`` for :func:`energy_from_pairs` (local atoms first, then ghosts), and
+    ``owner (n_total,)``: the atom of ``atoms`` each local or ghost atom is.
+    """
+    from ase.neighborlist import neighbor_list as ase_neighbor_list
+
+    i, j, shift = ase_neighbor_list("ijS", atoms, cutoff)
+    n = len(atoms)
+    ghost = shift.any(axis=1)
+    images, index = np.unique(np.column_stack([j, shift])[ghost], axis=0, return_inverse=True)
+    pair_j = j.copy()
+    pair_j[ghost] = n + index.ravel()
+    rij = atoms.positions[j] + shift @ np.asarray(atoms.cell[:]) - atoms.positions[i]
+    numbers = np.concatenate([atoms.numbers, atoms.numbers[images[:, 0]]])
+    owner = np.concatenate([np.arange(n), images[:, 0]])
+    return numbers, np.arange(n), i, pair_j, rij, owner
+
+
+def pair_forces(fij: np.ndarray, pair_i: np.ndarray, pair_j: np.ndarray, n_total: int):
+    """``(n_total, 3)`` forces from pair gradients as ML-IAP applies them: ``f_i += fij``,
+    ``f_j -= fij``; and the virial ``-Σ rij ⊗ fij`` is :func:`pair_virial`."""
+    f = np.zeros((n_total, 3))
+    np.add.at(f, pair_i, fij)
+    np.subtract.at(f, pair_j, fij)
+    return f
+
+
+def pair_virial(fij: np.ndarray, rij: np.ndarray) -> np.ndarray:
+    """``(6,)`` virial ``-Σ rij ⊗ fij`` in LAMMPS's order xx yy zz xy xz yz (eV), as ML-IAP's
+    ``v_tally``."""
+    w = -np.einsum("pa,pb->ab", rij, fij)
+    return np.array([w[0, 0], w[1, 1], w[2, 2], w[0, 1], w[0, 2], w[1, 2]])
 
 
 class LAMMPSPotential:

@@ -25,7 +25,7 @@ import numpy as np
 from ase.data import atomic_masses
 
 from noether.atoms.elements import atomic_number
-from noether.atoms.lammps import LAMMPSPotential
+from noether.atoms.lammps import LAMMPSPotential, pair_forces, pair_virial
 
 __all__ = [
     "FixExternalMLIAP",
@@ -99,19 +99,8 @@ class PairData:
 
     def update_pair_forces(self, fij: np.ndarray) -> None:
         """``f_i += fij``, ``f_j -= fij`` and the virial ``-rij ⊗ fij``, as ML-IAP does."""
-        np.add.at(self.f, self.pair_i, fij)
-        np.subtract.at(self.f, self.pair_j, fij)
-        r = self.rij
-        self.virial -= np.array(
-            [
-                r[:, 0] @ fij[:, 0],
-                r[:, 1] @ fij[:, 1],
-                r[:, 2] @ fij[:, 2],
-                r[:, 0] @ fij[:, 1],
-                r[:, 0] @ fij[:, 2],
-                r[:, 1] @ fij[:, 2],
-            ]
-        )
+        self.f += pair_forces(fij, self.pair_i, self.pair_j, self.ntotal)
+        self.virial += pair_virial(fij, self.rij)
 
     @classmethod
     def from_lammps(cls, lmp, pair_style: str, cutoff: float, type_elements: np.ndarray):
