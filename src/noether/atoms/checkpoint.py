@@ -21,7 +21,13 @@ from noether import __version__
 from noether.atoms.potential import Potential
 from noether.core.io import atomic_path
 
-__all__ = ["FORMAT", "load_potential", "save_potential"]
+__all__ = [
+    "FORMAT",
+    "load_potential",
+    "potential_from_payload",
+    "potential_payload",
+    "save_potential",
+]
 
 FORMAT = "noether.potential"
 
@@ -34,8 +40,9 @@ def _dtype(value):
     return value
 
 
-def save_potential(path: str | os.PathLike, model: Potential, **metadata) -> Path:
-    """Write ``model`` (any :class:`Potential` subclass) to ``path``; ``metadata`` is stored too."""
+def potential_payload(model: Potential, **metadata) -> dict:
+    """What :func:`save_potential` writes, as a plain dict of values and CPU tensors (also what
+    other files that carry a model, such as the LAMMPS ML-IAP object, pickle)."""
     if not isinstance(model, Potential):
         raise TypeError(f"save_potential needs a noether Potential, got {type(model).__name__}")
     cls = type(model)
@@ -45,7 +52,7 @@ def save_potential(path: str | os.PathLike, model: Potential, **metadata) -> Pat
         if dataclasses.is_dataclass(config) and not isinstance(config, type)
         else {"hparams": model.hparams}
     )
-    payload = {
+    return {
         "format": FORMAT,
         "version": 1,
         "noether": __version__,
@@ -55,6 +62,11 @@ def save_potential(path: str | os.PathLike, model: Potential, **metadata) -> Pat
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "metadata": metadata,
     }
+
+
+def save_potential(path: str | os.PathLike, model: Potential, **metadata) -> Path:
+    """Write ``model`` (any :class:`Potential` subclass) to ``path``; ``metadata`` is stored too."""
+    payload = potential_payload(model, **metadata)
     with atomic_path(path, ".pt") as tmp:
         torch.save(payload, tmp)
     return Path(path)
@@ -71,9 +83,17 @@ def load_potential(
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:
         raise ValueError(f"{path}: not a readable noether checkpoint ({err})") from err
+    return potential_from_payload(payload, str(path), map_location=map_location)
+
+
+def potential_from_payload(
+    payload: dict, where: str = "payload", *, map_location: str | torch.device = "cpu"
+) -> Potential:
+    """Rebuild a potential from :func:`potential_payload`'s dict; ``where`` names its source in
+    errors."""
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(
-            f"{path}: not a noether potential checkpoint (no format {FORMAT!r}); expected a file "
+            f"{where}: not a noether potential checkpoint (no format {FORMAT!r}); expected a file "
             f"written by noether.atoms.save_potential"
         )
     module_name, _, qualname = payload["class"].partition(":")
@@ -82,9 +102,9 @@ def load_potential(
         for part in qualname.split("."):
             obj = getattr(obj, part)
     except (ImportError, AttributeError) as err:
-        raise ValueError(f"{path}: the model class {payload['class']} cannot be imported") from err
+        raise ValueError(f"{where}: the model class {payload['class']} cannot be imported") from err
     if not (isinstance(obj, type) and issubclass(obj, Potential)):
-        raise ValueError(f"{path}: {payload['class']} is not a noether Potential")
+        raise ValueError(f"{where}: {payload['class']} is not a noether Potential")
     options = payload["config"] if "config" in payload else payload["hparams"]
     kwargs = {k: _dtype(v) for k, v in options.items()}
     model = obj(**kwargs)

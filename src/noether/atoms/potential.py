@@ -235,6 +235,17 @@ class Potential(nn.Module):
 
     # ------------------------------------------------------------------------------ the API
     @property
+    def message_hops(self) -> int:
+        """How many neighbour hops an atom's energy reaches: it depends only on atoms joined to
+        it by a chain of at most this many pairs within ``cutoff``, so its receptive field is
+        ``message_hops * cutoff`` Å. Engines that hand the model one domain at a time (LAMMPS)
+        need it; each model states its own (tests/atoms/test_lammps.py checks it is tight)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not state message_hops, the neighbour hops its atomic "
+            "energies reach; define the property to run it in LAMMPS"
+        )
+
+    @property
     def hparams(self) -> dict:
         """The constructor arguments this model was built with (for checkpoints): the fields of
         its ``config`` dataclass when it has one."""

@@ -23,6 +23,14 @@ from noether.core.registry import register_model
 __all__ = ["LennardJones", "LennardJonesConfig", "Morse", "MorseConfig"]
 
 
+class _PairPotential(Potential):
+    """A pair potential: each atom's energy is half its pairs' within the cutoff (one hop)."""
+
+    @property
+    def message_hops(self) -> int:
+        return 1
+
+
 def _pair_to_atoms(graph: Graph, pair_energy: Tensor) -> Tensor:
     """Half of each (directed) pair energy to its centre atom: ``(E,) -> (N,)``."""
     out = torch.zeros(graph.numbers.shape[0], dtype=pair_energy.dtype, device=pair_energy.device)
@@ -79,7 +87,7 @@ class LennardJonesConfig(PotentialConfig):
 
 
 @register_model("morse")
-class Morse(Potential):
+class Morse(_PairPotential):
     """``V(r) = ε (exp(-2ρ₀(r/r₀ - 1)) - 2 exp(-ρ₀(r/r₀ - 1)))`` times a smooth cutoff that falls
     from 1 at ``rcut1·r₀`` to 0 at ``rcut2·r₀``.
 
@@ -114,7 +122,7 @@ class Morse(Potential):
 
 
 @register_model("lennard-jones")
-class LennardJones(Potential):
+class LennardJones(_PairPotential):
     """``V(r) = 4ε((σ/r)¹² - (σ/r)⁶)`` times ASE's smooth cutoff between ``ro`` and ``rc``
     (C¹ in r: ``(rc² - r²)² (rc² + 2r² - 3ro²) / (rc² - ro²)³``).
 

@@ -155,6 +155,12 @@ class Equiformer(Potential):
     def extra_repr(self) -> str:
         return config_repr(self.config)
 
+    @property
+    def message_hops(self) -> int:
+        """One hop per block, and one for the edge-degree embedding (a node's embedding sums
+        over its edges, which its neighbours' first block then reads)."""
+        return self.config.num_layers + 1
+
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> Equiformer:
         """``Equiformer(**preset(name, **overrides))``."""

@@ -122,6 +122,11 @@ class ET(Potential):
         out["dtype"] = str(out["dtype"])
         return out
 
+    @property
+    def message_hops(self) -> int:
+        """One hop per attention layer, and one for the neighbour embedding."""
+        return self.config.layers + int(self.config.neighbor_embedding)
+
     # ---------------------------------------------------------------------- the strategy
     @property
     def inference(self) -> ETInference:
