@@ -1,16 +1,12 @@
 """A trained potential fine-tuned on data with a new element: embeddings and reference energies."""
 
-import numpy as np
 import pytest
 import torch
 import yaml
-from atoms_testkit import random_molecule
+from atoms_testkit import morse_frames
 
-from noether.atoms.dataset import AtomsDataset
 from noether.atoms.finetune import initialise_new_elements, potential_options, trained_elements
-from noether.atoms.formats import write_dataset
 from noether.atoms.models.et import ET
-from noether.atoms.reference import Morse
 from noether.atoms.task import AtomisticTask
 from noether.core.checkpoints import load_trained_model
 from noether.train.run import train
@@ -18,18 +14,6 @@ from noether.train.run import train
 SOURCE = [6, 6, 8, 1, 1, 1]  # C2OH3: the source run's elements are H, C, O
 NEW = [6, 7, 8, 1, 1, 1]  # nitrogen is new
 TINY_ET = {"name": "et", "hidden": 8, "layers": 2, "heads": 2, "num_rbf": 4, "max_z": 10}
-
-
-def morse_frames(path, numbers, n_frames, seed):
-    """Morse-labelled frames of one composition with an offset of -3 eV per atom."""
-    truth = Morse(epsilon=0.5, r0=1.6, rho0=3.5, dtype=torch.float64).eval()
-    rng = np.random.default_rng(seed)
-    z = np.array(numbers)
-    pos = np.stack([random_molecule(len(z), rng, 1.1) * 1.2 for _ in range(n_frames)])
-    out = [truth(torch.tensor(z), torch.tensor(p)) for p in pos]
-    energy = np.array([o["energy"].item() - 3.0 * len(z) for o in out])
-    forces = np.stack([o["forces"].numpy() for o in out])
-    write_dataset(path, AtomsDataset.from_arrays(z, pos, energy, forces))
 
 
 def et_config(data, run_dir, **sections):

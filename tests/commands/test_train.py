@@ -1,34 +1,13 @@
 """`noether train --init-from RUN --freeze PREFIXES`: fine-tuning from the command line, end to end
 on tiny molecular data (an ET trained on C, H, O, fine-tuned on a molecule with nitrogen)."""
 
-import numpy as np
 import pytest
 import torch
 import yaml
+from atoms_testkit import morse_frames
 
-from noether.atoms.dataset import AtomsDataset
-from noether.atoms.formats import write_dataset
-from noether.atoms.reference import Morse
 from noether.cli import main
 from noether.core.checkpoints import load_trained_model
-
-
-def _frames(path, numbers, n_frames, seed):
-    """Morse-labelled frames of one composition, atoms at least 1 Å apart."""
-    truth = Morse(epsilon=0.5, r0=1.6, rho0=3.5, dtype=torch.float64).eval()
-    rng = np.random.default_rng(seed)
-    z, pos = np.array(numbers), []
-    while len(pos) < n_frames:
-        p = rng.uniform(-1.7, 1.7, (len(z), 3))
-        if (np.linalg.norm(p[:, None] - p[None], axis=-1) + 9 * np.eye(len(z))).min() > 1.0:
-            pos.append(p)
-    out = [truth(torch.tensor(z), torch.tensor(p)) for p in pos]
-    energy = np.array([o["energy"].item() - 2.0 * len(z) for o in out])
-    write_dataset(
-        path,
-        AtomsDataset.from_arrays(z, np.stack(pos), energy, np.stack([o["forces"] for o in out])),
-    )
-
 
 TINY_ET = {"name": "et", "hidden": 8, "layers": 2, "heads": 2, "num_rbf": 4, "max_z": 10}
 
@@ -48,8 +27,8 @@ def _config(path, data, run_dir):
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
-    _frames(root / "cho.h5", [6, 6, 8, 1, 1, 1], 20, seed=0)
-    _frames(root / "chno.h5", [6, 7, 8, 1, 1, 1], 20, seed=1)
+    morse_frames(root / "cho.h5", [6, 6, 8, 1, 1, 1], 20, seed=0)
+    morse_frames(root / "chno.h5", [6, 7, 8, 1, 1, 1], 20, seed=1)
     assert main(["train", _config(root / "src.yaml", root / "cho.h5", root / "src")]) == 0
     return root
 
