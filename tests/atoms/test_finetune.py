@@ -6,6 +6,7 @@ import yaml
 from atoms_testkit import morse_frames
 
 from noether.atoms.finetune import initialise_new_elements, potential_options, trained_elements
+from noether.atoms.models.equiformer import Equiformer
 from noether.atoms.models.et import ET
 from noether.atoms.task import AtomisticTask
 from noether.core.checkpoints import load_trained_model
@@ -36,6 +37,23 @@ def source(tmp_path_factory):
     morse_frames(root / "src.h5", SOURCE, 24, seed=0)
     morse_frames(root / "new.h5", NEW, 24, seed=1)
     return train(et_config(root / "src.h5", root / "run")), root / "new.h5"
+
+
+@pytest.mark.parametrize(
+    ("model", "tables"),
+    [
+        (lambda: ET(hidden=8, layers=1, heads=2, num_rbf=4, max_z=10), 2),
+        (lambda: ET(hidden=8, layers=1, heads=2, num_rbf=4, max_z=10, neighbor_embedding=False), 1),
+        (lambda: Equiformer.from_preset("tiny", num_elements=10), 1),
+    ],
+)
+def test_element_tables_are_parameters_indexed_by_atomic_number(model, tables):
+    model = model()
+    names = model.element_parameters()
+    parameters = dict(model.named_parameters())
+    assert len(names) == tables
+    for name in names:
+        assert parameters[name].shape[0] == model.max_atomic_number + 1 == 10, name
 
 
 def test_trained_elements_are_the_keys_of_the_source_atomref():
