@@ -3,12 +3,12 @@ frozen weights."""
 
 import pytest
 
-from noether.studies.finetune.plan import FinetunePlan
+from noether.studies.finetune.plan import ARMS, FinetunePlan
 
 
 def test_the_arms_share_everything_but_their_start():
     plan = FinetunePlan(out="o", lr=1e-3, finetune_lr=3e-4, freeze=("embedding",))
-    scratch, tuned, frozen = (plan.config(arm, 1) for arm in plan.arms)
+    scratch, tuned, frozen = (plan.config(arm, 1) for arm in ARMS)
     assert "finetune" not in scratch
     assert tuned["finetune"] == {"init_from": "o/runs/source"}
     assert frozen["finetune"] == {"init_from": "o/runs/source", "freeze": ["embedding"]}

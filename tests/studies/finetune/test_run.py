@@ -27,6 +27,7 @@ def test_quick_study_end_to_end(tmp_path, capsys):
     study += ["--out", str(out), "--frames", "12", "--val-frames", "4", "--seeds", "0", "1"]
     study += ["--hidden", "8", "--heads", "2", "--num-rbf", "4", "--source-steps", "6"]
     study += ["--steps", "4", "--batch-size", "4", "--workers", "0"]
+    study += ["--arms", "scratch", "finetune", "finetune-frozen"]
     assert main(study) == 0
     results = json.loads((out / "results.json").read_text())
     assert {(r["arm"], r["seed"]) for r in results["runs"]} == {

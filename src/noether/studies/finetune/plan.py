@@ -9,7 +9,7 @@ source never saw, and an amide group besides), each seed trains:
 - ``finetune``: from the source run's weights (``finetune.init_from``: nitrogen's embedding rows
   start as the mean of H, C and O's, the reference energies are refit on the new frames), at
   ``finetune_lr``;
-- ``finetune-frozen`` (when listed in ``arms``): as ``finetune``, with the parameters named by
+- ``finetune-frozen`` (only when listed in ``arms``): as ``finetune``, with the parameters named by
   ``freeze`` kept fixed.
 
 Every arm of a seed trains on the same frames (drawn from the ``new`` trajectory with that seed)
@@ -45,7 +45,7 @@ class FinetunePlan:
     new: str = "data/finetune/new/acetamide.xyz"
     test: str = "data/finetune/test/acetamide.xyz"
     out: str = "runs/study-finetune"
-    arms: tuple[str, ...] = ARMS
+    arms: tuple[str, ...] = ("scratch", "finetune")
     frames: int = 300
     val_frames: int = 50
     seeds: tuple[int, ...] = (0, 1, 2)

@@ -22,7 +22,7 @@ def _by_arm(results: dict[str, Any]) -> dict[str, dict[int, dict]]:
 
 
 def summarize(results: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Per arm: median test force MAE, energy MAE and training time over the seeds, and (for the
+    """Per arm: median test force MAE, energy MAE and time per step over the seeds, and (for the
     fine-tuned arms) in how many seeds it beat ``scratch`` on force MAE."""
     arms = _by_arm(results)
     scratch = arms.get("scratch", {})
@@ -32,7 +32,7 @@ def summarize(results: dict[str, Any]) -> dict[str, dict[str, float]]:
             key: float(np.median([r["test"][key] for r in runs.values()]))
             for key in ("force_mae", "force_rmse", "energy_mae")
         }
-        row["train_seconds"] = float(np.median([r["train_seconds"] for r in runs.values()]))
+        row["step_ms"] = 1e3 * float(np.median([r["step_seconds_median"] for r in runs.values()]))
         if arm != "scratch" and scratch:
             paired = [s for s in runs if s in scratch]
             row["wins"] = sum(
@@ -49,7 +49,7 @@ def table(results: dict[str, Any]) -> str:
     seeds = list(plan["seeds"])
     arms, summary = _by_arm(results), summarize(results)
     lrs = {"scratch": plan["lr"]}
-    head = ["arm", "lr", *(f"seed {s}" for s in seeds), "median", "energy MAE (meV)", "train (s)"]
+    head = ["arm", "lr", *(f"seed {s}" for s in seeds), "median", "energy MAE (meV)", "ms/step"]
     lines = [
         "Test force MAE (meV/Å) on the independent trajectory "
         f"({results['source_before_finetuning']['test_frames']} frames of {plan['test']})",
@@ -70,7 +70,7 @@ def table(results: dict[str, Any]) -> str:
         lr = lrs.get(arm, plan["finetune_lr"])
         lines.append(
             f"| {arm} | {lr:g} | {' | '.join(cells)} | **{row['force_mae']:.1f}** | "
-            f"{row['energy_mae']:.1f} | {row['train_seconds']:.0f} |"
+            f"{row['energy_mae']:.1f} | {row['step_ms']:.0f} |"
         )
     lines.append("")
     for arm, row in summary.items():
