@@ -15,6 +15,7 @@ import torch
 
 TESTS = Path(__file__).parent
 sys.path.insert(0, str(TESTS / "sims"))
+sys.path.insert(0, str(TESTS / "atoms"))  # atoms_testkit: molecules for commands and studies
 
 from sims_testkit import (  # noqa: E402, F401
     nbody_dir,

@@ -68,6 +68,10 @@ COMMANDS: dict[str, tuple] = {
                 "noether.commands.study_polyget",
                 "PolyGET: force-only vs joint ET on polymer families (held out, longer, MD)",
             ),
+            "finetune": (
+                "noether.commands.study_finetune",
+                "an ET fine-tuned on a new molecule vs one trained from scratch on its frames",
+            ),
         },
     ),
     "md": ("noether.commands.md", "molecular dynamics with a trained potential (NVE or Langevin)"),

@@ -6,8 +6,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from noether.atoms.dataset import AtomsDataset
+from noether.atoms.formats import write_dataset
 from noether.atoms.potential import Graph, Potential
-from noether.atoms.reference import smoothstep_cutoff
+from noether.atoms.reference import Morse, smoothstep_cutoff
 
 
 def random_molecule(n: int, rng: np.random.Generator, min_distance: float = 0.9) -> np.ndarray:
@@ -19,6 +21,21 @@ def random_molecule(n: int, rng: np.random.Generator, min_distance: float = 0.9)
         if all(np.linalg.norm(p - q) >= min_distance for q in out):
             out.append(p)
     return np.array(out)
+
+
+def morse_frames(path, numbers, n_frames: int, seed: int) -> str:
+    """Write ``n_frames`` frames of one composition ``numbers`` labelled by a Morse potential
+    (epsilon 0.5 eV, r0 1.6 Å, rho0 3.5) with an offset of -2 eV per atom, atoms at least
+    1.1 Å apart; returns the path."""
+    truth = Morse(epsilon=0.5, r0=1.6, rho0=3.5, dtype=torch.float64).eval()
+    rng = np.random.default_rng(seed)
+    z = np.array(numbers)
+    pos = np.stack([random_molecule(len(z), rng, 1.1) * 1.2 for _ in range(n_frames)])
+    out = [truth(torch.tensor(z), torch.tensor(p)) for p in pos]
+    energy = np.array([o["energy"].item() - 2.0 * len(z) for o in out])
+    forces = np.stack([o["forces"].numpy() for o in out])
+    write_dataset(path, AtomsDataset.from_arrays(z, pos, energy, forces))
+    return str(path)
 
 
 class PairMLP(Potential):

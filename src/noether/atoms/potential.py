@@ -233,6 +233,12 @@ class Potential(nn.Module):
         ``graph.vectors`` and vanish smoothly as a pair reaches the cutoff."""
         raise NotImplementedError
 
+    def element_parameters(self) -> list[str]:
+        """Names of the parameters whose first axis is the atomic number (element embedding
+        tables, ``(max_z, ...)``): fine-tuning sets the rows of elements the source run never
+        trained on (:mod:`noether.atoms.finetune`). None by default."""
+        return []
+
     # ------------------------------------------------------------------------------ the API
     @property
     def message_hops(self) -> int:

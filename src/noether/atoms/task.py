@@ -12,6 +12,7 @@ RMS force) are measured on the training split and given to the model as construc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -21,6 +22,7 @@ from torch import Tensor, nn
 from noether.atoms.batch import AtomsBatch, collate_atoms
 from noether.atoms.dataset import AtomsDataset
 from noether.atoms.elements import symbol
+from noether.atoms.finetune import initialise_new_elements, potential_options, trained_elements
 from noether.atoms.formats import read_dataset
 from noether.atoms.potential import Potential
 from noether.atoms.priors import fit_atomref
@@ -215,6 +217,33 @@ class AtomisticTask(Task):
         if self.refit_offsets != "end":
             return False
         return self.refit_reference_energies(model)
+
+    def adapt_initialised(
+        self,
+        model: nn.Module,
+        fresh: Mapping[str, Tensor],
+        source_config: Mapping[str, Any],
+        new_elements: str = "mean",
+    ) -> tuple[dict[str, Any], list[str]]:
+        """A potential loaded from another run: rows of its element tables for elements that
+        run never trained on (:func:`~noether.atoms.finetune.initialise_new_elements`), then
+        the reference energies refit on this training split (with ``fit_atomref``); the
+        standardisation stays the source's. Returns its constants as model options and the
+        lines that say what changed."""
+        if not isinstance(model, Potential):
+            return {}, []
+        data, idx = self._load()
+        train = data.subset(idx["idx_train"])
+        trained = trained_elements(source_config.get("model") or {})
+        notes = initialise_new_elements(
+            model, fresh, trained, np.unique(train.numbers), new_elements
+        )
+        if self.fit_atomref and self.refit_reference_energies(model):
+            notes.append(
+                f"reference energies refit to the model's residuals on the {len(train)} "
+                f"training frames; energy_scale and energy_shift kept from the source"
+            )
+        return potential_options(model), notes
 
     def refit_reference_energies(self, model: nn.Module, frames_per_batch: int = 64) -> bool:
         """Add to ``model.atomref`` the least-squares reference energies of the model's energy

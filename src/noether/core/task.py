@@ -11,12 +11,16 @@ the keys of the config's ``task:`` section) and is registered with
     task.compare(pred, batch)           validation and test: MAE, RMSE and parity plots
     task.after_training(model) -> bool  once at the end, on the best checkpoint's model
 
+and, when a run starts from another run's weights, ``task.adapt_initialised(model, ...)`` once
+before training.
+
 Validation and test run under ``torch.no_grad()``: a ``forward`` that needs autograd (forces as
 ``-dE/dr``) wraps its own work in ``torch.enable_grad()``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
@@ -122,6 +126,22 @@ class Task:
         stack then writes the model back into ``best.ckpt`` (``last.ckpt``, which resumes the
         run, keeps the trained state). Nothing by default."""
         return False
+
+    def adapt_initialised(
+        self,
+        model: nn.Module,
+        fresh: Mapping[str, Tensor],
+        source_config: Mapping[str, Any],
+        new_elements: str = "mean",
+    ) -> tuple[dict[str, Any], list[str]]:
+        """Called once when a run starts from another run's weights (``finetune.init_from``),
+        after they are loaded into ``model``: a task adapts what depends on its data (the atoms
+        task: the embedding rows of elements the source never trained on, from the source's
+        trained rows or from ``fresh``, the model's own initialisation, per ``new_elements``;
+        and the reference energies, refit on this run's training split). ``source_config`` is
+        the source run's resolved config. Returns the model options it set (written into this
+        run's config.yaml) and one line per change for the console. Nothing by default."""
+        return {}, []
 
 
 def _tensors(batch: Any):

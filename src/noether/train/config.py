@@ -32,6 +32,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "DataConfig",
+    "FinetuneConfig",
     "OptimConfig",
     "RunConfig",
     "ScheduleConfig",
@@ -130,11 +131,32 @@ class RunConfig:
 
 
 @dataclass
+class FinetuneConfig:
+    """Start from the weights of a trained run (docs/training.md, "Fine-tuning")."""
+
+    init_from: str | None = None
+    """A run folder (its best.ckpt, else last.ckpt) or one of its .ckpt files whose weights start
+    this run; null: the model's own initialisation. The model must be the same (name and every
+    key but those the task sets from the data); the optimiser starts fresh. Read only when the
+    run starts: a resumed run continues from its own checkpoint."""
+    freeze: list[str] = field(default_factory=list)
+    """Parameter-name prefixes kept fixed while training (``embedding``, ``layers.0``: a name
+    or the part of one before a dot); an unknown prefix is refused with those that exist."""
+    new_elements: Literal["mean", "init"] = "mean"
+    """The atoms task: the embedding rows of elements the source run never trained on start as
+    the mean of its trained elements' rows (``mean``) or as this run's own random initialisation
+    (``init``)."""
+
+
+@dataclass
 class Component:
     """A model or task: its registered name and its constructor's keyword arguments."""
 
     name: str
     options: dict[str, Any] = field(default_factory=dict)
+    derived: tuple[str, ...] = field(default=(), compare=False)
+    """The option names the task set from its data (``model_defaults``: reference energies and
+    the standardisation of the atoms task); not written with the config."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, **_plain(self.options)}
@@ -151,6 +173,7 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     source: str | None = None
     """The YAML file the config was read from (not a key of the file)."""
 
@@ -161,7 +184,7 @@ class Config:
             out["imports"] = list(self.imports)
         out["model"] = self.model.to_dict()
         out["task"] = self.task.to_dict()
-        for name in ("data", "optim", "schedule", "trainer", "run"):
+        for name in ("data", "optim", "schedule", "trainer", "run", "finetune"):
             out[name] = _plain(asdict(getattr(self, name)))
         return out
 
@@ -185,6 +208,7 @@ _SECTIONS = {
     "schedule": ScheduleConfig,
     "trainer": TrainerConfig,
     "run": RunConfig,
+    "finetune": FinetuneConfig,
 }
 _TOP_KEYS = ("seed", "imports", "model", "task", *_SECTIONS)
 
@@ -368,6 +392,7 @@ def load_config(
     except DataError as error:
         raise ConfigError(f"task {task.name!r}: {error}") from error
     model = _component("model", raw.get("model"), defaults)
+    model.derived = tuple(k for k in defaults if k in model.options)
     config = Config(model=model, task=task, seed=seed, imports=imports, source=origin, **sections)
     check_consistency(config)
     return config

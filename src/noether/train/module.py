@@ -99,7 +99,8 @@ class TrainingModule(L.LightningModule):
         return float(total[0] / total[1]) if total[1] > 0 else None
 
     def configure_optimizers(self) -> dict[str, Any]:
-        optimizer = make_optimizer(self.model.parameters(), self.config.optim)
+        trained = [p for p in self.model.parameters() if p.requires_grad]  # finetune.freeze
+        optimizer = make_optimizer(trained, self.config.optim)
         trainer = self.config.trainer
         if self.steps_per_epoch is None:  # a task's own data module: ask Lightning
             total = int(self.trainer.estimated_stepping_batches)

@@ -27,6 +27,7 @@ from noether.train.console import EpochLines, quiet_lightning, want_progress_bar
 from noether.train.csv_log import RunCSVLogger
 from noether.train.datamodule import TaskDataModule, load_splits, make_datamodule
 from noether.train.distributed import Launch, detect_launch, is_first_process
+from noether.train.finetune import freeze, initialise_from
 from noether.train.lock import RunLock
 from noether.train.module import TrainingModule
 from noether.train.plots import CurvePlotter
@@ -119,6 +120,11 @@ def _resume_config(
         new = load_config(config, overrides)
     if new.data.split is None:  # null: as resolved when the run started
         new.data.split = saved.data.split
+    if saved.finetune.init_from is not None:
+        # the constants its initialisation set (config.yaml), not the data's own fit
+        for key in new.model.derived:
+            if key in saved.model.options:
+                new.model.options[key] = saved.model.options[key]
     check_resume_changes(saved, new)
     new.source = saved.source
     checkpoint = run_dir / "checkpoints" / LAST
@@ -369,6 +375,16 @@ def _train(
         raise ConfigError(
             f"model.name: {config.model.name!r} built a {type(model).__name__}; accepted: an nn.Module"
         )
+    # finetune: the same weights frozen on every start and resume; the source's weights read
+    # on a fresh start (or a restart before the first checkpoint), never on a resume
+    first = is_first_process(launch) and checkpoint is None
+    frozen, total = freeze(model, config.finetune.freeze)
+    if config.finetune.init_from is not None and checkpoint is None:
+        if resolve_precision(config.trainer.precision, config.trainer.accelerator) == "64-true":
+            model = model.double()  # a float64 source must not pass through float32
+        initialise_from(model, config, task, log=lambda line: first and print(line, flush=True))
+    if frozen and first:
+        print(f"frozen: {', '.join(config.finetune.freeze)} ({frozen} of {total} weights)")
     try:
         datamodule = make_datamodule(task, config.data, config.seed, splits)
     except (ValueError, OSError) as error:

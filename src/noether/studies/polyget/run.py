@@ -39,6 +39,7 @@ from noether.core.io import atomic_path, atomic_write_json
 from noether.studies.algebras.run import StepTimer, _median
 from noether.studies.polyget.plan import PolyGETPlan, study_indices
 from noether.studies.polyget.report import write_report
+from noether.studies.recipe import first_change, reusable_result
 from noether.train.config import load_config
 from noether.train.run import train
 
@@ -75,17 +76,6 @@ def _worker_init() -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")
 
 
-def _first_change(old: Any, new: Any, name: str = "") -> str | None:
-    """The first key where two JSON values differ, as ``key old -> new``; None if equal."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        for key in [*new, *(k for k in old if k not in new)]:
-            change = _first_change(old.get(key), new.get(key), f"{name}.{key}" if name else key)
-            if change:
-                return change
-        return None
-    return None if old == new else f"{name} {old} -> {new}"
-
-
 def changed_runs(plan: PolyGETPlan) -> list[tuple[Path, str]]:
     """The finished training runs of ``plan.out`` made with another config than ``plan``'s:
     ``(run folder, first differing key as 'key old -> new')``."""
@@ -94,7 +84,7 @@ def changed_runs(plan: PolyGETPlan) -> list[tuple[Path, str]]:
         done = plan.run_dir(model) / RESULT
         if done.is_file():
             old = json.loads(done.read_text()).get("config")
-            change = _first_change(old, json.loads(json.dumps(plan.config(model))))
+            change = first_change(old, json.loads(json.dumps(plan.config(model))))
             if change:
                 changed.append((plan.run_dir(model), change))
     return changed
@@ -105,18 +95,10 @@ def train_model(plan: PolyGETPlan, model: str, overwrite: bool = False) -> dict[
     another config is a ``ValueError`` unless ``overwrite`` (then it is trained again)."""
 
     run_dir = plan.run_dir(model)
-    done = run_dir / RESULT
     config_dict = plan.config(model)
-    if done.is_file():
-        result = json.loads(done.read_text())
-        change = _first_change(result.get("config"), json.loads(json.dumps(config_dict)))
-        if change is None:
-            return result
-        if not overwrite:
-            raise ValueError(
-                f"{run_dir} was trained with other settings ({change}); pass --overwrite to "
-                f"start it again"
-            )
+    result = reusable_result(run_dir / RESULT, config_dict, overwrite)
+    if result is not None:
+        return result
     if run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -136,7 +118,7 @@ def train_model(plan: PolyGETPlan, model: str, overwrite: bool = False) -> dict[
         "step_seconds_median": _median(timer.times),
         "config": config_dict,
     }
-    atomic_write_json(done, result)
+    atomic_write_json(run_dir / RESULT, result)
     return result
 
 

@@ -152,6 +152,10 @@ class Equiformer(Potential):
         self.max_atomic_number = min(self.max_atomic_number, c.num_elements - 1)
         self.to(_model_dtype(c.dtype))
 
+    def element_parameters(self) -> list[str]:
+        """The node embedding's table of atom types, ``(num_elements, scalar channels)``."""
+        return ["backbone.node_embedding.table"]
+
     def extra_repr(self) -> str:
         return config_repr(self.config)
 

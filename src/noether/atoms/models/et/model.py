@@ -115,6 +115,13 @@ class ET(Potential):
         self._block_kernels: LayerKernels | None = None  # compiled halves of the block layers
         self.to(config.dtype)
 
+    def element_parameters(self) -> list[str]:
+        """The element embedding and the neighbour embedding's table, ``(max_z, hidden)``."""
+        names = ["embedding.weight"]
+        if self.neighbor_embedding is not None:
+            names.append("neighbor_embedding.embedding.weight")
+        return names
+
     @property
     def hparams(self) -> dict:
         """The config as plain values under the constructor's option names (for checkpoints)."""
