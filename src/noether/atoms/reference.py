@@ -93,6 +93,7 @@ class Morse(Potential):
             cutoff=c.rcut2 * c.r0,
             neighbor_method=c.neighbor_method,
             atomref=c.atomref,
+            elements=c.elements,
             energy_scale=c.energy_scale,
             energy_shift=c.energy_shift,
         )
@@ -131,6 +132,7 @@ class LennardJones(Potential):
             cutoff=rc,
             neighbor_method=c.neighbor_method,
             atomref=c.atomref,
+            elements=c.elements,
             energy_scale=c.energy_scale,
             energy_shift=c.energy_shift,
         )
