@@ -342,3 +342,33 @@ def test_bad_uses_are_one_clear_error(models, tmp_path):
     topology.addAtom("EP", None, residue)
     with pytest.raises(ValueError, match=r"topology atom 1 \(EP of residue X\) has no element"):
         MLPotential("noether", model=str(models["run"])).createSystem(topology)
+
+
+def test_the_deploy_page_examples_run(tmp_path, monkeypatch, capsys):
+    """docs/deploy.md: its shell and Python blocks, in order, in a folder with runs/ethanol."""
+    import re
+    import shlex
+
+    from noether.cli import main
+
+    train_tiny_potential(tmp_path / "train")
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "train" / "run").rename(tmp_path / "runs" / "ethanol")
+    monkeypatch.chdir(tmp_path)
+    text = (ROOT / "docs" / "deploy.md").read_text()
+    blocks = re.findall(r"```(bash|python)\n(.*?)```", text, flags=re.S)
+    ran = []
+    for kind, code in blocks:
+        if kind == "bash":
+            for line in code.splitlines():
+                words = shlex.split(line, comments=True)
+                if words[:1] == ["noether"]:
+                    assert main(words[1:]) == 0, line
+                    ran.append(words[1])
+        else:
+            exec(compile(code, "docs/deploy.md", "exec"), {})
+            ran.append("python")
+    assert ran == ["export", "python", "python"]
+    assert (tmp_path / "model.pt2").is_file()
+    printed = capsys.readouterr().out
+    assert printed.count("kJ/mol") == 2
