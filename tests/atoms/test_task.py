@@ -61,6 +61,7 @@ def test_task_loss_masks_and_units(tmp_path):
     assert len(splits.train) + len(splits.val) + len(splits.test) == 48
     defaults = task.model_defaults()
     assert set(defaults["atomref"]) == {"C", "H", "O"} and defaults["energy_scale"] > 0
+    assert defaults["elements"] == ["H", "C", "O"]  # the trained elements, refused otherwise
     batch = task.collate([splits.train[k] for k in range(4)])
     model = Morse(epsilon=0.5, r0=1.6, rho0=3.5, dtype=torch.float64).eval()
     pred = task.forward(model, batch)

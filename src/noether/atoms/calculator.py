@@ -23,7 +23,7 @@ from noether.atoms.export import ExportedPotential, load_exported
 from noether.atoms.potential import Potential
 from noether.core.checkpoints import load_trained_model
 
-__all__ = ["NoetherCalculator", "load_model"]
+__all__ = ["NoetherCalculator", "inference_model", "load_model"]
 
 POTENTIALS = (Potential, ExportedPotential)
 ACCEPTED = (
@@ -55,6 +55,26 @@ def load_model(source: Potential | torch.nn.Module | str | os.PathLike, device: 
     return load_potential(path, map_location=device)
 
 
+def inference_model(
+    source: Potential | torch.nn.Module | str | os.PathLike,
+    device: str = "cpu",
+    dtype: torch.dtype | None = None,
+) -> Potential | ExportedPotential:
+    """:func:`load_model`, then a :class:`Potential` on ``device`` in eval mode, cast to ``dtype``
+    (with a warning when that changes it; None keeps the model's own). An exported model keeps
+    the dtype it was exported in."""
+    model = load_model(source, device)
+    if isinstance(model, Potential):
+        model = model.to(device).eval()
+        if dtype is not None and dtype != model.dtype:
+            warnings.warn(
+                f"{type(model).__name__}: casting the model from {model.dtype} to {dtype}",
+                stacklevel=3,
+            )
+            model = model.to(dtype)
+    return model
+
+
 class NoetherCalculator(Calculator):
     """ASE calculator over a noether potential.
 
@@ -82,15 +102,7 @@ class NoetherCalculator(Calculator):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.model = load_model(model, device)
-        if isinstance(self.model, Potential):
-            self.model = self.model.to(device).eval()
-            if dtype is not None and dtype != self.model.dtype:
-                warnings.warn(
-                    f"NoetherCalculator: casting the model from {self.model.dtype} to {dtype}",
-                    stacklevel=2,
-                )
-                self.model = self.model.to(dtype)
+        self.model = inference_model(model, device, dtype)
         self.device = device
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes) -> None:

@@ -14,6 +14,13 @@ stress come from autograd on the loaded program, so the file runs without noethe
 :func:`load_exported` wraps exactly that in :class:`ExportedPotential`, which has the
 :class:`Potential` call signature and is what :class:`~noether.atoms.calculator.NoetherCalculator`
 uses. The exported neighbour search is O(n²): meant for molecules and small periodic cells.
+
+:class:`ExportedPotential` checks its inputs before the program runs and refuses, with one line
+naming the atom and what is accepted: an element the model was not trained on (the model's
+``elements``, recorded in the file; else its embedding range), two atoms closer than
+``min_distance`` (0.5 Å unless given to :func:`export_potential`; periodic images included), a
+position that is not finite, and a periodic frame given to a model exported for molecules (or
+the reverse).
 """
 
 from __future__ import annotations
@@ -27,13 +34,17 @@ import torch
 from torch import Tensor, nn
 
 from noether import __version__
-from noether.atoms.neighbors import complete_cell
-from noether.atoms.potential import Potential, energy_derivatives
+from noether.atoms.elements import MAX_Z
+from noether.atoms.neighbors import complete_cell, edge_vectors, neighbor_list
+from noether.atoms.potential import Potential, check_elements, energy_derivatives
 from noether.core.io import atomic_path
 
 __all__ = ["ExportedPotential", "export_potential", "load_exported"]
 
 _META = "noether.json"
+MIN_DISTANCE = 0.5
+"""Å: two atoms closer than this are refused by an exported model (unless exported with another
+``min_distance``): no training set holds them, so any energy there would be invented."""
 
 
 def _reach(cell: Tensor, pbc: Tensor, cutoff: float) -> list[int]:
@@ -96,6 +107,7 @@ def export_potential(
     *,
     cell: Tensor | None = None,
     pbc: Tensor | None = None,
+    min_distance: float = MIN_DISTANCE,
 ) -> Path:
     """Export ``model`` to ``path`` (``.pt2``), atomically.
 
@@ -103,7 +115,13 @@ def export_potential(
         cell, pbc: a periodic cell of the size the exported model will run on (Å); the images it
             needs within the cutoff are fixed in the file, and a smaller cell is refused at run
             time. Leave both None for molecules.
+        min_distance: Å: the loaded model refuses two atoms closer than this.
     """
+    if not (0 <= min_distance < model.cutoff):
+        raise ValueError(
+            f"min_distance {min_distance} Å: accepted: 0 <= min_distance < the cutoff "
+            f"{model.cutoff} Å"
+        )
     if not isinstance(model, Potential):
         raise TypeError(f"export_potential needs a noether Potential, got {type(model).__name__}")
     model = model.eval()
@@ -136,6 +154,9 @@ def export_potential(
         "dtype": str(dtype),
         "periodic": program.periodic,
         "reach": reach,
+        "elements": model.elements,
+        "max_atomic_number": model.max_atomic_number,
+        "min_distance": float(min_distance),
     }
     with atomic_path(path, ".pt2") as tmp:
         torch.export.save(exported, tmp, extra_files={_META: json.dumps(meta)})
@@ -193,9 +214,12 @@ class ExportedPotential(nn.Module):
             )
         if positions.shape[0] < 2:
             raise ValueError("an exported potential needs at least 2 atoms per frame")
+        self.check_elements(numbers)
         if not torch.isfinite(positions).all():
             k = int(torch.nonzero(~torch.isfinite(positions).all(dim=1))[0, 0])
-            raise ValueError(f"atom {k}: positions {positions[k].tolist()} are not finite")
+            raise ValueError(
+                f"atom {k}: positions {positions[k].tolist()} are not finite; accepted: finite Å"
+            )
         cell = torch.zeros(3, 3, dtype=self.dtype) if cell is None else cell.to(self.dtype)
         cell = cell.reshape(3, 3)
         pbc = torch.zeros(3, dtype=torch.bool) if pbc is None else pbc.to(torch.bool).reshape(3)
@@ -209,6 +233,7 @@ class ExportedPotential(nn.Module):
                 f"stress needs a periodic cell of positive volume, got {cell.tolist()}"
             )
         run_cell = complete_cell(cell, pbc)  # only differs along non-periodic axes
+        self.check_distances(positions.detach(), run_cell, pbc)
         needed = _reach(run_cell, pbc, self.cutoff)
         if any(a > b for a, b in zip(needed, self.meta["reach"])):
             raise ValueError(
@@ -231,6 +256,29 @@ class ExportedPotential(nn.Module):
                 )
             )
         return out if create_graph else {k: v.detach() for k, v in out.items()}
+
+    def check_elements(self, numbers: Tensor) -> None:
+        """Refuse an element the model was not trained on (files written before the elements
+        were recorded: one outside its embedding range)."""
+        limit = int(self.meta.get("max_atomic_number", MAX_Z))
+        check_elements(numbers, limit, self.meta.get("elements"), model="exported model")
+
+    def check_distances(self, positions: Tensor, cell: Tensor, pbc: Tensor) -> None:
+        """Refuse two atoms (or an atom and a periodic image) closer than ``min_distance``."""
+        limit = float(self.meta.get("min_distance", MIN_DISTANCE))
+        if limit <= 0:
+            return
+        edge_index, shifts = neighbor_list(positions, limit, None, cell[None], pbc[None])
+        if edge_index.shape[1] == 0:
+            return
+        batch = torch.zeros(positions.shape[0], dtype=torch.long)
+        lengths = edge_vectors(positions, edge_index, shifts, cell[None], batch).norm(dim=-1)
+        e = int(torch.argmin(lengths))
+        i, j = int(edge_index[0, e]), int(edge_index[1, e])
+        raise ValueError(
+            f"atoms {min(i, j)} and {max(i, j)} are {float(lengths[e]):.3g} Å apart (periodic "
+            f"images included); accepted: at least {limit} Å (overlapping atoms, no energy)"
+        )
 
 
 def load_exported(path: str | os.PathLike) -> ExportedPotential:

@@ -23,12 +23,13 @@ import dataclasses
 import functools
 import inspect
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from noether.atoms.elements import MAX_Z, atomic_number
+from noether.atoms.elements import MAX_Z, atomic_number, symbol
 from noether.atoms.neighbors import edge_vectors, neighbor_list
 from noether.atoms.priors import AtomRef
 from noether.atoms.standardize import ScaleShift
@@ -39,6 +40,7 @@ __all__ = [
     "Potential",
     "PotentialConfig",
     "as_dtype",
+    "check_elements",
     "compile_failed",
     "energy_derivatives",
     "frame_sum",
@@ -108,6 +110,9 @@ class PotentialConfig:
     """Standardisation ``scale * raw + shift`` of the per-atom energies: the scale."""
     energy_shift: float = 0.0
     """Standardisation: the shift in eV per atom."""
+    elements: list[str] | None = None
+    """The elements the model was trained on (``["H", "C", "O"]``, set by the atoms task from the
+    training split); atoms of other elements are refused. None: any element the model embeds."""
     dtype: str | torch.dtype = "float32"
     """The model's floating dtype, ``"float32"`` or ``"float64"`` (a torch dtype is kept by name:
     ``torch.float64`` and ``"torch.float64"``, as old checkpoints store it, are ``"float64"``)."""
@@ -124,6 +129,46 @@ def _jsonable(value):
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     return value
+
+
+def check_elements(
+    numbers: Tensor,
+    max_atomic_number: int = MAX_Z,
+    elements: list[int] | None = None,
+    where: Callable[[int], str] | None = None,
+    model: str = "model",
+) -> None:
+    """Refuse an atom that is no element, is beyond the ``max_atomic_number`` a model embeds, or
+    whose element is not among ``elements`` (the atomic numbers it was trained on; None: not
+    recorded): ``ValueError`` naming the atom (``where(k)``, default ``atom k``) and what is
+    accepted."""
+    if not numbers.numel():
+        return
+    place = where or (lambda k: f"atom {k}")
+    bad = (numbers < 1) | (numbers > MAX_Z)
+    if bad.any():
+        k = int(torch.nonzero(bad)[0, 0])
+        raise ValueError(
+            f"{place(k)}: atomic number {int(numbers[k])} is not an element; accepted: "
+            f"1 (H) to {MAX_Z} (Og)"
+        )
+    if max_atomic_number < MAX_Z and int(numbers.max()) > max_atomic_number:
+        k = int(torch.argmax(numbers))
+        raise ValueError(
+            f"{place(k)}: atomic number {int(numbers[k])} is beyond this {model}'s element "
+            f"range; accepted: 1 to {max_atomic_number}"
+        )
+    if elements is None:
+        return
+    known = torch.as_tensor(elements, dtype=torch.long, device=numbers.device)
+    unknown = ~torch.isin(numbers.long(), known)
+    if unknown.any():
+        k = int(torch.nonzero(unknown)[0, 0])
+        z = int(numbers[k])
+        raise ValueError(
+            f"{place(k)}: element {symbol(z)} (atomic number {z}) is not one this {model} was "
+            f"trained on; accepted: {', '.join(symbol(e) for e in elements)}"
+        )
 
 
 def compile_failed(error: BaseException) -> bool:
@@ -174,6 +219,8 @@ class Potential(nn.Module):
             for elements not named. A subclass passes these three through its constructor so
             that a training task can set them from the data (``Task.model_defaults``).
         energy_scale, energy_shift: the standardisation ``scale * raw + shift`` (eV per atom).
+        elements: the elements the model was trained on (symbols or numbers); inputs with other
+            elements are refused. None: every element up to ``max_atomic_number``.
     """
 
     def __init_subclass__(cls, **kwargs) -> None:
@@ -207,6 +254,7 @@ class Potential(nn.Module):
         atomref: dict[str, float] | None = None,
         energy_scale: float = 1.0,
         energy_shift: float = 0.0,
+        elements: list[str | int] | None = None,
     ):
         super().__init__()
         if not (cutoff > 0):
@@ -214,6 +262,8 @@ class Potential(nn.Module):
         self.cutoff = float(cutoff)
         #: the largest atomic number the model has parameters for (a subclass may lower it)
         self.max_atomic_number = MAX_Z
+        #: the atomic numbers the model was trained on, sorted (None: not recorded)
+        self.elements = None if elements is None else sorted({atomic_number(e) for e in elements})
         self._compiled_energy = None
         self._inference_parameters: tuple[nn.Parameter, ...] = ()
         self.neighbor_method = neighbor_method
@@ -299,21 +349,7 @@ class Potential(nn.Module):
             frame = int(batch[k])
             return f"frame {frame}, atom {k - int(torch.count_nonzero(batch[:k] < frame))}"
 
-        if numbers.numel():
-            bad = (numbers < 1) | (numbers > MAX_Z)
-            if bad.any():
-                k = int(torch.nonzero(bad)[0, 0])
-                raise ValueError(
-                    f"{where(k)}: atomic number {int(numbers[k])} is not an element; accepted: "
-                    f"1 (H) to {MAX_Z} (Og)"
-                )
-            limit = self.max_atomic_number
-            if limit < MAX_Z and int(numbers.max()) > limit:
-                k = int(torch.argmax(numbers))
-                raise ValueError(
-                    f"{where(k)}: atomic number {int(numbers[k])} is beyond this "
-                    f"{type(self).__name__}'s element range; accepted: 1 to {limit}"
-                )
+        check_elements(numbers, self.max_atomic_number, self.elements, where, type(self).__name__)
         finite = torch.isfinite(positions).all(dim=1)
         if not finite.all():
             k = int(torch.nonzero(~finite)[0, 0])

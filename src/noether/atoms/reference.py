@@ -101,6 +101,7 @@ class Morse(_PairPotential):
             cutoff=c.rcut2 * c.r0,
             neighbor_method=c.neighbor_method,
             atomref=c.atomref,
+            elements=c.elements,
             energy_scale=c.energy_scale,
             energy_shift=c.energy_shift,
         )
@@ -139,6 +140,7 @@ class LennardJones(_PairPotential):
             cutoff=rc,
             neighbor_method=c.neighbor_method,
             atomref=c.atomref,
+            elements=c.elements,
             energy_scale=c.energy_scale,
             energy_shift=c.energy_shift,
         )

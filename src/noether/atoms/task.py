@@ -198,7 +198,7 @@ class AtomisticTask(Task):
     def model_defaults(self) -> dict[str, Any]:
         data, idx = self._load()
         train = data.subset(idx["idx_train"])
-        defaults: dict[str, Any] = {}
+        defaults: dict[str, Any] = {"elements": [symbol(int(z)) for z in np.unique(train.numbers)]}
         atomref = None
         if self.fit_atomref and train.label_mask("energy").any():
             atomref = fit_atomref(train)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import math
+import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import lightning as L
 import torch
 
+from noether.core import registry
 from noether.core.io import atomic_write_json
+from noether.core.task import MustExist
+from noether.core.validation import signature_fields
 from noether.train.checkpoints import BEST, LAST, find_checkpoint, load_checkpoint
 from noether.train.config import build, load_config
 from noether.train.console import quiet_lightning, want_progress_bar
@@ -18,13 +24,49 @@ from noether.train.datamodule import load_splits, make_datamodule
 from noether.train.module import TrainingModule
 from noether.train.plots import plot_learning_curve, plot_parity
 from noether.train.run import resolve_precision
-from noether.train.rundir import CURVE, METRICS, SPLITS
+from noether.train.rundir import CURVE, META, METRICS, SPLITS
 
 
 def run_folder_of(checkpoint: Path) -> Path:
     """The run folder a checkpoint belongs to (``<run>/checkpoints/x.ckpt``) or its folder."""
     parent = checkpoint.resolve().parent
     return parent.parent if parent.name == "checkpoints" else parent
+
+
+def _names_a_file(annotation: Any) -> bool:
+    """Whether a task option's annotation is a path that must exist (``DataPath``)."""
+    if typing.get_origin(annotation) is Annotated:
+        args = typing.get_args(annotation)
+        return any(isinstance(a, MustExist) for a in args[1:]) or _names_a_file(args[0])
+    return any(_names_a_file(a) for a in typing.get_args(annotation))
+
+
+def locate_data(config: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
+    """``config`` (a run's resolved config) with each relative data path of its task (the task's
+    ``DataPath`` options: ``task.path``, ``task.splits``) that does not exist from the current
+    folder made absolute against the folder the run was trained in (``meta.json``'s ``cwd``),
+    where it exists there. So a run evaluates from any folder while its data stays where it was;
+    data that moved is still a ConfigError naming the key and the path."""
+    config = copy.deepcopy(dict(config))
+    task = config.get("task")
+    meta = run_dir / META
+    if not isinstance(task, dict) or not meta.is_file():
+        return config
+    origin = json.loads(meta.read_text()).get("cwd")
+    if origin is None:  # a run trained before the folder was recorded
+        return config
+    try:
+        fields, _ = signature_fields(registry.lookup("task", task.get("name")))
+    except KeyError:
+        return config  # an unknown task is load_config's to report
+    for field in fields:
+        value = task.get(field.name)
+        if not (_names_a_file(field.annotation) and isinstance(value, str)):
+            continue
+        path = Path(value).expanduser()
+        if not path.is_absolute() and not path.exists() and (Path(origin) / path).exists():
+            task[field.name] = str(Path(origin) / path)
+    return config
 
 
 def format_table(results: dict[str, float], units: dict[str, str]) -> str:
@@ -102,8 +144,8 @@ def evaluate(
     quiet_lightning()
     path = find_checkpoint(target, prefer=prefer)
     checkpoint = load_checkpoint(path)
-    config = load_config(checkpoint["noether"]["config"])
     run_dir = run_folder_of(path)
+    config = load_config(locate_data(checkpoint["noether"]["config"], run_dir))
     out = Path(out) if out is not None else run_dir / "evaluation"
 
     task = build(config.task, "task")

@@ -138,6 +138,8 @@ class RunFolder(Callback):
                 "launcher": self.launch.kind,
                 "world_size": world_size,
                 "config_file": self.config.source,
+                # relative data paths of the config are relative to this folder
+                "cwd": os.getcwd(),
             }
             if self.splits is not None and not (self.continuing and (run_dir / SPLITS).is_file()):
                 save_splits(run_dir / SPLITS, self.splits, self.split_mode)

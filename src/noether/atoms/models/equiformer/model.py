@@ -143,7 +143,7 @@ class Equiformer(Potential):
     def __init__(self, config: EquiformerPotentialConfig | None = None, /, **options: Any):
         c = make_config(EquiformerPotentialConfig, config, options)
         super().__init__(
-            c.cutoff, neighbor_method=c.neighbor_method, atomref=c.atomref,
+            c.cutoff, neighbor_method=c.neighbor_method, atomref=c.atomref, elements=c.elements,
             energy_scale=c.energy_scale, energy_shift=c.energy_shift,
         )  # fmt: skip
         self.config = c

@@ -60,6 +60,8 @@ class ETConfig:
             :class:`~noether.atoms.potential.Potential`; None: zeros.
         energy_scale, energy_shift: the standardisation ``scale * raw + shift`` in eV per atom (a
             training task sets them and ``atomref`` from the training split).
+        elements: the elements the model was trained on (set by the atoms task); others are
+            refused, as :class:`~noether.atoms.potential.Potential`. None: any up to ``max_z - 1``.
 
     The fast inference paths are not options of the model (they compute the same function):
     see :meth:`ET.set_inference <noether.atoms.models.et.ET.set_inference>`.
@@ -83,6 +85,7 @@ class ETConfig:
     atomref: dict[str, float] | None = None
     energy_scale: float = 1.0
     energy_shift: float = 0.0
+    elements: list[str] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.dtype, str):

@@ -87,6 +87,7 @@ class ET(Potential):
             cutoff=config.cutoff,
             neighbor_method=config.neighbor_method,
             atomref=config.atomref,
+            elements=config.elements,
             energy_scale=config.energy_scale,
             energy_shift=config.energy_shift,
         )
