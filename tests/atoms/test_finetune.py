@@ -105,6 +105,7 @@ def test_reference_energies_are_refit_and_the_standardisation_kept(source):
     assert any("reference energies refit" in note for note in notes)
     assert options["energy_scale"] == scale and options["energy_shift"] == shift
     assert set(options["atomref"]) == {"H", "C", "N", "O"}
+    assert options["elements"] == ["H", "C", "N", "O"]  # the source's H, C, O and the new N
     # one composition: the refit leaves no mean energy error on the training frames
     train_set = task.datasets().train
     batch = task.collate([train_set[k] for k in range(len(train_set))])

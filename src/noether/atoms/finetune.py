@@ -55,7 +55,8 @@ def initialise_new_elements(
     mode: str = "mean",
 ) -> list[str]:
     """Set the element-table rows of the elements in ``present`` (the new training split's)
-    that are not in ``trained`` (the source's), in place; one line per change.
+    that are not in ``trained`` (the source's), in place; one line per change. A model that
+    records the elements it accepts (``model.elements``) accepts those of ``present`` too.
 
     Args:
         model: the potential with the source's weights loaded.
@@ -68,6 +69,8 @@ def initialise_new_elements(
     if mode not in NEW_ELEMENTS:
         raise ValueError(f"new_elements: got {mode!r}; accepted: {', '.join(NEW_ELEMENTS)}")
     present = sorted({int(z) for z in present})
+    if model.elements is not None:
+        model.elements = sorted(set(model.elements) | set(present))
     if trained is None:
         return [
             "the source run records no trained elements (its model.atomref is null): every "
@@ -99,10 +102,14 @@ def initialise_new_elements(
 
 def potential_options(model: Potential) -> dict[str, Any]:
     """The model options a potential's constants correspond to (``atomref`` of every nonzero
-    element, ``energy_scale``, ``energy_shift``), for the run's config.yaml."""
+    element, ``energy_scale``, ``energy_shift``, and ``elements`` when the model records the
+    elements it accepts), for the run's config.yaml."""
     energies = model.atomref.energies.double().cpu()
-    return {
+    options: dict[str, Any] = {
         "atomref": {symbol(z): float(energies[z]) for z in range(len(energies)) if energies[z]},
         "energy_scale": float(model.scale_shift.scale),
         "energy_shift": float(model.scale_shift.shift),
     }
+    if model.elements is not None:
+        options["elements"] = [symbol(z) for z in model.elements]
+    return options

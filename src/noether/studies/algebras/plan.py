@@ -169,7 +169,7 @@ class StudyPlan:
     data: str = "data/nbody-placed"
     out: str = "runs/study-algebras"
     models: tuple[str, ...] = MODELS
-    sizes: tuple[int, ...] = (100, 10000)
+    sizes: tuple[int, ...] = (100, 1000, 10000)
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     steps: int = 3000
     batch_size: int = 32
