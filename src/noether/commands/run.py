@@ -72,7 +72,9 @@ def _cell(values: list[float]) -> str:
     return f"{ordered[len(ordered) // 2]:.2e} [{every}]"
 
 
-def conclusions(runs: dict[str, list[dict]], labels: list[str], plan) -> list[str]:
+def conclusions(
+    runs: dict[str, list[dict]], labels: list[str], plan, costs: dict[str, dict] | None = None
+) -> list[str]:
     """What the quickstart's numbers decide and what they cannot, as printable lines."""
     names = dict(zip(plan.models, labels, strict=True))
     tests = {m: [r["test"]["test"]["mse"] for r in rs] for m, rs in runs.items()}
@@ -95,10 +97,18 @@ def conclusions(runs: dict[str, list[dict]], labels: list[str], plan) -> list[st
                 f"  - the seeds of {names[a]} and {names[b]} overlap: which is more accurate is "
                 f"not decided at this budget."
             )
+    if costs and len(plan.models) == 2:
+        a, b = plan.models
+        time = costs[a]["step_seconds"] / costs[b]["step_seconds"]
+        flops = costs[a]["flops_per_token"] / costs[b]["flops_per_token"]
+        lines.append(
+            f"  - per step {names[a]} takes {time:.1f}x the time and {flops:.1f}x the FLOPs of "
+            f"{names[b]}: the comparison is at equal steps and parameters, not equal compute."
+        )
     lines += [
         "What it cannot conclude:",
         "  - sample efficiency or scaling: one training-set size, one budget, small models;",
-        "  - which algebra is best, or the FLOP-matched and augmented baselines: run",
+        "  - equal FLOPs, which algebra is best, the augmented baseline: run",
         "    `noether study algebras` (docs/nbody.md has its measured tables and plots).",
     ]
     return lines
@@ -159,7 +169,7 @@ def main(args: argparse.Namespace) -> int:
     for group in ("rotation", "reflection", "translation"):
         print(_row(group, [f"{equivariance[m][group]:.1e}" for m in plan.models]))
     print()
-    for line in conclusions(runs, labels, plan):
+    for line in conclusions(runs, labels, plan, costs):
         print(line)
     print()
     print(f"plot:  {out['paths']['plot']}")
