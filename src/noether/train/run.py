@@ -421,4 +421,15 @@ def _train(
         print(f"run folder: {run_dir}")
         if best is not None:
             print(f"last val/loss: {float(best):.4g}; evaluate with: noether evaluate {run_dir}")
+    _close_process_group()
     return run_dir
+
+
+def _close_process_group() -> None:
+    """End a distributed run's process group (Lightning leaves it open): every process waits
+    for the others, then the group is destroyed. Left to the interpreter's exit, the gloo
+    group's threads were sometimes still joinable there, and a process aborted with "terminate
+    called without an active exception" after a finished run (seen once in CI, torchrun)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
