@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from ase.build import bulk, molecule
+from atoms_testkit import PairMLP
 from lammps_testkit import chains, strong, tiny_models, water_box
 
 from noether.atoms.lammps import (
@@ -94,6 +95,10 @@ def test_pickled_model_round_trips_and_bad_inputs_are_refused(tmp_path):
         LAMMPSPotential(ET(hidden=16, layers=1, max_z=10), ["Cu"])
     with pytest.raises(ValueError, match="hops must be at least 1"):
         LAMMPSPotential(model, hops=0)
+    # a Potential that does not state its reach is refused, unless the reach is given
+    with pytest.raises(ValueError, match=r"PairMLP does not state message_hops.*or pass hops"):
+        LAMMPSPotential(PairMLP())
+    assert LAMMPSPotential(PairMLP(), hops=1).rcutfac == pytest.approx(0.5 * 4.0)
     offset = ET(hidden=16, layers=1)
     offset.frame_offset.fill_(1.0)
     with pytest.raises(ValueError, match="frame_offset"):

@@ -218,7 +218,12 @@ class LAMMPSPotential:
                 "has no per-atom share in a LAMMPS domain; accepted: models with frame_offset 0"
             )
         self.model = model.eval()
-        self.hops = model.message_hops if hops is None else int(hops)
+        if hops is None:
+            try:
+                hops = model.message_hops
+            except NotImplementedError as error:
+                raise ValueError(f"{error}, or pass hops (the neighbour hops it reaches)") from None
+        self.hops = int(hops)
         if self.hops < 1:
             raise ValueError(f"hops must be at least 1, got {hops}")
         if elements is None:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cpu_run_sections", "first_change", "reusable_result"]
+__all__ = ["cpu_run_sections", "first_change", "refuse_changed", "reusable_result"]
 
 
 def cpu_run_sections(lr: float, steps: int, max_epochs: int) -> dict[str, dict[str, Any]]:
@@ -61,3 +61,14 @@ def reusable_result(done: Path, config: dict[str, Any], overwrite: bool) -> dict
             f"start it again"
         )
     return None
+
+
+def refuse_changed(changed: list[tuple[Any, str]], overwrite: bool) -> None:
+    """Raise ``ValueError`` naming the first ``(folder, change)`` of runs made with other
+    settings, unless ``overwrite`` (which trains them again)."""
+    if changed and not overwrite:
+        folder, change = changed[0]
+        raise ValueError(
+            f"{folder} was trained with other settings ({change}); pass --overwrite to start "
+            f"it again"
+        )

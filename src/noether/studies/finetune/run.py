@@ -31,7 +31,7 @@ from noether.studies.algebras.run import StepTimer, _median
 from noether.studies.finetune.plan import FinetunePlan
 from noether.studies.finetune.report import write_report
 from noether.studies.polyget.run import _predict, _worker_init
-from noether.studies.recipe import first_change, reusable_result
+from noether.studies.recipe import first_change, refuse_changed, reusable_result
 from noether.train.config import load_config
 from noether.train.run import train
 from noether.train.rundir import CONFIG
@@ -190,13 +190,7 @@ def study(plan: FinetunePlan, command: str, *, log=print, overwrite: bool = Fals
     """The whole study: data, the source run, every arm and seed, the report. Returns
     ``{"paths": {...}, "results": {...}}``; other settings on a finished run are refused
     (``ValueError``, before anything is written) unless ``overwrite``."""
-    changed = changed_runs(plan)
-    if changed and not overwrite:
-        folder, change = changed[0]
-        raise ValueError(
-            f"{folder} was trained with other settings ({change}); pass --overwrite to start "
-            f"it again"
-        )
+    refuse_changed(changed_runs(plan), overwrite)
     prepare(plan)
     (source,) = _map(plan, [("source", None)], overwrite, log)
     runs = _map(plan, [(a, s) for s in plan.seeds for a in plan.arms], overwrite, log)

@@ -39,7 +39,7 @@ from noether.core.io import atomic_path, atomic_write_json
 from noether.studies.algebras.run import StepTimer, _median
 from noether.studies.polyget.plan import PolyGETPlan, study_indices
 from noether.studies.polyget.report import write_report
-from noether.studies.recipe import first_change, reusable_result
+from noether.studies.recipe import first_change, refuse_changed, reusable_result
 from noether.train.config import load_config
 from noether.train.run import train
 
@@ -325,13 +325,7 @@ def study(
     Returns ``{"paths": {...}, "results": {...}}``.
     """
 
-    changed = changed_runs(plan)
-    if changed and not overwrite:
-        folder, change = changed[0]
-        raise ValueError(
-            f"{folder} was trained with other settings ({change}); pass --overwrite to start "
-            f"it again"
-        )
+    refuse_changed(changed_runs(plan), overwrite)
     sets = prepare(plan)
     _, info = _read(plan)
     log(
